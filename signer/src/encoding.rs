@@ -1,0 +1,72 @@
+//! CloudFront's URL-safe base64: standard base64, then `+`→`-`, `=`→`_`, `/`→`~`.
+//!
+//! This is not RFC 4648 "base64url" (which uses `-` and `_` for `+` and `/` and drops padding):
+//! CloudFront keeps the padding and maps it to `_`, and maps `/` to `~`.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+/// Encodes bytes the way CloudFront expects in `Policy`/`Signature` values.
+pub fn encode(data: &[u8]) -> String {
+    STANDARD
+        .encode(data)
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '=' => '_',
+            '/' => '~',
+            other => other,
+        })
+        .collect()
+}
+
+/// Decodes a CloudFront base64 value; `None` when it is not valid CloudFront base64.
+///
+/// Standard-alphabet input (`+`, `/`, `=`) is refused: CloudFront would not accept it either,
+/// and accepting it would make the verifier kinder than the thing it models.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| matches!(b, b'+' | b'/' | b'=')) {
+        return None;
+    }
+    let standard: String = text
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            other => other,
+        })
+        .collect();
+    STANDARD.decode(standard).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_answers() {
+        // 0xfb 0xff -> "+/8=" in standard base64.
+        assert_eq!(encode(&[0xfb, 0xff]), "-~8_");
+        assert_eq!(decode("-~8_").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(encode(b""), "");
+        assert_eq!(encode(b"{\"a\"}"), "eyJhIn0_");
+    }
+
+    #[test]
+    fn refuses_standard_alphabet_and_garbage() {
+        assert_eq!(decode("+/8="), None);
+        assert_eq!(decode("!!!"), None);
+        assert_eq!(decode("abc"), None, "unpadded length is not valid");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let text = encode(&data);
+            prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~')));
+            prop_assert_eq!(decode(&text), Some(data));
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! Minting signed cookies and signed URLs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::encoding;
+use crate::keys::{HashAlgorithm, KeyError, PrivateKey};
+use crate::policy::{Policy, PolicyError};
+
+/// Cookie names CloudFront reads.
+pub mod names {
+    /// Base64 custom policy.
+    pub const POLICY: &str = "CloudFront-Policy";
+    /// Expiry of a canned policy (epoch seconds).
+    pub const EXPIRES: &str = "CloudFront-Expires";
+    /// Base64 signature.
+    pub const SIGNATURE: &str = "CloudFront-Signature";
+    /// Id of the public key in the trusted key group.
+    pub const KEY_PAIR_ID: &str = "CloudFront-Key-Pair-Id";
+    /// `SHA256` when the signature uses SHA-256; absent for SHA-1.
+    pub const HASH_ALGORITHM: &str = "CloudFront-Hash-Algorithm";
+    /// Every name a signer may set, in the order they are written.
+    pub const ALL: [&str; 5] = [POLICY, EXPIRES, SIGNATURE, KEY_PAIR_ID, HASH_ALGORITHM];
+}
+
+/// Why a cookie set or URL could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The key could not sign.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The key pair id is not what CloudFront issues (letters and digits).
+    #[error("key pair id {0:?} is not a CloudFront public key id (letters and digits only)")]
+    KeyPairId(String),
+    /// The URL to sign is unusable.
+    #[error("{0}")]
+    Url(String),
+}
+
+/// Canned (exact URL + expiry, sent as `Expires`) or custom (a full policy, sent as `Policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Reconstructed by CloudFront from the request URL and `Expires`.
+    Canned,
+    /// Carried in full, base64-encoded.
+    Custom,
+}
+
+/// Signs policies with one key, under one CloudFront key id.
+#[derive(Clone)]
+pub struct Signer {
+    key_pair_id: String,
+    key: Arc<PrivateKey>,
+    hash: HashAlgorithm,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("key_pair_id", &self.key_pair_id)
+            .field("algorithm", &self.key.algorithm())
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// A signed policy: the pieces both cookies and URLs are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPolicy {
+    /// Canned or custom.
+    pub kind: PolicyKind,
+    /// The policy JSON that was signed.
+    pub policy_json: String,
+    /// Expiry (epoch seconds).
+    pub expires: i64,
+    /// CloudFront-base64 signature.
+    pub signature: String,
+    /// Key id.
+    pub key_pair_id: String,
+    /// Digest under the signature.
+    pub hash: HashAlgorithm,
+}
+
+impl Signer {
+    /// A signer for `key`, registered in CloudFront as `key_pair_id`. SHA-1 unless changed.
+    pub fn new(key_pair_id: impl Into<String>, key: Arc<PrivateKey>) -> Result<Signer, SignError> {
+        let key_pair_id = key_pair_id.into();
+        if key_pair_id.is_empty() || key_pair_id.len() > 128 || !key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SignError::KeyPairId(key_pair_id));
+        }
+        Ok(Signer { key_pair_id, key, hash: HashAlgorithm::Sha1 })
+    }
+
+    /// Uses `hash` for every signature from now on.
+    #[must_use]
+    pub fn with_hash(mut self, hash: HashAlgorithm) -> Signer {
+        self.hash = hash;
+        self
+    }
+
+    /// The CloudFront key id.
+    pub fn key_pair_id(&self) -> &str {
+        &self.key_pair_id
+    }
+
+    /// The digest in use.
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
+
+    /// The private key.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// Signs `policy` as `kind`. A canned policy must be exact (no wildcard, no start time, no
+    /// address condition).
+    pub fn sign(&self, policy: &Policy, kind: PolicyKind) -> Result<SignedPolicy, SignError> {
+        policy.validate()?;
+        if kind == PolicyKind::Canned && policy.needs_custom() {
+            return Err(SignError::Url(
+                "a canned policy takes only an exact resource and an expiry; use a custom policy".into(),
+            ));
+        }
+        let policy_json = policy.to_json();
+        let signature = encoding::encode(&self.key.sign(self.hash, policy_json.as_bytes())?);
+        Ok(SignedPolicy {
+            kind,
+            policy_json,
+            expires: policy.date_less_than,
+            signature,
+            key_pair_id: self.key_pair_id.clone(),
+            hash: self.hash,
+        })
+    }
+
+    /// Signed cookies for `policy`: custom when the policy needs it, canned otherwise.
+    pub fn cookies(&self, policy: &Policy) -> Result<SignedCookies, SignError> {
+        let kind = if policy.needs_custom() { PolicyKind::Custom } else { PolicyKind::Canned };
+        self.cookies_as(policy, kind)
+    }
+
+    /// Signed cookies of the given kind.
+    pub fn cookies_as(&self, policy: &Policy, kind: PolicyKind) -> Result<SignedCookies, SignError> {
+        Ok(SignedCookies::from(self.sign(policy, kind)?))
+    }
+
+    /// A signed URL for `url` under `policy`. Canned when the policy is exactly "this URL until
+    /// then" (as `aws cloudfront sign` decides), custom otherwise. An existing query string is
+    /// kept; non-ASCII and characters browsers escape are percent-encoded first, so the URL
+    /// signed is the URL a browser will request.
+    pub fn signed_url(&self, url: &str, policy: &Policy) -> Result<String, SignError> {
+        let url = browser_url(url)?;
+        let canned = !policy.needs_custom() && policy.resource.as_deref() == Some(url.as_str());
+        let kind = if canned { PolicyKind::Canned } else { PolicyKind::Custom };
+        let signed = self.sign(policy, kind)?;
+        Ok(signed.append_to_url(&url))
+    }
+}
+
+impl SignedPolicy {
+    /// `url` with the signing parameters appended, in the order of CloudFront's documentation.
+    pub fn append_to_url(&self, url: &str) -> String {
+        let mut out = String::with_capacity(url.len() + self.signature.len() + 400);
+        out.push_str(url);
+        out.push(if url.contains('?') { '&' } else { '?' });
+        match self.kind {
+            PolicyKind::Canned => {
+                out.push_str("Expires=");
+                out.push_str(&self.expires.to_string());
+            }
+            PolicyKind::Custom => {
+                out.push_str("Policy=");
+                out.push_str(&encoding::encode(self.policy_json.as_bytes()));
+            }
+        }
+        out.push_str("&Signature=");
+        out.push_str(&self.signature);
+        out.push_str("&Key-Pair-Id=");
+        out.push_str(&self.key_pair_id);
+        if self.hash == HashAlgorithm::Sha256 {
+            out.push_str("&Hash-Algorithm=SHA256");
+        }
+        out
+    }
+}
+
+/// Percent-encodes what a browser would before sending `url` (UTF-8 bytes outside ASCII,
+/// controls, space, `"`, `<`, `>`, `` ` ``, `{`, `}`), and refuses what cannot be signed.
+pub fn browser_url(url: &str) -> Result<String, SignError> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err(SignError::Url(format!("URL must start with http:// or https://, got {url:?}")));
+    }
+    if url.contains('#') {
+        return Err(SignError::Url("URL has a #fragment, which browsers never send; remove it".into()));
+    }
+    let mut out = String::with_capacity(url.len());
+    for byte in url.bytes() {
+        if byte <= 0x20 || byte >= 0x7f || matches!(byte, b'"' | b'<' | b'>' | b'`' | b'{' | b'}') {
+            out.push_str(&format!("%{byte:02X}"));
+        } else {
+            out.push(char::from(byte));
+        }
+    }
+    Ok(out)
+}
+
+/// The cookies of one signature, as (name, value) pairs in the order they are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCookies {
+    pairs: Vec<(&'static str, String)>,
+    expires: i64,
+}
+
+impl From<SignedPolicy> for SignedCookies {
+    fn from(s: SignedPolicy) -> SignedCookies {
+        let mut pairs = Vec::with_capacity(4);
+        match s.kind {
+            PolicyKind::Canned => pairs.push((names::EXPIRES, s.expires.to_string())),
+            PolicyKind::Custom => pairs.push((names::POLICY, encoding::encode(s.policy_json.as_bytes()))),
+        }
+        pairs.push((names::SIGNATURE, s.signature));
+        pairs.push((names::KEY_PAIR_ID, s.key_pair_id));
+        if s.hash == HashAlgorithm::Sha256 {
+            pairs.push((names::HASH_ALGORITHM, "SHA256".to_owned()));
+        }
+        SignedCookies { pairs, expires: s.expires }
+    }
+}
+
+impl SignedCookies {
+    /// (name, value) pairs.
+    pub fn pairs(&self) -> &[(&'static str, String)] {
+        &self.pairs
+    }
+
+    /// The value of one cookie.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// When the policy expires (epoch seconds).
+    pub fn expires(&self) -> i64 {
+        self.expires
+    }
+
+    /// A `Cookie:` request header carrying these cookies (for tests and tools).
+    pub fn cookie_header(&self) -> String {
+        self.pairs.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// `Set-Cookie` header values, one per cookie.
+    pub fn set_cookie_headers(&self, attrs: &CookieAttributes) -> Vec<String> {
+        self.pairs.iter().map(|(n, v)| attrs.render(n, v, attrs.expires, attrs.max_age)).collect()
+    }
+}
+
+/// `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only to same-site requests.
+    Strict,
+    /// Sent to same-site requests and top-level navigations (browsers' default).
+    #[default]
+    Lax,
+    /// Sent everywhere; browsers require `Secure` with it.
+    None,
+}
+
+impl std::str::FromStr for SameSite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "strict" => Ok(SameSite::Strict),
+            "lax" => Ok(SameSite::Lax),
+            "none" => Ok(SameSite::None),
+            _ => Err(format!("SameSite must be Strict, Lax or None, got {s:?}")),
+        }
+    }
+}
+
+impl fmt::Display for SameSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        })
+    }
+}
+
+/// Attributes written on every `Set-Cookie`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieAttributes {
+    /// `Path` (default `/`).
+    pub path: String,
+    /// `Domain`; `None` makes host-only cookies.
+    pub domain: Option<String>,
+    /// `Secure` (default on).
+    pub secure: bool,
+    /// `HttpOnly` (default on).
+    pub http_only: bool,
+    /// `SameSite` (default `Lax`).
+    pub same_site: Option<SameSite>,
+    /// `Expires` (epoch seconds); `None` makes session cookies.
+    pub expires: Option<i64>,
+    /// `Max-Age` in seconds.
+    pub max_age: Option<i64>,
+}
+
+impl Default for CookieAttributes {
+    fn default() -> Self {
+        CookieAttributes {
+            path: "/".into(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: Some(SameSite::Lax),
+            expires: None,
+            max_age: None,
+        }
+    }
+}
+
+impl CookieAttributes {
+    /// Checks that path and domain cannot break out of their attribute.
+    pub fn validate(&self) -> Result<(), String> {
+        let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+        if !self.path.starts_with('/') || !clean(&self.path) {
+            return Err(format!("cookie path must start with / and hold no ';', ',' or spaces: {:?}", self.path));
+        }
+        if let Some(d) = &self.domain {
+            if !clean(d) || d.contains(['/', ':']) {
+                return Err(format!("cookie domain must be a host name: {d:?}"));
+            }
+        }
+        if self.same_site == Some(SameSite::None) && !self.secure {
+            return Err("SameSite=None requires Secure (browsers drop the cookie otherwise)".into());
+        }
+        Ok(())
+    }
+
+    fn render(&self, name: &str, value: &str, expires: Option<i64>, max_age: Option<i64>) -> String {
+        let mut out = format!("{name}={value}; Path={}", self.path);
+        if let Some(d) = &self.domain {
+            out.push_str("; Domain=");
+            out.push_str(d);
+        }
+        if let Some(t) = expires {
+            out.push_str("; Expires=");
+            out.push_str(&http_date(t));
+        }
+        if let Some(age) = max_age {
+            out.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if let Some(s) = self.same_site {
+            out.push_str(&format!("; SameSite={s}"));
+        }
+        out
+    }
+
+    /// `Set-Cookie` values that delete every cookie a signer may have set (for sign-out), with
+    /// the same Path and Domain so the browser matches them.
+    pub fn removal_headers(&self) -> Vec<String> {
+        names::ALL.iter().map(|n| self.render(n, "", Some(0), Some(0))).collect()
+    }
+}
+
+/// IMF-fixdate, as `Expires` wants it.
+pub fn http_date(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_url_encodes_like_a_browser() {
+        assert_eq!(browser_url("https://a.example/caf\u{e9} x.jpg?q=\u{fc}").unwrap(), "https://a.example/caf%C3%A9%20x.jpg?q=%C3%BC");
+        assert_eq!(browser_url("https://a.example/a+b:c@d?x=1&y=%2F").unwrap(), "https://a.example/a+b:c@d?x=1&y=%2F");
+        assert!(browser_url("ftp://a/b").is_err());
+        assert!(browser_url("https://a/b#top").is_err());
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 GMT");
+    }
+
+    #[test]
+    fn cookie_attribute_validation() {
+        let mut a = CookieAttributes::default();
+        assert!(a.validate().is_ok());
+        a.domain = Some("evil.com; Path=/x".into());
+        assert!(a.validate().is_err());
+        a.domain = None;
+        a.path = "no-slash".into();
+        assert!(a.validate().is_err());
+        a.path = "/".into();
+        a.secure = false;
+        a.same_site = Some(SameSite::None);
+        assert!(a.validate().is_err());
+    }
+
+    #[test]
+    fn removal_matches_domain_and_path() {
+        let a = CookieAttributes { domain: Some("media.example".into()), path: "/p".into(), ..Default::default() };
+        let h = a.removal_headers();
+        assert_eq!(h.len(), 5);
+        assert_eq!(
+            h[0],
+            "CloudFront-Policy=; Path=/p; Domain=media.example; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Secure; HttpOnly; SameSite=Lax"
+        );
+    }
+}
