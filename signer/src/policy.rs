@@ -118,11 +118,13 @@ impl Policy {
     }
 
     /// Whether this statement can only travel as a custom policy (a canned policy carries only
-    /// an exact resource and an expiry).
+    /// an exact resource and an expiry). As `aws cloudfront sign` decides: a start time, an
+    /// address condition or a `*` in the resource. A `?` does not count: it is what starts
+    /// every query string, and a canned policy with a query string is ordinary.
     pub fn needs_custom(&self) -> bool {
         self.date_greater_than.is_some()
             || self.ip_address.is_some()
-            || self.resource.as_deref().is_none_or(|r| r.contains(['*', '?']))
+            || self.resource.as_deref().is_none_or(|r| r.contains('*'))
     }
 
     /// Checks what CloudFront checks before it will honour the policy.
