@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, KeyPair as _, UnparsedPublicKey, VerificationAlgorithm,
+};
 use aws_lc_rs::{digest, rsa};
 use pkcs8::der::Decode as _;
 use zeroize::Zeroizing;
@@ -26,13 +28,17 @@ pub enum KeyError {
     #[error("not a PEM key: {0}")]
     Pem(String),
     /// A public key (or certificate) was given where a private key belongs.
-    #[error("expected a private key but found a {0} (give the private key file, not the public one)")]
+    #[error(
+        "expected a private key but found a {0} (give the private key file, not the public one)"
+    )]
     NotPrivate(String),
     /// The key is encrypted and no passphrase was given.
     #[error("the private key is encrypted; give its passphrase")]
     PassphraseNeeded,
     /// Decryption failed: almost always a wrong passphrase.
-    #[error("cannot decrypt the private key: wrong passphrase, or an unsupported encryption scheme")]
+    #[error(
+        "cannot decrypt the private key: wrong passphrase, or an unsupported encryption scheme"
+    )]
     Decrypt,
     /// The old OpenSSL `Proc-Type: 4,ENCRYPTED` PEM encryption.
     #[error("legacy PEM encryption (Proc-Type: 4,ENCRYPTED) is not supported; convert with `openssl pkcs8 -topk8 -v2 aes-256-cbc`")]
@@ -83,7 +89,9 @@ impl FromStr for KeyAlgorithm {
         match s.to_ascii_uppercase().replace('-', "_").as_str() {
             "RSA_2048" | "RSA2048" | "RSA" => Ok(KeyAlgorithm::Rsa2048),
             "ECDSA_P256" | "ECDSA_P_256" | "ECDSA" | "P256" | "EC" => Ok(KeyAlgorithm::EcdsaP256),
-            _ => Err(KeyError::Unsupported(format!("algorithm {s:?} (use RSA_2048 or ECDSA_P256)"))),
+            _ => Err(KeyError::Unsupported(format!(
+                "algorithm {s:?} (use RSA_2048 or ECDSA_P256)"
+            ))),
         }
     }
 }
@@ -157,13 +165,20 @@ impl PrivateKey {
     pub fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, KeyError> {
         let der: Zeroizing<Vec<u8>> = match algorithm {
             KeyAlgorithm::Rsa2048 => {
-                let pair = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).map_err(|_| KeyError::Sign)?;
+                let pair =
+                    rsa::KeyPair::generate(rsa::KeySize::Rsa2048).map_err(|_| KeyError::Sign)?;
                 let der: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Sign)?;
                 Zeroizing::new(der.as_ref().to_vec())
             }
             KeyAlgorithm::EcdsaP256 => {
-                let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING).map_err(|_| KeyError::Sign)?;
-                Zeroizing::new(pair.to_pkcs8v1().map_err(|_| KeyError::Sign)?.as_ref().to_vec())
+                let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
+                    .map_err(|_| KeyError::Sign)?;
+                Zeroizing::new(
+                    pair.to_pkcs8v1()
+                        .map_err(|_| KeyError::Sign)?
+                        .as_ref()
+                        .to_vec(),
+                )
             }
         };
         PrivateKey::from_pkcs8_der(&der)
@@ -178,7 +193,11 @@ impl PrivateKey {
             .into_iter()
             .find(|b| b.tag() != "EC PARAMETERS")
             .ok_or_else(|| KeyError::Pem("no PEM block found".into()))?;
-        if block.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
+        if block
+            .headers()
+            .get("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"))
+        {
             return Err(KeyError::LegacyEncryption);
         }
         let contents = Zeroizing::new(block.contents().to_vec());
@@ -186,13 +205,20 @@ impl PrivateKey {
             "PRIVATE KEY" => PrivateKey::from_pkcs8_der(&contents),
             "RSA PRIVATE KEY" => {
                 let pair = rsa::KeyPair::from_der(&contents).map_err(rsa_rejected)?;
-                let der: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Invalid("cannot re-encode key".into()))?;
+                let der: Pkcs8V1Der<'_> = pair
+                    .as_der()
+                    .map_err(|_| KeyError::Invalid("cannot re-encode key".into()))?;
                 PrivateKey::from_pkcs8_der(der.as_ref())
             }
             "EC PRIVATE KEY" => {
-                let pair = EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &contents)
-                    .map_err(|e| KeyError::Unsupported(format!("EC key ({e})")))?;
-                let der = pair.to_pkcs8v1().map_err(|_| KeyError::Invalid("cannot re-encode key".into()))?;
+                let pair = EcdsaKeyPair::from_private_key_der(
+                    &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &contents,
+                )
+                .map_err(|e| KeyError::Unsupported(format!("EC key ({e})")))?;
+                let der = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError::Invalid("cannot re-encode key".into()))?;
                 PrivateKey::from_pkcs8_der(der.as_ref())
             }
             "ENCRYPTED PRIVATE KEY" => {
@@ -202,7 +228,9 @@ impl PrivateKey {
                 let doc = info.decrypt(passphrase).map_err(|_| KeyError::Decrypt)?;
                 PrivateKey::from_pkcs8_der(doc.as_bytes())
             }
-            tag @ ("PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE") => Err(KeyError::NotPrivate(tag.to_lowercase())),
+            tag @ ("PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE") => {
+                Err(KeyError::NotPrivate(tag.to_lowercase()))
+            }
             other => Err(KeyError::Pem(format!("unexpected PEM block {other:?}"))),
         }
     }
@@ -212,30 +240,52 @@ impl PrivateKey {
         let rsa_attempt = rsa::KeyPair::from_pkcs8(der);
         let pair = match rsa_attempt {
             Ok(pair) => Pair::Rsa(pair),
-            Err(rsa_err) => match EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der) {
-                Ok(pair) => Pair::Ec(pair),
-                Err(_) if rsa_err.description_() == "TooSmall" => return Err(KeyError::RsaSize(rsa_bits_hint(der))),
-                Err(_) if is_rsa_pkcs8(der) => return Err(rsa_rejected(rsa_err)),
-                Err(ec_err) => return Err(KeyError::Unsupported(format!("PKCS#8 key ({ec_err})"))),
-            },
+            Err(rsa_err) => {
+                match EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der) {
+                    Ok(pair) => Pair::Ec(pair),
+                    Err(_) if rsa_err.description_() == "TooSmall" => {
+                        return Err(KeyError::RsaSize(rsa_bits_hint(der)))
+                    }
+                    Err(_) if is_rsa_pkcs8(der) => return Err(rsa_rejected(rsa_err)),
+                    Err(ec_err) => {
+                        return Err(KeyError::Unsupported(format!("PKCS#8 key ({ec_err})")))
+                    }
+                }
+            }
         };
         let public = match &pair {
             Pair::Rsa(p) => {
                 if p.public_modulus_len() != RSA_2048_BYTES {
                     return Err(KeyError::RsaSize(p.public_modulus_len() * 8));
                 }
-                let spki: PublicKeyX509Der<'_> =
-                    p.public_key().as_der().map_err(|_| KeyError::Invalid("public key".into()))?;
-                PublicKey { algorithm: KeyAlgorithm::Rsa2048, spki: spki.as_ref().to_vec() }
+                let spki: PublicKeyX509Der<'_> = p
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| KeyError::Invalid("public key".into()))?;
+                PublicKey {
+                    algorithm: KeyAlgorithm::Rsa2048,
+                    spki: spki.as_ref().to_vec(),
+                }
             }
             Pair::Ec(p) => {
-                let spki: PublicKeyX509Der<'_> =
-                    p.public_key().as_der().map_err(|_| KeyError::Invalid("public key".into()))?;
-                PublicKey { algorithm: KeyAlgorithm::EcdsaP256, spki: spki.as_ref().to_vec() }
+                let spki: PublicKeyX509Der<'_> = p
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| KeyError::Invalid("public key".into()))?;
+                PublicKey {
+                    algorithm: KeyAlgorithm::EcdsaP256,
+                    spki: spki.as_ref().to_vec(),
+                }
             }
         };
-        let legacy = LegacyKey::from_pkcs8(der).ok_or_else(|| KeyError::Invalid("AWS-LC refused the key".into()))?;
-        Ok(PrivateKey { pair, legacy, pkcs8: Zeroizing::new(der.to_vec()), public })
+        let legacy = LegacyKey::from_pkcs8(der)
+            .ok_or_else(|| KeyError::Invalid("AWS-LC refused the key".into()))?;
+        Ok(PrivateKey {
+            pair,
+            legacy,
+            pkcs8: Zeroizing::new(der.to_vec()),
+            public,
+        })
     }
 
     /// The key's algorithm.
@@ -250,7 +300,10 @@ impl PrivateKey {
 
     /// The private key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
     pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", self.pkcs8.to_vec())))
+        Zeroizing::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            self.pkcs8.to_vec(),
+        )))
     }
 
     /// Signs `message`. RSA signatures are deterministic (PKCS#1 v1.5); ECDSA ones are not.
@@ -263,8 +316,13 @@ impl PrivateKey {
             }
             (HashAlgorithm::Sha256, Pair::Rsa(pair)) => {
                 let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig)
-                    .map_err(|_| KeyError::Sign)?;
+                pair.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
             (HashAlgorithm::Sha256, Pair::Ec(pair)) => pair
@@ -283,7 +341,9 @@ fn rsa_rejected(e: aws_lc_rs::error::KeyRejected) -> KeyError {
 }
 
 /// rsaEncryption OID, DER-encoded, as it appears inside a PKCS#8 AlgorithmIdentifier.
-const RSA_OID_DER: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const RSA_OID_DER: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
 
 fn is_rsa_pkcs8(der: &[u8]) -> bool {
     pkcs8::PrivateKeyInfo::from_der(der)
@@ -293,10 +353,14 @@ fn is_rsa_pkcs8(der: &[u8]) -> bool {
 
 /// Best-effort modulus size for an RSA key that AWS-LC refused as too small, for the message.
 fn rsa_bits_hint(der: &[u8]) -> usize {
-    let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der) else { return 0 };
+    let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der) else {
+        return 0;
+    };
     // RSAPrivateKey ::= SEQUENCE { version INTEGER, modulus INTEGER, ... }
     let inner = info.private_key;
-    let Ok(seq) = pkcs8::der::asn1::AnyRef::from_der(inner) else { return 0 };
+    let Ok(seq) = pkcs8::der::asn1::AnyRef::from_der(inner) else {
+        return 0;
+    };
     let mut reader = match pkcs8::der::SliceReader::new(seq.value()) {
         Ok(r) => r,
         Err(_) => return 0,
@@ -346,13 +410,22 @@ impl PublicKey {
             if bytes != RSA_2048_BYTES {
                 return Err(KeyError::RsaSize(bytes * 8));
             }
-            let spki: PublicKeyX509Der<'_> = rsa_key.as_der().map_err(|_| KeyError::Invalid("public key".into()))?;
-            return Ok(PublicKey { algorithm: KeyAlgorithm::Rsa2048, spki: spki.as_ref().to_vec() });
+            let spki: PublicKeyX509Der<'_> = rsa_key
+                .as_der()
+                .map_err(|_| KeyError::Invalid("public key".into()))?;
+            return Ok(PublicKey {
+                algorithm: KeyAlgorithm::Rsa2048,
+                spki: spki.as_ref().to_vec(),
+            });
         }
-        let ec = signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, der)
-            .map_err(|_| KeyError::Unsupported("public key is neither RSA nor ECDSA P-256".into()))?;
+        let ec = signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, der).map_err(
+            |_| KeyError::Unsupported("public key is neither RSA nor ECDSA P-256".into()),
+        )?;
         let _ = ec;
-        Ok(PublicKey { algorithm: KeyAlgorithm::EcdsaP256, spki: der.to_vec() })
+        Ok(PublicKey {
+            algorithm: KeyAlgorithm::EcdsaP256,
+            spki: der.to_vec(),
+        })
     }
 
     /// The key's algorithm.
@@ -383,12 +456,18 @@ impl PublicKey {
     /// Whether `signature` is valid for `message` under `hash`.
     pub fn verify(&self, hash: HashAlgorithm, message: &[u8], signature: &[u8]) -> bool {
         let alg: &'static dyn VerificationAlgorithm = match (self.algorithm, hash) {
-            (KeyAlgorithm::Rsa2048, HashAlgorithm::Sha1) => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            (KeyAlgorithm::Rsa2048, HashAlgorithm::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            (KeyAlgorithm::Rsa2048, HashAlgorithm::Sha1) => {
+                &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY
+            }
+            (KeyAlgorithm::Rsa2048, HashAlgorithm::Sha256) => {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            }
             (KeyAlgorithm::EcdsaP256, HashAlgorithm::Sha1) => &signature::ECDSA_P256_SHA1_ASN1,
             (KeyAlgorithm::EcdsaP256, HashAlgorithm::Sha256) => &signature::ECDSA_P256_SHA256_ASN1,
         };
-        UnparsedPublicKey::new(alg, &self.spki).verify(message, signature).is_ok()
+        UnparsedPublicKey::new(alg, &self.spki)
+            .verify(message, signature)
+            .is_ok()
     }
 }
 
@@ -402,10 +481,23 @@ mod tests {
             let key = PrivateKey::generate(alg).unwrap();
             for hash in [HashAlgorithm::Sha1, HashAlgorithm::Sha256] {
                 let sig = key.sign(hash, b"policy").unwrap();
-                assert!(key.public_key().verify(hash, b"policy", &sig), "{alg} {hash}");
-                assert!(!key.public_key().verify(hash, b"Policy", &sig), "{alg} {hash} tampered");
-                let other = if hash == HashAlgorithm::Sha1 { HashAlgorithm::Sha256 } else { HashAlgorithm::Sha1 };
-                assert!(!key.public_key().verify(other, b"policy", &sig), "{alg} {hash} cross-hash");
+                assert!(
+                    key.public_key().verify(hash, b"policy", &sig),
+                    "{alg} {hash}"
+                );
+                assert!(
+                    !key.public_key().verify(hash, b"Policy", &sig),
+                    "{alg} {hash} tampered"
+                );
+                let other = if hash == HashAlgorithm::Sha1 {
+                    HashAlgorithm::Sha256
+                } else {
+                    HashAlgorithm::Sha1
+                };
+                assert!(
+                    !key.public_key().verify(other, b"policy", &sig),
+                    "{alg} {hash} cross-hash"
+                );
             }
         }
     }
@@ -419,7 +511,10 @@ mod tests {
         let public = PublicKey::from_pem(&key.public_key().to_pem()).unwrap();
         assert_eq!(&public, key.public_key());
         let debug = format!("{key:?}");
-        assert!(debug.contains("Rsa2048") && !debug.contains("MII"), "{debug}");
+        assert!(
+            debug.contains("Rsa2048") && !debug.contains("MII"),
+            "{debug}"
+        );
         assert!(!debug.contains(&pem[40..80]));
     }
 
@@ -433,8 +528,15 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(PrivateKey::from_pem("hello", None), Err(KeyError::Pem(_))));
-        assert!(PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", None).is_err());
+        assert!(matches!(
+            PrivateKey::from_pem("hello", None),
+            Err(KeyError::Pem(_))
+        ));
+        assert!(PrivateKey::from_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            None
+        )
+        .is_err());
     }
 
     #[test]
@@ -442,6 +544,9 @@ mod tests {
         assert_eq!("sha256".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha256));
         assert_eq!("SHA-1".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha1));
         assert!("MD5".parse::<HashAlgorithm>().is_err());
-        assert_eq!("ecdsa_p256".parse::<KeyAlgorithm>(), Ok(KeyAlgorithm::EcdsaP256));
+        assert_eq!(
+            "ecdsa_p256".parse::<KeyAlgorithm>(),
+            Ok(KeyAlgorithm::EcdsaP256)
+        );
     }
 }

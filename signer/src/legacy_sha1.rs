@@ -19,8 +19,9 @@
 use std::ptr::NonNull;
 
 use aws_lc_sys::{
-    CBS_init, ECDSA_sign, ECDSA_size, EVP_PKEY_free, EVP_PKEY_get0_EC_KEY, EVP_PKEY_get0_RSA, EVP_PKEY_id,
-    EVP_parse_private_key, RSA_sign, RSA_size, CBS, EVP_PKEY, EVP_PKEY_EC, EVP_PKEY_RSA, NID_sha1,
+    CBS_init, ECDSA_sign, ECDSA_size, EVP_PKEY_free, EVP_PKEY_get0_EC_KEY, EVP_PKEY_get0_RSA,
+    EVP_PKEY_id, EVP_parse_private_key, NID_sha1, RSA_sign, RSA_size, CBS, EVP_PKEY, EVP_PKEY_EC,
+    EVP_PKEY_RSA,
 };
 
 /// A private key held as an AWS-LC `EVP_PKEY`, used only to sign SHA-1 digests.
@@ -60,7 +61,14 @@ impl LegacyKey {
                     }
                     let mut out = vec![0u8; RSA_size(rsa) as usize];
                     let mut len: std::os::raw::c_uint = 0;
-                    let ok = RSA_sign(NID_sha1, digest.as_ptr(), digest.len(), out.as_mut_ptr(), &mut len, rsa);
+                    let ok = RSA_sign(
+                        NID_sha1,
+                        digest.as_ptr(),
+                        digest.len(),
+                        out.as_mut_ptr(),
+                        &mut len,
+                        rsa,
+                    );
                     (ok == 1).then(|| {
                         out.truncate(len as usize);
                         out
@@ -73,7 +81,14 @@ impl LegacyKey {
                     }
                     let mut out = vec![0u8; ECDSA_size(ec)];
                     let mut len: std::os::raw::c_uint = 0;
-                    let ok = ECDSA_sign(0, digest.as_ptr(), digest.len(), out.as_mut_ptr(), &mut len, ec);
+                    let ok = ECDSA_sign(
+                        0,
+                        digest.as_ptr(),
+                        digest.len(),
+                        out.as_mut_ptr(),
+                        &mut len,
+                        ec,
+                    );
                     (ok == 1).then(|| {
                         out.truncate(len as usize);
                         out

@@ -51,5 +51,7 @@ pub mod verify;
 
 pub use keys::{HashAlgorithm, KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 pub use policy::{Ipv4Cidr, Policy, PolicyError};
-pub use sign::{CookieAttributes, PolicyKind, SameSite, SignError, SignedCookies, SignedPolicy, Signer};
+pub use sign::{
+    CookieAttributes, PolicyKind, SameSite, SignError, SignedCookies, SignedPolicy, Signer,
+};
 pub use verify::{verify_cookies, verify_signed_url, Grant, KeyGroup, Refusal, ViewerRequest};

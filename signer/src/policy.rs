@@ -46,7 +46,11 @@ impl Ipv4Cidr {
     /// Whether `ip` lies inside this block. IPv6 addresses never do.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let IpAddr::V4(ip) = ip else { return false };
-        let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix))
+        };
         u32::from(ip) & mask == u32::from(self.addr) & mask
     }
 }
@@ -63,14 +67,18 @@ impl FromStr for Ipv4Cidr {
                 "{text:?} is IPv6; CloudFront policies accept only IPv4 addresses or CIDR blocks"
             )));
         }
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| PolicyError::Ip(format!("{text:?} is not an IPv4 address or CIDR block")))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            PolicyError::Ip(format!("{text:?} is not an IPv4 address or CIDR block"))
+        })?;
         let prefix = match prefix {
             None => 32,
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= 32 && !p.starts_with('+') => n,
-                _ => return Err(PolicyError::Ip(format!("{text:?} has an invalid prefix length (0 to 32)"))),
+                _ => {
+                    return Err(PolicyError::Ip(format!(
+                        "{text:?} has an invalid prefix length (0 to 32)"
+                    )))
+                }
             },
         };
         Ok(Ipv4Cidr { addr, prefix })
@@ -100,7 +108,12 @@ pub struct Policy {
 impl Policy {
     /// A policy for `resource` that expires at `date_less_than` (epoch seconds).
     pub fn new(resource: impl Into<String>, date_less_than: i64) -> Policy {
-        Policy { resource: Some(resource.into()), date_less_than, date_greater_than: None, ip_address: None }
+        Policy {
+            resource: Some(resource.into()),
+            date_less_than,
+            date_greater_than: None,
+            ip_address: None,
+        }
     }
 
     /// Adds a start time (epoch seconds).
@@ -140,7 +153,9 @@ impl Policy {
             }
         }
         match &self.resource {
-            Some(resource) if !scheme_can_be_http(resource) => Err(PolicyError::Resource(resource.clone())),
+            Some(resource) if !scheme_can_be_http(resource) => {
+                Err(PolicyError::Resource(resource.clone()))
+            }
             _ => Ok(()),
         }
     }
@@ -175,7 +190,8 @@ impl Policy {
     /// integer epoch times.
     pub fn from_json(json: &str) -> Result<Policy, PolicyError> {
         let bad = |why: &str| PolicyError::Malformed(why.to_owned());
-        let doc: Value = serde_json::from_str(json).map_err(|e| PolicyError::Malformed(format!("not JSON: {e}")))?;
+        let doc: Value = serde_json::from_str(json)
+            .map_err(|e| PolicyError::Malformed(format!("not JSON: {e}")))?;
         let doc = doc.as_object().ok_or_else(|| bad("not a JSON object"))?;
         if doc.keys().any(|k| k != "Statement") {
             return Err(bad("unknown top-level field"));
@@ -187,8 +203,13 @@ impl Policy {
         let [statement] = statements.as_slice() else {
             return Err(bad("Statement must hold exactly one statement"));
         };
-        let statement = statement.as_object().ok_or_else(|| bad("statement is not an object"))?;
-        if statement.keys().any(|k| k != "Resource" && k != "Condition") {
+        let statement = statement
+            .as_object()
+            .ok_or_else(|| bad("statement is not an object"))?;
+        if statement
+            .keys()
+            .any(|k| k != "Resource" && k != "Condition")
+        {
             return Err(bad("unknown field in statement"));
         }
         let resource = match statement.get("Resource") {
@@ -201,17 +222,28 @@ impl Policy {
             .and_then(Value::as_object)
             .ok_or_else(|| bad("no Condition object"))?;
         let epoch = |name: &str| -> Result<Option<i64>, PolicyError> {
-            let Some(cond) = condition.get(name) else { return Ok(None) };
-            let cond = cond.as_object().filter(|c| c.len() == 1).ok_or_else(|| bad("time condition shape"))?;
+            let Some(cond) = condition.get(name) else {
+                return Ok(None);
+            };
+            let cond = cond
+                .as_object()
+                .filter(|c| c.len() == 1)
+                .ok_or_else(|| bad("time condition shape"))?;
             cond.get("AWS:EpochTime")
                 .and_then(Value::as_i64)
                 .map(Some)
-                .ok_or_else(|| PolicyError::Malformed(format!("{name} needs an integer AWS:EpochTime")))
+                .ok_or_else(|| {
+                    PolicyError::Malformed(format!("{name} needs an integer AWS:EpochTime"))
+                })
         };
-        if condition.keys().any(|k| !matches!(k.as_str(), "DateLessThan" | "DateGreaterThan" | "IpAddress")) {
+        if condition
+            .keys()
+            .any(|k| !matches!(k.as_str(), "DateLessThan" | "DateGreaterThan" | "IpAddress"))
+        {
             return Err(bad("unknown condition"));
         }
-        let date_less_than = epoch("DateLessThan")?.ok_or_else(|| bad("no DateLessThan condition"))?;
+        let date_less_than =
+            epoch("DateLessThan")?.ok_or_else(|| bad("no DateLessThan condition"))?;
         let date_greater_than = epoch("DateGreaterThan")?;
         let ip_address = match condition.get("IpAddress") {
             None => None,
@@ -222,10 +254,18 @@ impl Policy {
                     .and_then(|c| c.get("AWS:SourceIp"))
                     .and_then(Value::as_str)
                     .ok_or_else(|| bad("IpAddress needs a string AWS:SourceIp"))?;
-                Some(text.parse().map_err(|e: PolicyError| PolicyError::Malformed(e.to_string()))?)
+                Some(
+                    text.parse()
+                        .map_err(|e: PolicyError| PolicyError::Malformed(e.to_string()))?,
+                )
             }
         };
-        Ok(Policy { resource, date_less_than, date_greater_than, ip_address })
+        Ok(Policy {
+            resource,
+            date_less_than,
+            date_greater_than,
+            ip_address,
+        })
     }
 }
 
@@ -242,7 +282,9 @@ fn check_epoch(name: &str, value: i64) -> Result<(), PolicyError> {
 /// wildcard pattern that matches one of them (`http*`, `*`).
 fn scheme_can_be_http(resource: &str) -> bool {
     match resource.split_once("://") {
-        Some((scheme, rest)) => !rest.is_empty() && (wildcard_match(scheme, "http") || wildcard_match(scheme, "https")),
+        Some((scheme, rest)) => {
+            !rest.is_empty() && (wildcard_match(scheme, "http") || wildcard_match(scheme, "https"))
+        }
         None => false,
     }
 }
@@ -287,7 +329,10 @@ mod tests {
 
     #[test]
     fn canned_shape_is_exact() {
-        let p = Policy::new("https://d111111abcdef8.cloudfront.net/image.jpg", 1_767_225_600);
+        let p = Policy::new(
+            "https://d111111abcdef8.cloudfront.net/image.jpg",
+            1_767_225_600,
+        );
         assert_eq!(
             p.to_json(),
             r#"{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/image.jpg","Condition":{"DateLessThan":{"AWS:EpochTime":1767225600}}}]}"#
@@ -311,17 +356,30 @@ mod tests {
     #[test]
     fn non_ascii_and_quotes_are_escaped_like_json_stringify() {
         let p = Policy::new("https://x.example/café/\"q\"/a\\b", 5);
-        assert!(p.to_json().contains(r#""https://x.example/café/\"q\"/a\\b""#));
+        assert!(p
+            .to_json()
+            .contains(r#""https://x.example/café/\"q\"/a\\b""#));
     }
 
     #[test]
     fn bare_address_becomes_slash_32() {
-        assert_eq!("192.0.2.7".parse::<Ipv4Cidr>().unwrap().to_string(), "192.0.2.7/32");
+        assert_eq!(
+            "192.0.2.7".parse::<Ipv4Cidr>().unwrap().to_string(),
+            "192.0.2.7/32"
+        );
     }
 
     #[test]
     fn refuses_bad_addresses() {
-        for bad in ["::1", "2001:db8::/32", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/", "x", "10.0.0.0/+8"] {
+        for bad in [
+            "::1",
+            "2001:db8::/32",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "x",
+            "10.0.0.0/+8",
+        ] {
             assert!(bad.parse::<Ipv4Cidr>().is_err(), "{bad} accepted");
         }
     }
@@ -339,10 +397,22 @@ mod tests {
     #[test]
     fn validation() {
         assert!(Policy::new("https://a/b", MAX_EPOCH).validate().is_ok());
-        assert!(matches!(Policy::new("https://a/b", MAX_EPOCH + 1).validate(), Err(PolicyError::Time(_))));
-        assert!(matches!(Policy::new("https://a/b", 10).not_before(10).validate(), Err(PolicyError::Time(_))));
-        assert!(matches!(Policy::new("ftp://a/b", 10).validate(), Err(PolicyError::Resource(_))));
-        assert!(matches!(Policy::new("/just/a/path", 10).validate(), Err(PolicyError::Resource(_))));
+        assert!(matches!(
+            Policy::new("https://a/b", MAX_EPOCH + 1).validate(),
+            Err(PolicyError::Time(_))
+        ));
+        assert!(matches!(
+            Policy::new("https://a/b", 10).not_before(10).validate(),
+            Err(PolicyError::Time(_))
+        ));
+        assert!(matches!(
+            Policy::new("ftp://a/b", 10).validate(),
+            Err(PolicyError::Resource(_))
+        ));
+        assert!(matches!(
+            Policy::new("/just/a/path", 10).validate(),
+            Err(PolicyError::Resource(_))
+        ));
         assert!(Policy::new("http*://a/*", 10).validate().is_ok());
         assert!(Policy::new("*://a/*", 10).validate().is_ok());
     }
@@ -360,7 +430,10 @@ mod tests {
             r#"{"Statement":[{"Resource":"https://a/*","Condition":{"DateLessThan":{"AWS:EpochTime":5},"Bogus":{}}}]}"#,
             r#"{"Statement":[{"Resource":"https://a/*","Condition":{"DateLessThan":{"AWS:EpochTime":5},"IpAddress":{"AWS:SourceIp":"::1"}}}]}"#,
         ] {
-            assert!(matches!(Policy::from_json(bad), Err(PolicyError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(Policy::from_json(bad), Err(PolicyError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 

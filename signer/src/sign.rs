@@ -89,10 +89,17 @@ impl Signer {
     /// A signer for `key`, registered in CloudFront as `key_pair_id`. SHA-1 unless changed.
     pub fn new(key_pair_id: impl Into<String>, key: Arc<PrivateKey>) -> Result<Signer, SignError> {
         let key_pair_id = key_pair_id.into();
-        if key_pair_id.is_empty() || key_pair_id.len() > 128 || !key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if key_pair_id.is_empty()
+            || key_pair_id.len() > 128
+            || !key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(SignError::KeyPairId(key_pair_id));
         }
-        Ok(Signer { key_pair_id, key, hash: HashAlgorithm::Sha1 })
+        Ok(Signer {
+            key_pair_id,
+            key,
+            hash: HashAlgorithm::Sha1,
+        })
     }
 
     /// Uses `hash` for every signature from now on.
@@ -123,7 +130,8 @@ impl Signer {
         policy.validate()?;
         if kind == PolicyKind::Canned && policy.needs_custom() {
             return Err(SignError::Url(
-                "a canned policy takes only an exact resource and an expiry; use a custom policy".into(),
+                "a canned policy takes only an exact resource and an expiry; use a custom policy"
+                    .into(),
             ));
         }
         let policy_json = policy.to_json();
@@ -140,12 +148,20 @@ impl Signer {
 
     /// Signed cookies for `policy`: custom when the policy needs it, canned otherwise.
     pub fn cookies(&self, policy: &Policy) -> Result<SignedCookies, SignError> {
-        let kind = if policy.needs_custom() { PolicyKind::Custom } else { PolicyKind::Canned };
+        let kind = if policy.needs_custom() {
+            PolicyKind::Custom
+        } else {
+            PolicyKind::Canned
+        };
         self.cookies_as(policy, kind)
     }
 
     /// Signed cookies of the given kind.
-    pub fn cookies_as(&self, policy: &Policy, kind: PolicyKind) -> Result<SignedCookies, SignError> {
+    pub fn cookies_as(
+        &self,
+        policy: &Policy,
+        kind: PolicyKind,
+    ) -> Result<SignedCookies, SignError> {
         Ok(SignedCookies::from(self.sign(policy, kind)?))
     }
 
@@ -156,7 +172,11 @@ impl Signer {
     pub fn signed_url(&self, url: &str, policy: &Policy) -> Result<String, SignError> {
         let url = browser_url(url)?;
         let canned = !policy.needs_custom() && policy.resource.as_deref() == Some(url.as_str());
-        let kind = if canned { PolicyKind::Canned } else { PolicyKind::Custom };
+        let kind = if canned {
+            PolicyKind::Canned
+        } else {
+            PolicyKind::Custom
+        };
         let signed = self.sign(policy, kind)?;
         Ok(signed.append_to_url(&url))
     }
@@ -191,13 +211,20 @@ impl SignedPolicy {
 
 /// Percent-encodes what a browser would before sending `url` (UTF-8 bytes outside ASCII,
 /// controls, space, `"`, `<`, `>`, `` ` ``, `{`, `}`), and refuses what cannot be signed.
+/// An empty query (a trailing `?`) is dropped: appended to it, the signing parameters would
+/// leave CloudFront to guess whether the signed resource had the `?` or not.
 pub fn browser_url(url: &str) -> Result<String, SignError> {
+    let url = url.strip_suffix('?').unwrap_or(url);
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Err(SignError::Url(format!("URL must start with http:// or https://, got {url:?}")));
+        return Err(SignError::Url(format!(
+            "URL must start with http:// or https://, got {url:?}"
+        )));
     }
     if url.contains('#') {
-        return Err(SignError::Url("URL has a #fragment, which browsers never send; remove it".into()));
+        return Err(SignError::Url(
+            "URL has a #fragment, which browsers never send; remove it".into(),
+        ));
     }
     let mut out = String::with_capacity(url.len());
     for byte in url.bytes() {
@@ -222,14 +249,19 @@ impl From<SignedPolicy> for SignedCookies {
         let mut pairs = Vec::with_capacity(4);
         match s.kind {
             PolicyKind::Canned => pairs.push((names::EXPIRES, s.expires.to_string())),
-            PolicyKind::Custom => pairs.push((names::POLICY, encoding::encode(s.policy_json.as_bytes()))),
+            PolicyKind::Custom => {
+                pairs.push((names::POLICY, encoding::encode(s.policy_json.as_bytes())))
+            }
         }
         pairs.push((names::SIGNATURE, s.signature));
         pairs.push((names::KEY_PAIR_ID, s.key_pair_id));
         if s.hash == HashAlgorithm::Sha256 {
             pairs.push((names::HASH_ALGORITHM, "SHA256".to_owned()));
         }
-        SignedCookies { pairs, expires: s.expires }
+        SignedCookies {
+            pairs,
+            expires: s.expires,
+        }
     }
 }
 
@@ -241,7 +273,10 @@ impl SignedCookies {
 
     /// The value of one cookie.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// When the policy expires (epoch seconds).
@@ -251,12 +286,19 @@ impl SignedCookies {
 
     /// A `Cookie:` request header carrying these cookies (for tests and tools).
     pub fn cookie_header(&self) -> String {
-        self.pairs.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+        self.pairs
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// `Set-Cookie` header values, one per cookie.
     pub fn set_cookie_headers(&self, attrs: &CookieAttributes) -> Vec<String> {
-        self.pairs.iter().map(|(n, v)| attrs.render(n, v, attrs.expires, attrs.max_age)).collect()
+        self.pairs
+            .iter()
+            .map(|(n, v)| attrs.render(n, v, attrs.expires, attrs.max_age))
+            .collect()
     }
 }
 
@@ -330,9 +372,16 @@ impl Default for CookieAttributes {
 impl CookieAttributes {
     /// Checks that path and domain cannot break out of their attribute.
     pub fn validate(&self) -> Result<(), String> {
-        let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+        let clean = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+        };
         if !self.path.starts_with('/') || !clean(&self.path) {
-            return Err(format!("cookie path must start with / and hold no ';', ',' or spaces: {:?}", self.path));
+            return Err(format!(
+                "cookie path must start with / and hold no ';', ',' or spaces: {:?}",
+                self.path
+            ));
         }
         if let Some(d) = &self.domain {
             if !clean(d) || d.contains(['/', ':']) {
@@ -340,12 +389,20 @@ impl CookieAttributes {
             }
         }
         if self.same_site == Some(SameSite::None) && !self.secure {
-            return Err("SameSite=None requires Secure (browsers drop the cookie otherwise)".into());
+            return Err(
+                "SameSite=None requires Secure (browsers drop the cookie otherwise)".into(),
+            );
         }
         Ok(())
     }
 
-    fn render(&self, name: &str, value: &str, expires: Option<i64>, max_age: Option<i64>) -> String {
+    fn render(
+        &self,
+        name: &str,
+        value: &str,
+        expires: Option<i64>,
+        max_age: Option<i64>,
+    ) -> String {
         let mut out = format!("{name}={value}; Path={}", self.path);
         if let Some(d) = &self.domain {
             out.push_str("; Domain=");
@@ -373,7 +430,10 @@ impl CookieAttributes {
     /// `Set-Cookie` values that delete every cookie a signer may have set (for sign-out), with
     /// the same Path and Domain so the browser matches them.
     pub fn removal_headers(&self) -> Vec<String> {
-        names::ALL.iter().map(|n| self.render(n, "", Some(0), Some(0))).collect()
+        names::ALL
+            .iter()
+            .map(|n| self.render(n, "", Some(0), Some(0)))
+            .collect()
     }
 }
 
@@ -391,8 +451,18 @@ mod tests {
 
     #[test]
     fn browser_url_encodes_like_a_browser() {
-        assert_eq!(browser_url("https://a.example/caf\u{e9} x.jpg?q=\u{fc}").unwrap(), "https://a.example/caf%C3%A9%20x.jpg?q=%C3%BC");
-        assert_eq!(browser_url("https://a.example/a+b:c@d?x=1&y=%2F").unwrap(), "https://a.example/a+b:c@d?x=1&y=%2F");
+        assert_eq!(
+            browser_url("https://a.example/caf\u{e9} x.jpg?q=\u{fc}").unwrap(),
+            "https://a.example/caf%C3%A9%20x.jpg?q=%C3%BC"
+        );
+        assert_eq!(
+            browser_url("https://a.example/a+b:c@d?x=1&y=%2F").unwrap(),
+            "https://a.example/a+b:c@d?x=1&y=%2F"
+        );
+        assert_eq!(
+            browser_url("https://a.example/?").unwrap(),
+            "https://a.example/"
+        );
         assert!(browser_url("ftp://a/b").is_err());
         assert!(browser_url("https://a/b#top").is_err());
     }
@@ -420,7 +490,11 @@ mod tests {
 
     #[test]
     fn removal_matches_domain_and_path() {
-        let a = CookieAttributes { domain: Some("media.example".into()), path: "/p".into(), ..Default::default() };
+        let a = CookieAttributes {
+            domain: Some("media.example".into()),
+            path: "/p".into(),
+            ..Default::default()
+        };
         let h = a.removal_headers();
         assert_eq!(h.len(), 5);
         assert_eq!(

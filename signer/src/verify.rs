@@ -39,7 +39,11 @@ impl KeyGroup {
     }
 
     fn keys_for(&self, id: &str) -> Vec<&PublicKey> {
-        self.by_id.get(id).into_iter().chain(self.any_id.iter()).collect()
+        self.by_id
+            .get(id)
+            .into_iter()
+            .chain(self.any_id.iter())
+            .collect()
     }
 }
 
@@ -137,11 +141,25 @@ impl fmt::Display for Refusal {
             Refusal::MalformedPolicy(why) => write!(f, "malformed policy: {why}"),
             Refusal::BadSignature(why) => write!(f, "bad signature: {why}"),
             Refusal::UnknownKeyId(id) => write!(f, "key id {id:?} is not in the trusted key group"),
-            Refusal::Expired { date_less_than, now } => write!(f, "expired at {date_less_than} (now {now})"),
-            Refusal::NotYetValid { date_greater_than, now } => write!(f, "not valid before {date_greater_than} (now {now})"),
-            Refusal::ResourceMismatch { resource, url } => write!(f, "{url:?} does not match resource {resource:?}"),
-            Refusal::IpMismatch { allowed, client: Some(ip) } => write!(f, "viewer {ip} is outside {allowed}"),
-            Refusal::IpMismatch { allowed, client: None } => write!(f, "policy requires a viewer in {allowed}; no address given"),
+            Refusal::Expired {
+                date_less_than,
+                now,
+            } => write!(f, "expired at {date_less_than} (now {now})"),
+            Refusal::NotYetValid {
+                date_greater_than,
+                now,
+            } => write!(f, "not valid before {date_greater_than} (now {now})"),
+            Refusal::ResourceMismatch { resource, url } => {
+                write!(f, "{url:?} does not match resource {resource:?}")
+            }
+            Refusal::IpMismatch {
+                allowed,
+                client: Some(ip),
+            } => write!(f, "viewer {ip} is outside {allowed}"),
+            Refusal::IpMismatch {
+                allowed,
+                client: None,
+            } => write!(f, "policy requires a viewer in {allowed}; no address given"),
             Refusal::HashMismatch(why) => write!(f, "hash algorithm mismatch: {why}"),
         }
     }
@@ -189,7 +207,11 @@ pub fn verify_signed_url(group: &KeyGroup, req: &ViewerRequest<'_>) -> Result<Gr
         }
     }
     // CloudFront strips its own parameters and matches what is left.
-    let resource_url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    let resource_url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
     check(group, &values, &resource_url, req, Names::URL)
 }
 
@@ -214,10 +236,20 @@ impl Names {
         signature: names::SIGNATURE,
         key_pair_id: names::KEY_PAIR_ID,
     };
-    const URL: Names = Names { policy_or_expires: "Policy or Expires", signature: "Signature", key_pair_id: "Key-Pair-Id" };
+    const URL: Names = Names {
+        policy_or_expires: "Policy or Expires",
+        signature: "Signature",
+        key_pair_id: "Key-Pair-Id",
+    };
 }
 
-fn check(group: &KeyGroup, v: &SignedValues<'_>, url: &str, req: &ViewerRequest<'_>, n: Names) -> Result<Grant, Refusal> {
+fn check(
+    group: &KeyGroup,
+    v: &SignedValues<'_>,
+    url: &str,
+    req: &ViewerRequest<'_>,
+    n: Names,
+) -> Result<Grant, Refusal> {
     let signature = v.signature.ok_or(Refusal::Missing(n.signature))?;
     let key_pair_id = v.key_pair_id.ok_or(Refusal::Missing(n.key_pair_id))?;
     if v.policy.is_none() && v.expires.is_none() {
@@ -228,7 +260,11 @@ fn check(group: &KeyGroup, v: &SignedValues<'_>, url: &str, req: &ViewerRequest<
         Some(text) => match text {
             "SHA1" => HashAlgorithm::Sha1,
             "SHA256" => HashAlgorithm::Sha256,
-            other => return Err(Refusal::HashMismatch(format!("{other:?} is not SHA1 or SHA256"))),
+            other => {
+                return Err(Refusal::HashMismatch(format!(
+                    "{other:?} is not SHA1 or SHA256"
+                )))
+            }
         },
     };
     let keys = group.keys_for(key_pair_id);
@@ -237,9 +273,12 @@ fn check(group: &KeyGroup, v: &SignedValues<'_>, url: &str, req: &ViewerRequest<
     }
     let (kind, policy_json, policy) = match (v.policy, v.expires) {
         (Some(b64), _) => {
-            let bytes = encoding::decode(b64).ok_or_else(|| Refusal::MalformedPolicy("not CloudFront base64".into()))?;
-            let json = String::from_utf8(bytes).map_err(|_| Refusal::MalformedPolicy("not UTF-8".into()))?;
-            let policy = Policy::from_json(&json).map_err(|e| Refusal::MalformedPolicy(e.to_string()))?;
+            let bytes = encoding::decode(b64)
+                .ok_or_else(|| Refusal::MalformedPolicy("not CloudFront base64".into()))?;
+            let json = String::from_utf8(bytes)
+                .map_err(|_| Refusal::MalformedPolicy("not UTF-8".into()))?;
+            let policy =
+                Policy::from_json(&json).map_err(|e| Refusal::MalformedPolicy(e.to_string()))?;
             (PolicyKind::Custom, json, policy)
         }
         (None, Some(expires)) => {
@@ -247,13 +286,16 @@ fn check(group: &KeyGroup, v: &SignedValues<'_>, url: &str, req: &ViewerRequest<
                 .parse()
                 .ok()
                 .filter(|e: &i64| *e >= 0 && expires.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| Refusal::MalformedPolicy(format!("Expires {expires:?} is not epoch seconds")))?;
+                .ok_or_else(|| {
+                    Refusal::MalformedPolicy(format!("Expires {expires:?} is not epoch seconds"))
+                })?;
             let policy = Policy::new(url, expires);
             (PolicyKind::Canned, policy.to_json(), policy)
         }
         (None, None) => return Err(Refusal::Missing(n.policy_or_expires)),
     };
-    let sig = encoding::decode(signature).ok_or_else(|| Refusal::BadSignature("not CloudFront base64".into()))?;
+    let sig = encoding::decode(signature)
+        .ok_or_else(|| Refusal::BadSignature("not CloudFront base64".into()))?;
     let message = policy_json.as_bytes();
     if !keys.iter().any(|k| k.verify(hash, message, &sig)) {
         let other = match hash {
@@ -263,34 +305,57 @@ fn check(group: &KeyGroup, v: &SignedValues<'_>, url: &str, req: &ViewerRequest<
         if keys.iter().any(|k| k.verify(other, message, &sig)) {
             return Err(Refusal::HashMismatch(format!(
                 "signed with {other} but the request declares {hash}{}",
-                if other == HashAlgorithm::Sha256 { " (add CloudFront-Hash-Algorithm=SHA256 / Hash-Algorithm=SHA256)" } else { "" }
+                if other == HashAlgorithm::Sha256 {
+                    " (add CloudFront-Hash-Algorithm=SHA256 / Hash-Algorithm=SHA256)"
+                } else {
+                    ""
+                }
             )));
         }
         let why = match kind {
-            PolicyKind::Canned => "does not verify for this URL and expiry (a canned policy covers exactly one URL)",
+            PolicyKind::Canned => {
+                "does not verify for this URL and expiry (a canned policy covers exactly one URL)"
+            }
             PolicyKind::Custom => "does not verify with the trusted key for this key id",
         };
         return Err(Refusal::BadSignature(why.into()));
     }
     if req.now >= policy.date_less_than {
-        return Err(Refusal::Expired { date_less_than: policy.date_less_than, now: req.now });
+        return Err(Refusal::Expired {
+            date_less_than: policy.date_less_than,
+            now: req.now,
+        });
     }
     if let Some(start) = policy.date_greater_than {
         if req.now < start {
-            return Err(Refusal::NotYetValid { date_greater_than: start, now: req.now });
+            return Err(Refusal::NotYetValid {
+                date_greater_than: start,
+                now: req.now,
+            });
         }
     }
     if let Some(resource) = &policy.resource {
         if !wildcard_match(resource, url) {
-            return Err(Refusal::ResourceMismatch { resource: resource.clone(), url: url.to_owned() });
+            return Err(Refusal::ResourceMismatch {
+                resource: resource.clone(),
+                url: url.to_owned(),
+            });
         }
     }
     if let Some(block) = &policy.ip_address {
         if !req.client_ip.is_some_and(|ip| block.contains(ip)) {
-            return Err(Refusal::IpMismatch { allowed: block.to_string(), client: req.client_ip });
+            return Err(Refusal::IpMismatch {
+                allowed: block.to_string(),
+                client: req.client_ip,
+            });
         }
     }
-    Ok(Grant { key_pair_id: key_pair_id.to_owned(), policy, kind, hash })
+    Ok(Grant {
+        key_pair_id: key_pair_id.to_owned(),
+        policy,
+        kind,
+        hash,
+    })
 }
 
 /// Splits a `Cookie` header into (name, value) pairs; the first of duplicate names wins (the
@@ -301,7 +366,10 @@ pub fn parse_cookie_header(header: &str) -> Vec<(&str, &str)> {
         .filter_map(|part| {
             let (name, value) = part.split_once('=')?;
             let value = value.trim();
-            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
             Some((name.trim(), value))
         })
         .collect()

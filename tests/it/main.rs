@@ -1,1 +1,13 @@
+//! Integration tests of the whole: the real `cfcookie` binary, reference signers, the emulator.
+#![allow(unreachable_pub)] // test helpers are shared between modules of one test binary
+//!
+//! Tools these tests need (node + `tests/node` packages, python3 + botocore/cryptography,
+//! openssl) are installed by `scripts/test`; a missing one fails the test, never skips it.
 
+mod util;
+
+/// The CLI's signing commands: outputs, exit codes, and refusals of bad input.
+mod cli_signing;
+/// 240 generated cases compared byte for byte with botocore and @aws-sdk/cloudfront-signer, and
+/// checked with `openssl dgst -verify`.
+mod conformance;

@@ -1,0 +1,89 @@
+//! The `cfcookie` command line. `main` parses [`Cli`] and calls [`run`].
+
+use clap::{Parser, Subcommand};
+
+pub mod signing;
+
+/// CloudFront signed cookies for signed-in users, with keys that rotate themselves.
+#[derive(Debug, Parser)]
+#[command(name = "cfcookie", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  cfcookie keygen --private-key-out key.pem --public-key-out pub.pem
+  cfcookie sign-cookies --url 'https://d111111abcdef8.cloudfront.net/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key key.pem --date-less-than 2026-12-01T00:00:00Z
+  cfcookie verify --public-key K2JCJMDEHXQW5F=pub.pem \\
+      --url https://d111111abcdef8.cloudfront.net/cat.jpg --cookie 'CloudFront-Policy=...; ...'
+
+Exit codes: 0 success (verify: allowed), 1 verify refused, 2 bad input or failure.";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a signed URL (canned policy unless a start time, an address, a wildcard or a
+    /// distinct --policy-resource calls for a custom one).
+    #[command(
+        after_help = "Example:\n  cfcookie sign --url https://d111111abcdef8.cloudfront.net/video.mp4 \\\n      --key-pair-id K2JCJMDEHXQW5F --private-key key.pem --date-less-than 2026-12-01T00:00:00Z"
+    )]
+    Sign(signing::SignArgs),
+    /// Print the CloudFront signed cookies for a URL or URL pattern, as JSON or Set-Cookie lines.
+    #[command(
+        after_help = "Example:\n  cfcookie sign-cookies --url 'https://d111111abcdef8.cloudfront.net/*' \\\n      --key-pair-id K2JCJMDEHXQW5F --private-key key.pem --date-less-than 2026-12-01T00:00:00Z \\\n      --format set-cookie --domain media.example.com\n\nA '*' in --url makes a custom policy (wildcards need one); otherwise the policy is canned and\nthe cookies open exactly that URL."
+    )]
+    SignCookies(signing::CookieArgs),
+    /// Decide as CloudFront would whether a signed URL, or a URL with cookies, is allowed.
+    #[command(
+        after_help = "Prints {\"allowed\": true|false, \"reason\": CODE, ...} and exits 0 when allowed, 1 when refused.\nReasons: missing_cookie, malformed_policy, bad_signature, unknown_key_id, expired,\nnot_yet_valid, resource_mismatch, ip_mismatch, hash_mismatch.\n\nExample:\n  cfcookie verify --public-key K2JCJMDEHXQW5F=pub.pem --client-ip 192.0.2.7 \\\n      --url 'https://d111111abcdef8.cloudfront.net/cat.jpg?Expires=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F'"
+    )]
+    Verify(signing::VerifyArgs),
+    /// Generate a key pair for CloudFront (RSA-2048 by default).
+    #[command(
+        after_help = "Example:\n  cfcookie keygen --private-key-out key.pem --public-key-out pub.pem\n  aws cloudfront create-public-key --public-key-config \\\n      \"CallerReference=$(date +%s),Name=my-key,EncodedKey=$(cat pub.pem)\""
+    )]
+    Keygen(signing::KeygenArgs),
+}
+
+/// What a command prints and the exit code it ends with.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Printed to stdout, with a final newline.
+    pub stdout: String,
+    /// Process exit code.
+    pub code: i32,
+}
+
+impl Outcome {
+    fn print(stdout: String) -> Outcome {
+        Outcome { stdout, code: 0 }
+    }
+}
+
+/// A failure reported as one line on stderr with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    message: String,
+}
+
+impl CliError {
+    /// Bad input or a failed operation.
+    pub fn input(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+    match cli.command {
+        Command::Sign(args) => signing::sign(&args),
+        Command::SignCookies(args) => signing::sign_cookies(&args),
+        Command::Verify(args) => signing::verify(&args),
+        Command::Keygen(args) => signing::keygen(&args),
+    }
+}

@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Path of the built `cfcookie` binary.
+pub fn cfcookie() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cfcookie"))
+}
+
+/// Runs `cmd`, returning (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("spawn");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Fails (never skips) when an external tool the test needs is not installed.
+pub fn require(tool: &str, probe: &[&str]) {
+    let ok = Command::new(tool)
+        .args(probe)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "`{tool} {}` failed: this test needs {tool}; run scripts/test, which installs it",
+        probe.join(" ")
+    );
+}
+
+/// Workspace root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Decodes CloudFront base64.
+pub fn cf_decode(s: &str) -> Vec<u8> {
+    cfcookie::signer::encoding::decode(s).expect("CloudFront base64")
+}
