@@ -1,1 +1,54 @@
-pub fn _x() {}
+//! The four-step Secrets Manager rotation of CloudFront signing keys.
+//!
+//! # Layout
+//! - [`model`]: the secret value format (`cfcookie/1`) and what the ports return.
+//! - [`ports`]: the narrow capabilities rotation needs — [`ports::SecretStore`],
+//!   [`ports::KeyRegistry`], [`ports::ParameterStore`], [`ports::KeyGenerator`],
+//!   [`ports::Clock`], [`ports::Probe`] — and [`ports::ServiceError`].
+//! - [`steps`]: [`steps::Rotator`] with createSecret / setSecret / testSecret / finishSecret.
+//! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`) and `status`.
+//! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
+//! - [`memory`]: in-memory fakes that refuse what AWS refuses; [`faults`]: crash injection.
+//! - [`lambda`]: the Lambda handler; [`config`]: `CFCOOKIE_*` settings; [`error`]: errors with
+//!   stable Lambda error types.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod faults;
+pub mod lambda;
+pub mod memory;
+pub mod model;
+pub mod ports;
+pub mod sdk;
+pub mod steps;
+pub mod testing;
+
+pub use config::Config;
+pub use error::RotationError;
+pub use steps::{Mode, Rotator, Step};
+
+/// The rotator wired to AWS.
+pub type SdkRotator = Rotator<
+    sdk::SdkSecretStore,
+    sdk::SdkKeyRegistry,
+    sdk::SdkParameterStore,
+    ports::Rsa2048Generator,
+    ports::SystemClock,
+    ports::HttpProbe,
+>;
+
+/// Builds the AWS-wired rotator from the standard AWS environment and `config`.
+pub async fn sdk_rotator(config: Config) -> SdkRotator {
+    let aws = sdk::load_aws_config().await;
+    Rotator {
+        secrets: sdk::SdkSecretStore::new(&aws),
+        registry: sdk::SdkKeyRegistry::new(&aws),
+        params: sdk::SdkParameterStore::new(&aws),
+        keygen: ports::Rsa2048Generator,
+        clock: ports::SystemClock,
+        probe: ports::HttpProbe,
+        config,
+    }
+}

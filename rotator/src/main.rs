@@ -1,1 +1,23 @@
-fn main() {}
+//! The rotation Lambda: `main` only wires; the handler lives in `cfcookie_rotator::lambda`.
+#![forbid(unsafe_code)]
+
+use cfcookie_rotator::lambda::{handle, RotationEvent};
+use cfcookie_rotator::{sdk_rotator, Config};
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+    let config = Config::from_env()?;
+    let rotator = sdk_rotator(config).await;
+    let rotator = &rotator;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move { handle(rotator, event.payload).await })).await
+}

@@ -1,0 +1,167 @@
+//! Rotation settings, from `CFCOOKIE_*` environment variables.
+
+use std::collections::HashMap;
+
+use crate::error::RotationError;
+
+/// Default activation delay: time for CloudFront edges to see the new key group.
+pub const DEFAULT_ACTIVATION_DELAY: i64 = 300;
+/// Default maximum cookie lifetime.
+pub const DEFAULT_COOKIE_LIFETIME: i64 = 3600;
+/// Default signer key-cache TTL (how stale a signer's view of the secret may be).
+pub const DEFAULT_KEY_CACHE_TTL: i64 = 300;
+/// Default managed key name prefix.
+pub const DEFAULT_PREFIX: &str = "cfcookie";
+
+/// What the rotator maintains and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CFCOOKIE_KEY_GROUP_ID` (required): the trusted key group.
+    pub key_group_id: String,
+    /// `CFCOOKIE_KEY_ID_PARAMETER`: SSM parameter(s), comma-separated, that receive the active key id.
+    pub key_id_parameters: Vec<String>,
+    /// `CFCOOKIE_KEY_NAME_PREFIX` (default `cfcookie`): managed public keys are named `PREFIX-…`.
+    pub key_name_prefix: String,
+    /// `CFCOOKIE_ACTIVATION_DELAY` seconds (default 300).
+    pub activation_delay: i64,
+    /// `CFCOOKIE_COOKIE_LIFETIME` seconds (default 3600).
+    pub cookie_lifetime: i64,
+    /// `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300): the signers' secret cache TTL.
+    pub key_cache_ttl: i64,
+    /// `CFCOOKIE_CANARY_URL`: optional URL fetched with pending-key cookies in testSecret.
+    pub canary_url: Option<String>,
+    /// `CFCOOKIE_CANARY_ATTEMPTS` (default 6): tries, with doubling backoff from 2 s.
+    pub canary_attempts: u32,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, RotationError> {
+        Config::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from a map (tests, the CLI).
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Config, RotationError> {
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secs = |k: &str, default: i64| -> Result<i64, RotationError> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    RotationError::Config(format!("{k}={v:?} is not a whole number of seconds"))
+                }),
+            }
+        };
+        let key_group_id = get("CFCOOKIE_KEY_GROUP_ID").ok_or_else(|| {
+            RotationError::Config(
+                "CFCOOKIE_KEY_GROUP_ID is required: the id of the trusted key group".into(),
+            )
+        })?;
+        let prefix = get("CFCOOKIE_KEY_NAME_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        if prefix.is_empty()
+            || prefix.len() > 64
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(RotationError::Config(format!(
+                "CFCOOKIE_KEY_NAME_PREFIX={prefix:?} must be 1-64 letters, digits, '-' or '_' (CloudFront key names)"
+            )));
+        }
+        let config = Config {
+            key_group_id,
+            key_id_parameters: get("CFCOOKIE_KEY_ID_PARAMETER")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            key_name_prefix: prefix,
+            activation_delay: secs("CFCOOKIE_ACTIVATION_DELAY", DEFAULT_ACTIVATION_DELAY)?,
+            cookie_lifetime: secs("CFCOOKIE_COOKIE_LIFETIME", DEFAULT_COOKIE_LIFETIME)?,
+            key_cache_ttl: secs("CFCOOKIE_KEY_CACHE_TTL", DEFAULT_KEY_CACHE_TTL)?,
+            canary_url: get("CFCOOKIE_CANARY_URL"),
+            canary_attempts: u32::try_from(secs("CFCOOKIE_CANARY_ATTEMPTS", 6)?)
+                .unwrap_or(6)
+                .max(1),
+        };
+        if config.cookie_lifetime == 0 {
+            return Err(RotationError::Config(
+                "CFCOOKIE_COOKIE_LIFETIME must be positive".into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The shortest rotation interval that never retires a key whose cookies are still valid.
+    pub fn minimum_interval(&self) -> i64 {
+        self.cookie_lifetime + self.activation_delay + self.key_cache_ttl
+    }
+
+    /// A test configuration (no environment).
+    pub fn for_tests(key_group_id: &str, parameter: &str) -> Config {
+        Config {
+            key_group_id: key_group_id.to_owned(),
+            key_id_parameters: vec![parameter.to_owned()],
+            key_name_prefix: DEFAULT_PREFIX.to_owned(),
+            activation_delay: DEFAULT_ACTIVATION_DELAY,
+            cookie_lifetime: DEFAULT_COOKIE_LIFETIME,
+            key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
+            canary_url: None,
+            canary_attempts: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_map(&map(&[
+            ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_ID_PARAMETER", "/a, /b"),
+        ]))
+        .unwrap();
+        assert_eq!(c.key_id_parameters, ["/a", "/b"]);
+        assert_eq!(
+            (c.activation_delay, c.cookie_lifetime, c.key_cache_ttl),
+            (300, 3600, 300)
+        );
+        assert_eq!(c.key_name_prefix, "cfcookie");
+        assert_eq!(c.minimum_interval(), 4200);
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(Config::from_map(&map(&[])).is_err());
+        assert!(Config::from_map(&map(&[
+            ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_NAME_PREFIX", "bad prefix!")
+        ]))
+        .is_err());
+        assert!(Config::from_map(&map(&[
+            ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_ACTIVATION_DELAY", "-1")
+        ]))
+        .is_err());
+        assert!(Config::from_map(&map(&[
+            ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_COOKIE_LIFETIME", "0")
+        ]))
+        .is_err());
+    }
+}

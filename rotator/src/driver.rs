@@ -1,0 +1,330 @@
+//! Playing Secrets Manager's part in process (`cfcookie rotate`), and `status`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::error::RotationError;
+use crate::model::{stage, Parsed, SecretValue, VersionRef};
+use crate::ports::{Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore};
+use crate::steps::{key_name, secret_tag, Mode, Rotator, Step};
+
+/// What one in-process rotation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotationReport {
+    /// The new version id.
+    pub token: String,
+    /// The new CloudFront key id.
+    pub key_id: String,
+    /// Milliseconds per step (including retries).
+    pub step_ms: BTreeMap<&'static str, u128>,
+    /// Steps that needed a retry.
+    pub retried: Vec<&'static str>,
+}
+
+/// A fresh ClientRequestToken (UUID v4 text, as Secrets Manager makes them).
+pub fn new_token() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Runs the four steps in order as Secrets Manager would (each retried once after a failure),
+/// then removes AWSPENDING from the new current version, as Secrets Manager does. With
+/// `resume`, a rotation left pending is carried on instead of refused.
+pub async fn rotate_in_process<S, R, P, G, C, Pr>(
+    rotator: &Rotator<S, R, P, G, C, Pr>,
+    secret_id: &str,
+    resume: bool,
+) -> Result<RotationReport, RotationError>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    let desc = rotator.secrets.describe(secret_id).await?;
+    let stuck = desc
+        .version_with(stage::PENDING)
+        .filter(|v| !desc.has(v, stage::CURRENT))
+        .map(str::to_owned);
+    let token = match stuck {
+        Some(v) if resume => {
+            info!(token = %v, "resuming the pending rotation");
+            v
+        }
+        Some(v) => return Err(RotationError::InProgress(v)),
+        None => new_token(),
+    };
+    let mut report = RotationReport {
+        token: token.clone(),
+        key_id: String::new(),
+        step_ms: BTreeMap::new(),
+        retried: Vec::new(),
+    };
+    for step in Step::ALL {
+        let started = Instant::now();
+        if let Err(first) = rotator
+            .run_step(step, secret_id, &token, Mode::InProcess)
+            .await
+        {
+            warn!(step = step.aws_name(), error = %first, "step failed; retrying once, as Secrets Manager does");
+            report.retried.push(step.aws_name());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            rotator
+                .run_step(step, secret_id, &token, Mode::InProcess)
+                .await?;
+        }
+        report
+            .step_ms
+            .insert(step.aws_name(), started.elapsed().as_millis());
+    }
+    let mut attempt = 0;
+    while let Err(e) = clear_pending(&rotator.secrets, secret_id, &token).await {
+        attempt += 1;
+        if attempt > 1 {
+            return Err(e);
+        }
+        warn!(error = %e, "removing AWSPENDING failed; retrying once");
+    }
+    if let Some(v) = rotator
+        .secrets
+        .get_value(secret_id, VersionRef::Stage(stage::CURRENT))
+        .await?
+    {
+        if let Ok(Parsed::Key(v)) = SecretValue::parse(&v) {
+            report.key_id = v.key_id.clone();
+        }
+    }
+    Ok(report)
+}
+
+/// Removes AWSPENDING from `token`'s version once it is AWSCURRENT, as Secrets Manager does
+/// after finishSecret. Idempotent: a retry after the label already left is a no-op.
+pub async fn clear_pending<S: SecretStore>(
+    secrets: &S,
+    secret_id: &str,
+    token: &str,
+) -> Result<(), RotationError> {
+    let desc = secrets.describe(secret_id).await?;
+    if desc.has(token, stage::PENDING) {
+        secrets
+            .move_label(secret_id, stage::PENDING, None, Some(token))
+            .await?;
+    }
+    Ok(())
+}
+
+/// One version in `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionStatus {
+    /// Version id.
+    pub id: String,
+    /// Staging labels.
+    pub stages: Vec<String>,
+    /// CloudFront key id stored in it (staged versions only; `null` for the placeholder).
+    pub key_id: Option<String>,
+    /// When it may sign.
+    pub active_from: Option<String>,
+}
+
+/// A managed public key in `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyStatus {
+    /// Key id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Whether the key group holds it.
+    pub in_group: bool,
+    /// The version whose name it carries, if any.
+    pub version: Option<String>,
+}
+
+/// `cfcookie status`: the state across the three services and the invariant check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Secret name.
+    pub secret: String,
+    /// Whether rotation is enabled.
+    pub rotation_enabled: bool,
+    /// Versions, newest labels first.
+    pub versions: Vec<VersionStatus>,
+    /// Key group id.
+    pub key_group: String,
+    /// Key ids in the key group.
+    pub key_group_items: Vec<String>,
+    /// SSM parameter -> value (null when missing).
+    pub parameters: BTreeMap<String, Option<String>>,
+    /// Managed keys of this secret in CloudFront.
+    pub managed_keys: Vec<KeyStatus>,
+    /// Whether every invariant holds.
+    pub consistent: bool,
+    /// Each broken invariant, named.
+    pub problems: Vec<String>,
+}
+
+/// Reads everything and checks the invariants of a completed rotation.
+pub async fn status<S, R, P, G, C, Pr>(
+    rotator: &Rotator<S, R, P, G, C, Pr>,
+    secret_id: &str,
+) -> Result<Status, RotationError>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    let config = &rotator.config;
+    let desc = rotator.secrets.describe(secret_id).await?;
+    let mut problems = Vec::new();
+    let mut versions = Vec::new();
+    let mut staged: BTreeMap<&'static str, SecretValue> = BTreeMap::new();
+    for (id, stages) in &desc.versions {
+        let mut vs = VersionStatus {
+            id: id.clone(),
+            stages: stages.clone(),
+            key_id: None,
+            active_from: None,
+        };
+        for label in [stage::CURRENT, stage::PREVIOUS, stage::PENDING] {
+            if stages.iter().any(|s| s == label) {
+                match rotator
+                    .secrets
+                    .get_value(secret_id, VersionRef::IdAndStage(id, label))
+                    .await?
+                {
+                    Some(text) => match SecretValue::parse(&text) {
+                        Ok(Parsed::Key(v)) => {
+                            vs.key_id = Some(v.key_id.clone());
+                            vs.active_from = Some(v.active_from.to_rfc3339());
+                            staged.insert(label, *v);
+                        }
+                        Ok(Parsed::NotOurs) => {}
+                        Err(why) => problems.push(format!("version {id} ({label}): {why}")),
+                    },
+                    None if label == stage::PENDING => {}
+                    None => problems.push(format!("version {id} ({label}) has no value")),
+                }
+                break;
+            }
+        }
+        if !vs.stages.is_empty() {
+            versions.push(vs);
+        }
+    }
+    if let Some(p) = desc
+        .version_with(stage::PENDING)
+        .filter(|v| !desc.has(v, stage::CURRENT))
+    {
+        problems.push(format!(
+            "version {p} is AWSPENDING: a rotation is in progress or stuck (see docs/rotation.md)"
+        ));
+    }
+    let current = staged.get(stage::CURRENT);
+    if current.is_none() {
+        problems.push(
+            "AWSCURRENT holds no key yet (bootstrap placeholder): run the first rotation".into(),
+        );
+    }
+    let group = rotator.registry.get_key_group(&config.key_group_id).await?;
+    let items: Vec<String> = group.as_ref().map(|g| g.items.clone()).unwrap_or_default();
+    if group.is_none() {
+        problems.push(format!("key group {} does not exist", config.key_group_id));
+    }
+    let mut expected: BTreeSet<String> = BTreeSet::new();
+    for label in [stage::CURRENT, stage::PREVIOUS] {
+        if let Some(v) = staged.get(label) {
+            expected.insert(v.key_id.clone());
+        }
+    }
+    let have: BTreeSet<String> = items.iter().cloned().collect();
+    if current.is_some() && have != expected {
+        problems.push(format!(
+            "key group holds {have:?}, expected AWSCURRENT + AWSPREVIOUS keys {expected:?}"
+        ));
+    }
+    let mut parameters = BTreeMap::new();
+    for name in &config.key_id_parameters {
+        let value = rotator.params.get(name).await?;
+        if let Some(c) = current {
+            if value.as_deref() != Some(c.key_id.as_str()) {
+                problems.push(format!(
+                    "SSM {name} = {value:?}, expected the AWSCURRENT key id {}",
+                    c.key_id
+                ));
+            }
+        }
+        parameters.insert(name.clone(), value);
+    }
+    let ours = format!("{}-{}-", config.key_name_prefix, secret_tag(&desc.arn));
+    let names: BTreeMap<String, String> = desc
+        .versions
+        .keys()
+        .map(|v| (key_name(&config.key_name_prefix, &desc.arn, v), v.clone()))
+        .collect();
+    let mut managed_keys = Vec::new();
+    for key in rotator
+        .registry
+        .list_public_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.name.starts_with(&ours))
+    {
+        let version = names.get(&key.name).cloned();
+        if version.is_none() {
+            problems.push(format!(
+                "managed public key {} ({}) is referenced by no secret version (orphan)",
+                key.id, key.name
+            ));
+        }
+        managed_keys.push(KeyStatus {
+            in_group: have.contains(&key.id),
+            id: key.id,
+            name: key.name,
+            version,
+        });
+    }
+    for (label, value) in &staged {
+        if have.contains(&value.key_id) || *label == stage::PENDING {
+            if let Err(e) = rotator.check_key(value).await {
+                if *label != stage::PENDING {
+                    problems.push(format!("{label}: {e}"));
+                }
+            }
+        }
+    }
+    for item in &items {
+        if rotator.registry.get_public_key(item).await?.is_none() {
+            problems.push(format!(
+                "key group lists {item}, which CloudFront does not have"
+            ));
+        }
+    }
+    Ok(Status {
+        secret: desc.name,
+        rotation_enabled: desc.rotation_enabled,
+        versions,
+        key_group: config.key_group_id.clone(),
+        key_group_items: items,
+        parameters,
+        managed_keys,
+        consistent: problems.is_empty(),
+        problems,
+    })
+}

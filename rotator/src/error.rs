@@ -1,0 +1,100 @@
+//! Rotation errors, each with a stable `error_type` for the Lambda diagnostic.
+
+use crate::ports::ServiceError;
+
+/// Why a rotation step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotationError {
+    /// The secret's rotation is turned off (the Lambda refuses to run).
+    #[error("rotation is not enabled on secret {0}")]
+    NotEnabled(String),
+    /// The token names no version of the secret.
+    #[error("token {token} is not a version of secret {secret}")]
+    TokenNotAVersion {
+        /// The token.
+        token: String,
+        /// The secret.
+        secret: String,
+    },
+    /// The token's version is neither AWSCURRENT nor AWSPENDING.
+    #[error("version {0} is not AWSPENDING; refusing to rotate it")]
+    NotPending(String),
+    /// setSecret/testSecret/finishSecret found no pending key: createSecret has not run.
+    #[error("version {0} has no key yet: createSecret has not completed for it")]
+    PendingMissing(String),
+    /// Another version is AWSPENDING: a rotation is already in progress.
+    #[error("rotation already in progress: version {0} is AWSPENDING (resume it with `cfcookie rotate --resume`, or see docs/rotation.md)")]
+    InProgress(String),
+    /// A stored value claims our format but is broken.
+    #[error("secret version {version}: {why}")]
+    BadSecretValue {
+        /// Version id or label.
+        version: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The configured key group does not exist.
+    #[error("key group {0} does not exist (check CFCOOKIE_KEY_GROUP_ID)")]
+    KeyGroupNotFound(String),
+    /// testSecret: the pending key and CloudFront's copy disagree, or CloudFront lacks it.
+    #[error("key {key_id} fails its test: {why}")]
+    KeyMismatch {
+        /// CloudFront key id.
+        key_id: String,
+        /// What failed.
+        why: String,
+    },
+    /// The canary URL kept answering 403 with pending-key cookies.
+    #[error("canary {url} still refused cookies signed by {key_id} (last status {status})")]
+    Canary {
+        /// URL fetched.
+        url: String,
+        /// Key under test.
+        key_id: String,
+        /// Last status or error.
+        status: String,
+    },
+    /// The rotation schedule would retire a key while cookies it signed are still valid.
+    #[error("rotation interval {interval}s is shorter than cookie lifetime + activation delay + signer cache TTL ({needed}s): the previous key would leave the key group while its cookies are valid")]
+    IntervalTooShort {
+        /// Configured interval.
+        interval: i64,
+        /// Minimum safe interval.
+        needed: i64,
+    },
+    /// Kept losing If-Match races on the key group.
+    #[error("key group {0} kept changing under us (PreconditionFailed after retries)")]
+    Conflict(String),
+    /// Bad configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Key handling failed.
+    #[error(transparent)]
+    Key(#[from] cfcookie_signer::KeyError),
+    /// An AWS call failed.
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+}
+
+impl RotationError {
+    /// Stable machine-readable type (the Lambda's `errorType`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            RotationError::NotEnabled(_) => "Rotation.NotEnabled",
+            RotationError::TokenNotAVersion { .. } => "Rotation.TokenNotAVersion",
+            RotationError::NotPending(_) => "Rotation.NotPending",
+            RotationError::PendingMissing(_) => "Rotation.PendingMissing",
+            RotationError::InProgress(_) => "Rotation.InProgress",
+            RotationError::BadSecretValue { .. } => "Rotation.BadSecretValue",
+            RotationError::KeyGroupNotFound(_) => "Rotation.KeyGroupNotFound",
+            RotationError::KeyMismatch { .. } => "Rotation.KeyMismatch",
+            RotationError::Canary { .. } => "Rotation.CanaryFailed",
+            RotationError::IntervalTooShort { .. } => "Rotation.IntervalTooShort",
+            RotationError::Conflict(_) => "Rotation.Conflict",
+            RotationError::Config(_) => "Rotation.Config",
+            RotationError::Key(_) => "Rotation.Key",
+            RotationError::Service(_) => "Rotation.Service",
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! In-memory fakes of Secrets Manager, CloudFront and SSM for fast tests. They refuse what the
+//! real services refuse (stale If-Match, a key still in a group, more than 5 keys in a group,
+//! unknown keys, a second PutSecretValue with the same token and another value, moving
+//! AWSCURRENT from the wrong version); a fake that cannot fail proves nothing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use zeroize::Zeroizing;
+
+use crate::model::{stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
+use crate::ports::{KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Debug, Default)]
+struct Version {
+    value: Option<String>,
+    stages: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Secret {
+    arn: String,
+    name: String,
+    rotation_enabled: bool,
+    interval: Option<i64>,
+    versions: BTreeMap<String, Version>,
+}
+
+/// Secrets Manager, in memory. One secret per name.
+#[derive(Debug, Clone, Default)]
+pub struct InMemorySecretStore {
+    secrets: Arc<Mutex<BTreeMap<String, Secret>>>,
+}
+
+impl InMemorySecretStore {
+    /// Creates a secret whose first version (AWSCURRENT) holds `value`.
+    pub fn create(&self, name: &str, value: &str) {
+        let mut versions = BTreeMap::new();
+        versions.insert(
+            "v-initial".to_owned(),
+            Version {
+                value: Some(value.to_owned()),
+                stages: vec![stage::CURRENT.to_owned()],
+            },
+        );
+        let arn = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf");
+        lock(&self.secrets).insert(
+            name.to_owned(),
+            Secret {
+                arn,
+                name: name.to_owned(),
+                versions,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Turns rotation on or off, with an interval in seconds.
+    pub fn set_rotation(&self, name: &str, enabled: bool, interval: Option<i64>) {
+        if let Some(s) = lock(&self.secrets).get_mut(name) {
+            s.rotation_enabled = enabled;
+            s.interval = interval;
+        }
+    }
+
+    /// What Secrets Manager's RotateSecret does before invoking the Lambda: a new version with
+    /// AWSPENDING and no value. Refused while another rotation is pending.
+    pub fn stage_pending(&self, name: &str, token: &str) -> ServiceResult<()> {
+        let mut secrets = lock(&self.secrets);
+        let s = secrets
+            .get_mut(name)
+            .ok_or_else(|| ServiceError::NotFound(name.to_owned()))?;
+        if s.versions.values().any(|v| {
+            v.stages.iter().any(|x| x == stage::PENDING)
+                && !v.stages.iter().any(|x| x == stage::CURRENT)
+        }) {
+            return Err(ServiceError::Other {
+                operation: "RotateSecret",
+                message: "a previous rotation isn't complete".into(),
+            });
+        }
+        for v in s.versions.values_mut() {
+            v.stages.retain(|x| x != stage::PENDING);
+        }
+        s.versions.insert(
+            token.to_owned(),
+            Version {
+                value: None,
+                stages: vec![stage::PENDING.to_owned()],
+            },
+        );
+        Ok(())
+    }
+
+    fn with<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Secret) -> ServiceResult<T>,
+    ) -> ServiceResult<T> {
+        let mut secrets = lock(&self.secrets);
+        let s = secrets
+            .values_mut()
+            .find(|s| s.name == id || s.arn == id)
+            .ok_or_else(|| ServiceError::NotFound(format!("secret {id}")))?;
+        f(s)
+    }
+}
+
+impl SecretStore for InMemorySecretStore {
+    async fn describe(&self, secret_id: &str) -> ServiceResult<SecretDescription> {
+        self.with(secret_id, |s| {
+            Ok(SecretDescription {
+                arn: s.arn.clone(),
+                name: s.name.clone(),
+                rotation_enabled: s.rotation_enabled,
+                rotation_interval_secs: s.interval,
+                versions: s
+                    .versions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.stages.clone()))
+                    .collect(),
+            })
+        })
+    }
+
+    async fn get_value(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> ServiceResult<Option<Zeroizing<String>>> {
+        self.with(secret_id, |s| {
+            let v = match version {
+                VersionRef::Stage(label) => s
+                    .versions
+                    .values()
+                    .find(|v| v.stages.iter().any(|x| x == label)),
+                VersionRef::IdAndStage(id, label) => match s.versions.get(id) {
+                    Some(v) if !v.stages.iter().any(|x| x == label) => {
+                        return Err(ServiceError::Other {
+                            operation: "GetSecretValue",
+                            message: format!("version {id} does not hold {label}"),
+                        })
+                    }
+                    other => other,
+                },
+            };
+            Ok(v.and_then(|v| v.value.clone()).map(Zeroizing::new))
+        })
+    }
+
+    async fn put_value(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &str,
+        label: &str,
+    ) -> ServiceResult<()> {
+        self.with(secret_id, |s| {
+            if let Some(existing) = s.versions.get(token).and_then(|v| v.value.as_deref()) {
+                if existing != value {
+                    return Err(ServiceError::AlreadyExists(format!(
+                        "version {token} has another value"
+                    )));
+                }
+            }
+            for v in s.versions.values_mut() {
+                v.stages.retain(|x| x != label);
+            }
+            let v = s.versions.entry(token.to_owned()).or_default();
+            v.value = Some(value.to_owned());
+            v.stages.push(label.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn move_label(
+        &self,
+        secret_id: &str,
+        label: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> ServiceResult<()> {
+        self.with(secret_id, |s| {
+            let holder = s
+                .versions
+                .iter()
+                .find(|(_, v)| v.stages.iter().any(|x| x == label))
+                .map(|(k, _)| k.clone());
+            if holder.is_some() && holder.as_deref() != from && holder.as_deref() != to {
+                return Err(ServiceError::Other {
+                    operation: "UpdateSecretVersionStage",
+                    message: format!(
+                        "{label} is attached to {holder:?}; RemoveFromVersionId must name it"
+                    ),
+                });
+            }
+            if let Some(to) = to {
+                if !s.versions.contains_key(to) {
+                    return Err(ServiceError::NotFound(format!("version {to}")));
+                }
+            }
+            if let Some(from) = from {
+                if let Some(v) = s.versions.get_mut(from) {
+                    v.stages.retain(|x| x != label);
+                }
+            }
+            if let Some(to) = to {
+                if label == stage::CURRENT {
+                    // Moving AWSCURRENT moves AWSPREVIOUS to the version it left.
+                    for v in s.versions.values_mut() {
+                        v.stages.retain(|x| x != stage::PREVIOUS);
+                    }
+                    if let Some(prev) = from.and_then(|f| s.versions.get_mut(f)) {
+                        prev.stages.push(stage::PREVIOUS.to_owned());
+                    }
+                }
+                let v = s
+                    .versions
+                    .get_mut(to)
+                    .ok_or_else(|| ServiceError::NotFound(format!("version {to}")))?;
+                if !v.stages.iter().any(|x| x == label) {
+                    v.stages.push(label.to_owned());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Cloud {
+    keys: BTreeMap<String, (PublicKeyRecord, String, String)>, // id -> (record, etag, caller ref)
+    groups: BTreeMap<String, KeyGroupRecord>,
+    counter: u64,
+}
+
+impl Cloud {
+    fn next(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{:012}", self.counter)
+    }
+}
+
+/// CloudFront public keys and key groups, in memory.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryKeyRegistry {
+    cloud: Arc<Mutex<Cloud>>,
+}
+
+impl InMemoryKeyRegistry {
+    /// Creates a key group holding `items`; returns its id.
+    pub fn create_key_group(&self, name: &str, items: &[String]) -> String {
+        let mut c = lock(&self.cloud);
+        let id = c.next("G");
+        let etag = c.next("E");
+        c.groups.insert(
+            id.clone(),
+            KeyGroupRecord {
+                id: id.clone(),
+                name: name.into(),
+                items: items.to_vec(),
+                comment: String::new(),
+                etag,
+            },
+        );
+        id
+    }
+
+    /// Changes the group's ETag, as a concurrent writer would.
+    pub fn touch_group(&self, id: &str) {
+        let mut c = lock(&self.cloud);
+        let etag = c.next("E");
+        if let Some(g) = c.groups.get_mut(id) {
+            g.etag = etag;
+        }
+    }
+}
+
+impl KeyRegistry for InMemoryKeyRegistry {
+    async fn create_public_key(
+        &self,
+        name: &str,
+        caller_reference: &str,
+        encoded_key: &str,
+        comment: &str,
+    ) -> ServiceResult<String> {
+        let mut c = lock(&self.cloud);
+        if name.is_empty()
+            || name.len() > 128
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ServiceError::Other {
+                operation: "CreatePublicKey",
+                message: format!("invalid name {name:?}"),
+            });
+        }
+        if c.keys.values().any(|(_, _, r)| r == caller_reference) {
+            return Err(ServiceError::AlreadyExists(format!(
+                "caller reference {caller_reference}"
+            )));
+        }
+        let id = c.next("K");
+        let etag = c.next("E");
+        let record = PublicKeyRecord {
+            id: id.clone(),
+            name: name.into(),
+            encoded_key: encoded_key.into(),
+            comment: comment.into(),
+        };
+        c.keys
+            .insert(id.clone(), (record, etag, caller_reference.into()));
+        Ok(id)
+    }
+
+    async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
+        Ok(lock(&self.cloud)
+            .keys
+            .values()
+            .map(|(r, _, _)| r.clone())
+            .collect())
+    }
+
+    async fn get_public_key(&self, id: &str) -> ServiceResult<Option<(PublicKeyRecord, String)>> {
+        Ok(lock(&self.cloud)
+            .keys
+            .get(id)
+            .map(|(r, e, _)| (r.clone(), e.clone())))
+    }
+
+    async fn delete_public_key(&self, id: &str, etag: &str) -> ServiceResult<()> {
+        let mut c = lock(&self.cloud);
+        let (_, current, _) = c
+            .keys
+            .get(id)
+            .ok_or_else(|| ServiceError::NotFound(format!("public key {id}")))?;
+        if current != etag {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        if c.groups.values().any(|g| g.items.iter().any(|i| i == id)) {
+            return Err(ServiceError::InUse);
+        }
+        c.keys.remove(id);
+        Ok(())
+    }
+
+    async fn get_key_group(&self, id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
+        Ok(lock(&self.cloud).groups.get(id).cloned())
+    }
+
+    async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
+        let mut c = lock(&self.cloud);
+        let current = c
+            .groups
+            .get(&group.id)
+            .ok_or_else(|| ServiceError::NotFound(format!("key group {}", group.id)))?;
+        if current.etag != group.etag {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        if group.items.is_empty() || group.items.len() > 5 {
+            return Err(if group.items.is_empty() {
+                ServiceError::Other {
+                    operation: "UpdateKeyGroup",
+                    message: "a key group needs a key".into(),
+                }
+            } else {
+                ServiceError::TooManyKeys
+            });
+        }
+        if let Some(missing) = group.items.iter().find(|i| !c.keys.contains_key(*i)) {
+            return Err(ServiceError::NotFound(format!("public key {missing}")));
+        }
+        let etag = c.next("E");
+        let mut stored = group.clone();
+        stored.etag = etag.clone();
+        c.groups.insert(group.id.clone(), stored);
+        Ok(etag)
+    }
+}
+
+/// SSM parameters, in memory.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryParameterStore {
+    values: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl ParameterStore for InMemoryParameterStore {
+    async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
+        Ok(lock(&self.values).get(name).cloned())
+    }
+
+    async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
+        lock(&self.values).insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! The secret value and what the ports return: domain types, never SDK output types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Staging labels.
+pub mod stage {
+    /// The version signers use.
+    pub const CURRENT: &str = "AWSCURRENT";
+    /// The version being rotated in.
+    pub const PENDING: &str = "AWSPENDING";
+    /// The version before the current one.
+    pub const PREVIOUS: &str = "AWSPREVIOUS";
+}
+
+/// The `format` field of a secret value this project wrote.
+pub const FORMAT: &str = "cfcookie/1";
+
+/// One Secrets Manager version's value: a key pair and the CloudFront id of its public key.
+/// The id travels inside the same version as the private key, so a signer can never pair a key
+/// with the wrong id.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretValue {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// CloudFront public key id.
+    pub key_id: String,
+    /// `RSA_2048` or `ECDSA_P256`.
+    pub algorithm: String,
+    /// PKCS#8 PEM private key.
+    pub private_key_pem: String,
+    /// SPKI PEM public key, as uploaded to CloudFront.
+    pub public_key_pem: String,
+    /// When the key pair was made.
+    pub created_at: DateTime<Utc>,
+    /// When signers may start using it (creation + activation delay).
+    pub active_from: DateTime<Utc>,
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretValue")
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .field("active_from", &self.active_from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SecretValue {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.private_key_pem);
+    }
+}
+
+/// What a stored value turned out to be.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A value in our format.
+    Key(Box<SecretValue>),
+    /// Anything else, such as the placeholder infra writes: "no key yet".
+    NotOurs,
+}
+
+impl SecretValue {
+    /// Parses a stored value. A value that is not our format is [`Parsed::NotOurs`]; a value
+    /// that claims our format but is broken is an error (it must not be silently replaced).
+    pub fn parse(text: &str) -> Result<Parsed, String> {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Ok(Parsed::NotOurs);
+        };
+        if json.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Ok(Parsed::NotOurs);
+        }
+        let value: SecretValue = serde_json::from_value(json)
+            .map_err(|e| format!("claims {FORMAT} but does not parse: {e}"))?;
+        if value.key_id.is_empty()
+            || value.private_key_pem.is_empty()
+            || value.public_key_pem.is_empty()
+        {
+            return Err(format!("claims {FORMAT} but has an empty field"));
+        }
+        Ok(Parsed::Key(Box::new(value)))
+    }
+
+    /// The JSON stored in Secrets Manager.
+    pub fn to_json(&self) -> Zeroizing<String> {
+        Zeroizing::new(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// DescribeSecret, reduced to what rotation needs.
+#[derive(Debug, Clone, Default)]
+pub struct SecretDescription {
+    /// Full ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Whether rotation is turned on.
+    pub rotation_enabled: bool,
+    /// Rotation interval, when it can be known from RotationRules.
+    pub rotation_interval_secs: Option<i64>,
+    /// Version id -> staging labels.
+    pub versions: BTreeMap<String, Vec<String>>,
+}
+
+impl SecretDescription {
+    /// The version holding `label`, if any.
+    pub fn version_with(&self, label: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, s)| s.iter().any(|x| x == label))
+            .map(|(v, _)| v.as_str())
+    }
+
+    /// Whether version `id` holds `label`.
+    pub fn has(&self, id: &str, label: &str) -> bool {
+        self.versions
+            .get(id)
+            .is_some_and(|s| s.iter().any(|x| x == label))
+    }
+}
+
+/// Which version to read.
+#[derive(Debug, Clone, Copy)]
+pub enum VersionRef<'a> {
+    /// By staging label.
+    Stage(&'a str),
+    /// By version id, which must also hold the label.
+    IdAndStage(&'a str, &'a str),
+}
+
+/// A CloudFront public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyRecord {
+    /// Key id (`K…`).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// PEM.
+    pub encoded_key: String,
+    /// Comment.
+    pub comment: String,
+}
+
+/// A CloudFront key group with the ETag it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGroupRecord {
+    /// Group id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Public key ids.
+    pub items: Vec<String>,
+    /// Comment.
+    pub comment: String,
+    /// ETag for If-Match.
+    pub etag: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_is_not_ours_and_broken_ours_is_an_error() {
+        assert!(matches!(
+            SecretValue::parse("bootstrap"),
+            Ok(Parsed::NotOurs)
+        ));
+        assert!(matches!(
+            SecretValue::parse(r#"{"placeholder":true}"#),
+            Ok(Parsed::NotOurs)
+        ));
+        assert!(SecretValue::parse(r#"{"format":"cfcookie/1","key_id":"K1"}"#).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let v = SecretValue {
+            format: FORMAT.into(),
+            key_id: "K1".into(),
+            algorithm: "RSA_2048".into(),
+            private_key_pem: "-----BEGIN PRIVATE KEY-----SECRET".into(),
+            public_key_pem: "pub".into(),
+            created_at: Utc::now(),
+            active_from: Utc::now(),
+        };
+        assert!(!format!("{v:?}").contains("SECRET"));
+        let json = v.to_json();
+        assert!(matches!(SecretValue::parse(&json), Ok(Parsed::Key(_))));
+    }
+}

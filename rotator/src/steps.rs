@@ -1,0 +1,604 @@
+//! createSecret, setSecret, testSecret and finishSecret over the ports.
+//!
+//! Every step is idempotent: it may be retried any number of times, after a crash between any
+//! two AWS calls, and converges on the same end state. See `docs/rotation.md` for the state
+//! table.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use cfcookie_signer::{HashAlgorithm, Policy, PrivateKey, PublicKey, Signer};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::error::RotationError;
+use crate::model::{stage, Parsed, SecretDescription, SecretValue, VersionRef, FORMAT};
+use crate::ports::{
+    Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceError,
+};
+
+/// The four steps, named as Secrets Manager names them in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// `createSecret`.
+    Create,
+    /// `setSecret`.
+    Set,
+    /// `testSecret`.
+    Test,
+    /// `finishSecret`.
+    Finish,
+}
+
+impl Step {
+    /// All steps in order.
+    pub const ALL: [Step; 4] = [Step::Create, Step::Set, Step::Test, Step::Finish];
+
+    /// The AWS name (`createSecret`, …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Step::Create => "createSecret",
+            Step::Set => "setSecret",
+            Step::Test => "testSecret",
+            Step::Finish => "finishSecret",
+        }
+    }
+
+    /// Parses the AWS name.
+    pub fn from_aws_name(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.aws_name() == name)
+    }
+}
+
+/// Who is driving the rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Secrets Manager invoked the Lambda: the template's guard, rotation must be enabled, the
+    /// token's version already exists (Secrets Manager staged it).
+    Lambda,
+    /// `cfcookie rotate` plays Secrets Manager: rotation may be disabled, and createSecret
+    /// creates the version itself (the public API cannot stage an empty one).
+    InProcess,
+}
+
+/// Outcome of the guard.
+enum Guard {
+    Proceed(SecretDescription),
+    AlreadyCurrent,
+}
+
+/// Retries of the key group read-modify-write on PreconditionFailed.
+const GROUP_RETRIES: u32 = 6;
+
+/// The rotation over its ports.
+#[derive(Debug)]
+pub struct Rotator<S, R, P, G, C, Pr> {
+    /// Secrets Manager.
+    pub secrets: S,
+    /// CloudFront.
+    pub registry: R,
+    /// SSM.
+    pub params: P,
+    /// Key pairs.
+    pub keygen: G,
+    /// Time.
+    pub clock: C,
+    /// Canary fetcher.
+    pub probe: Pr,
+    /// Settings.
+    pub config: Config,
+}
+
+impl<S, R, P, G, C, Pr> Rotator<S, R, P, G, C, Pr>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    /// Runs one step.
+    pub async fn run_step(
+        &self,
+        step: Step,
+        secret_id: &str,
+        token: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        info!(
+            step = step.aws_name(),
+            secret = secret_id,
+            token,
+            "rotation step"
+        );
+        match step {
+            Step::Create => self.create(secret_id, token, mode).await,
+            Step::Set => self.set(secret_id, token, mode).await,
+            Step::Test => self.test(secret_id, token, mode).await,
+            Step::Finish => self.finish(secret_id, token, mode).await,
+        }
+    }
+
+    /// The official templates' guard: rotation enabled; token is a version; token already
+    /// AWSCURRENT means nothing to do; token not AWSPENDING is an error.
+    async fn guard(
+        &self,
+        secret_id: &str,
+        token: &str,
+        step: Step,
+        mode: Mode,
+    ) -> Result<Guard, RotationError> {
+        let desc = self.secrets.describe(secret_id).await?;
+        if mode == Mode::Lambda && !desc.rotation_enabled {
+            return Err(RotationError::NotEnabled(desc.name));
+        }
+        if !desc.versions.contains_key(token) {
+            if mode == Mode::InProcess && step == Step::Create {
+                return Ok(Guard::Proceed(desc));
+            }
+            return Err(RotationError::TokenNotAVersion {
+                token: token.to_owned(),
+                secret: desc.name,
+            });
+        }
+        if desc.has(token, stage::CURRENT) {
+            return Ok(Guard::AlreadyCurrent);
+        }
+        if !desc.has(token, stage::PENDING) {
+            return Err(RotationError::NotPending(token.to_owned()));
+        }
+        Ok(Guard::Proceed(desc))
+    }
+
+    /// Reads and parses one version; `None` when it has no value or is not our format.
+    async fn read(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<SecretValue>, RotationError> {
+        let Some(text) = self.secrets.get_value(secret_id, version).await? else {
+            return Ok(None);
+        };
+        let label = match version {
+            VersionRef::Stage(s) => s.to_owned(),
+            VersionRef::IdAndStage(id, _) => id.to_owned(),
+        };
+        match SecretValue::parse(&text) {
+            Ok(Parsed::Key(v)) => Ok(Some(*v)),
+            Ok(Parsed::NotOurs) => Ok(None),
+            Err(why) => Err(RotationError::BadSecretValue {
+                version: label,
+                why,
+            }),
+        }
+    }
+
+    async fn pending(&self, secret_id: &str, token: &str) -> Result<SecretValue, RotationError> {
+        match self
+            .secrets
+            .get_value(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+            .await?
+        {
+            None => Err(RotationError::PendingMissing(token.to_owned())),
+            Some(text) => match SecretValue::parse(&text) {
+                Ok(Parsed::Key(v)) => Ok(*v),
+                Ok(Parsed::NotOurs) => Err(RotationError::BadSecretValue {
+                    version: token.to_owned(),
+                    why: format!("AWSPENDING holds a value that is not {FORMAT}"),
+                }),
+                Err(why) => Err(RotationError::BadSecretValue {
+                    version: token.to_owned(),
+                    why,
+                }),
+            },
+        }
+    }
+
+    /// createSecret: generate, upload the public key, store key id + PEMs under AWSPENDING.
+    pub async fn create(
+        &self,
+        secret_id: &str,
+        token: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        let desc = match self.guard(secret_id, token, Step::Create, mode).await? {
+            Guard::AlreadyCurrent => return Ok(()),
+            Guard::Proceed(d) => d,
+        };
+        if let Some(interval) = desc.rotation_interval_secs {
+            if interval < self.config.minimum_interval() {
+                return Err(RotationError::IntervalTooShort {
+                    interval,
+                    needed: self.config.minimum_interval(),
+                });
+            }
+        }
+        if let Some(other) = desc
+            .version_with(stage::PENDING)
+            .filter(|v| *v != token && !desc.has(v, stage::CURRENT))
+        {
+            return Err(RotationError::InProgress(other.to_owned()));
+        }
+        if desc.versions.contains_key(token) {
+            if let Some(existing) = self
+                .read(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                .await?
+            {
+                info!(key_id = %existing.key_id, "createSecret: pending key already stored");
+                return Ok(());
+            }
+        }
+        // The current value must be readable (a broken one is an error, not "no key yet").
+        let _current = self
+            .read(secret_id, VersionRef::Stage(stage::CURRENT))
+            .await?;
+
+        let name = key_name(&self.config.key_name_prefix, &desc.arn, token);
+        // A key with our name but no stored value is left from a crash between CreatePublicKey
+        // and PutSecretValue: its private key is gone, so it goes.
+        for stale in self
+            .registry
+            .list_public_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.name == name)
+        {
+            warn!(key_id = %stale.id, "createSecret: removing a public key left by an interrupted createSecret");
+            self.delete_key(&stale.id).await?;
+        }
+        let started = std::time::Instant::now();
+        let key = self.keygen.generate()?;
+        let keygen_ms = started.elapsed().as_millis();
+        let now = self.clock.now();
+        let caller_reference = format!("{name}-{}", now.timestamp_millis());
+        let comment = format!("cfcookie rotation of {} version {token}", desc.name);
+        let comment: String = comment.chars().take(128).collect();
+        let key_id = self
+            .registry
+            .create_public_key(
+                &name,
+                &caller_reference,
+                &key.public_key().to_pem(),
+                &comment,
+            )
+            .await?;
+        let value = SecretValue {
+            format: FORMAT.to_owned(),
+            key_id: key_id.clone(),
+            algorithm: key.algorithm().as_str().to_owned(),
+            private_key_pem: key.to_pkcs8_pem().to_string(),
+            public_key_pem: key.public_key().to_pem(),
+            created_at: now,
+            active_from: now + chrono::Duration::seconds(self.config.activation_delay),
+        };
+        match self
+            .secrets
+            .put_value(secret_id, token, &value.to_json(), stage::PENDING)
+            .await
+        {
+            Ok(()) => {}
+            Err(ServiceError::AlreadyExists(_)) => {
+                // A concurrent createSecret with the same token stored first; ours is an orphan.
+                warn!(key_id = %key_id, "createSecret: lost a race for version {token}; removing our key");
+                self.delete_key(&key_id).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key stored as AWSPENDING");
+        Ok(())
+    }
+
+    /// setSecret: key group := {current, pending}; managed keys that leave it are deleted.
+    pub async fn set(&self, secret_id: &str, token: &str, mode: Mode) -> Result<(), RotationError> {
+        let desc = match self.guard(secret_id, token, Step::Set, mode).await? {
+            Guard::AlreadyCurrent => return Ok(()),
+            Guard::Proceed(d) => d,
+        };
+        let pending = self.pending(secret_id, token).await?;
+        let current = self
+            .read(secret_id, VersionRef::Stage(stage::CURRENT))
+            .await?;
+        let mut desired = Vec::new();
+        if let Some(c) = &current {
+            if c.key_id != pending.key_id {
+                desired.push(c.key_id.clone());
+            }
+        }
+        desired.push(pending.key_id.clone());
+        let retired = self.put_group(&desired).await?;
+        let now = self.clock.now();
+        if let Some(c) = &current {
+            let safe_after = c.active_from
+                + chrono::Duration::seconds(
+                    self.config.key_cache_ttl + self.config.cookie_lifetime,
+                );
+            if !retired.is_empty() && now < safe_after {
+                warn!(retired = ?retired, until = %safe_after,
+                    "setSecret: rotating faster than cookie lifetime + activation delay + cache TTL; cookies signed by the retired key(s) stop working now instead of expiring");
+            }
+        }
+        self.sweep(&desc, &desired, &retired).await?;
+        info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
+        Ok(())
+    }
+
+    /// Read-modify-write of the key group with If-Match; returns the ids that left it.
+    async fn put_group(&self, desired: &[String]) -> Result<Vec<String>, RotationError> {
+        let gid = &self.config.key_group_id;
+        for attempt in 0..GROUP_RETRIES {
+            let mut group = self
+                .registry
+                .get_key_group(gid)
+                .await?
+                .ok_or_else(|| RotationError::KeyGroupNotFound(gid.clone()))?;
+            let have: BTreeSet<&String> = group.items.iter().collect();
+            let want: BTreeSet<&String> = desired.iter().collect();
+            if have == want {
+                return Ok(Vec::new());
+            }
+            let retired: Vec<String> = group
+                .items
+                .iter()
+                .filter(|i| !want.contains(i))
+                .cloned()
+                .collect();
+            group.items = desired.to_vec();
+            match self.registry.update_key_group(&group).await {
+                Ok(_) => return Ok(retired),
+                Err(ServiceError::PreconditionFailed) => {
+                    warn!(attempt, "setSecret: key group changed under us; re-reading");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RotationError::Conflict(gid.clone()))
+    }
+
+    /// Deletes managed keys that left the group or were orphaned: keys of this secret that are
+    /// neither in the group nor the key of a staged (AWSCURRENT/AWSPENDING) version, and managed
+    /// keys this setSecret just retired. Keys of other secrets sharing the prefix are left
+    /// alone; a key still in some other key group is refused by CloudFront (PublicKeyInUse) and
+    /// left too.
+    async fn sweep(
+        &self,
+        desc: &SecretDescription,
+        keep: &[String],
+        retired: &[String],
+    ) -> Result<(), RotationError> {
+        let managed = format!("{}-", self.config.key_name_prefix);
+        let ours = format!("{}{}-", managed, secret_tag(&desc.arn));
+        // Keys of staged versions are kept even outside the group (a pending key before
+        // setSecret, say); their names derive from their version ids.
+        let live_names: BTreeSet<String> = desc
+            .versions
+            .iter()
+            .filter(|(_, stages)| {
+                stages
+                    .iter()
+                    .any(|s| s == stage::PENDING || s == stage::CURRENT)
+            })
+            .map(|(v, _)| key_name(&self.config.key_name_prefix, &desc.arn, v))
+            .collect();
+        for key in self.registry.list_public_keys().await? {
+            if !key.name.starts_with(&managed)
+                || keep.contains(&key.id)
+                || live_names.contains(&key.name)
+            {
+                continue;
+            }
+            if key.name.starts_with(&ours) || retired.contains(&key.id) {
+                self.delete_key(&key.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn group_holds(&self, key_id: &str) -> Result<bool, RotationError> {
+        Ok(self
+            .registry
+            .get_key_group(&self.config.key_group_id)
+            .await?
+            .is_some_and(|g| g.items.iter().any(|i| i == key_id)))
+    }
+
+    /// Deletes a public key with If-Match. Gone already is fine; still in some (other) key group
+    /// is left alone and logged; a stale ETag is re-read.
+    async fn delete_key(&self, id: &str) -> Result<(), RotationError> {
+        for _ in 0..GROUP_RETRIES {
+            let Some((_, etag)) = self.registry.get_public_key(id).await? else {
+                return Ok(());
+            };
+            match self.registry.delete_public_key(id, &etag).await {
+                Ok(()) | Err(ServiceError::NotFound(_)) => {
+                    info!(key_id = id, "deleted public key");
+                    return Ok(());
+                }
+                Err(ServiceError::InUse) => {
+                    warn!(
+                        key_id = id,
+                        "public key is still in some key group; leaving it"
+                    );
+                    return Ok(());
+                }
+                Err(ServiceError::PreconditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RotationError::Conflict(format!("public key {id}")))
+    }
+
+    /// testSecret: the pending key signs, CloudFront's copy of its public key verifies, and the
+    /// key group holds it. Called on the current version (RotateImmediately=false), it checks
+    /// the current key the same way and changes nothing.
+    pub async fn test(
+        &self,
+        secret_id: &str,
+        token: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        let value = match self.guard(secret_id, token, Step::Test, mode).await? {
+            Guard::AlreadyCurrent => {
+                match self
+                    .read(secret_id, VersionRef::Stage(stage::CURRENT))
+                    .await?
+                {
+                    Some(v) => v,
+                    None => {
+                        info!("testSecret: current version holds no key yet (bootstrap); nothing to test");
+                        return Ok(());
+                    }
+                }
+            }
+            Guard::Proceed(_) => self.pending(secret_id, token).await?,
+        };
+        self.check_key(&value).await?;
+        if let Some(url) = &self.config.canary_url {
+            self.canary(url, &value).await?;
+        }
+        info!(key_id = %value.key_id, "testSecret: key verified against CloudFront");
+        Ok(())
+    }
+
+    /// Signs a probe policy with the stored private key and verifies it with the public key as
+    /// CloudFront returns it; checks the key group holds the key.
+    pub async fn check_key(&self, value: &SecretValue) -> Result<(), RotationError> {
+        let mismatch = |why: String| RotationError::KeyMismatch {
+            key_id: value.key_id.clone(),
+            why,
+        };
+        let private = PrivateKey::from_pem(&value.private_key_pem, None)
+            .map_err(|e| mismatch(format!("stored private key: {e}")))?;
+        let (record, _) = self
+            .registry
+            .get_public_key(&value.key_id)
+            .await?
+            .ok_or_else(|| mismatch("CloudFront has no public key with this id".into()))?;
+        let cloudfront_key = PublicKey::from_pem(&record.encoded_key)
+            .map_err(|e| mismatch(format!("CloudFront's public key: {e}")))?;
+        let probe = Policy::new(
+            "https://cfcookie.invalid/rotation-probe/*",
+            self.clock.now().timestamp() + 60,
+        )
+        .to_json();
+        for hash in [HashAlgorithm::Sha1, HashAlgorithm::Sha256] {
+            let sig = private.sign(hash, probe.as_bytes())?;
+            if !cloudfront_key.verify(hash, probe.as_bytes(), &sig) {
+                return Err(mismatch(format!("a {hash} signature by the stored private key does not verify with CloudFront's public key")));
+            }
+        }
+        if !self.group_holds(&value.key_id).await? {
+            return Err(mismatch(format!(
+                "key group {} does not hold it",
+                self.config.key_group_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn canary(&self, url: &str, value: &SecretValue) -> Result<(), RotationError> {
+        let key = PrivateKey::from_pem(&value.private_key_pem, None)?;
+        let signer = Signer::new(value.key_id.clone(), Arc::new(key))
+            .map_err(|e| RotationError::Config(format!("canary: {e}")))?;
+        let mut last = String::new();
+        for attempt in 0..self.config.canary_attempts {
+            let policy = Policy::new(
+                format!("{}*", url.split('?').next().unwrap_or(url)),
+                self.clock.now().timestamp() + 300,
+            );
+            let cookies = signer
+                .cookies(&policy)
+                .map_err(|e| RotationError::Config(format!("canary: {e}")))?;
+            match self.probe.fetch(url, &cookies.cookie_header()).await {
+                Ok(status) if status != 403 && status < 500 => {
+                    info!(
+                        url,
+                        status, attempt, "testSecret: canary accepted the pending key"
+                    );
+                    return Ok(());
+                }
+                Ok(status) => last = status.to_string(),
+                Err(e) => last = e,
+            }
+            if attempt + 1 < self.config.canary_attempts {
+                tokio::time::sleep(Duration::from_secs(2u64 << attempt.min(6))).await;
+            }
+        }
+        Err(RotationError::Canary {
+            url: url.to_owned(),
+            key_id: value.key_id.clone(),
+            status: last,
+        })
+    }
+
+    /// finishSecret: AWSCURRENT moves to the token; the SSM parameter(s) get its key id.
+    pub async fn finish(
+        &self,
+        secret_id: &str,
+        token: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        let desc = match self.guard(secret_id, token, Step::Finish, mode).await? {
+            Guard::AlreadyCurrent => {
+                // A retry after the label moved but before SSM was written still writes SSM.
+                if let Some(current) = self
+                    .read(secret_id, VersionRef::Stage(stage::CURRENT))
+                    .await?
+                {
+                    self.publish(&current.key_id).await?;
+                }
+                return Ok(());
+            }
+            Guard::Proceed(d) => d,
+        };
+        let pending = self.pending(secret_id, token).await?;
+        let from = desc.version_with(stage::CURRENT).map(str::to_owned);
+        self.secrets
+            .move_label(secret_id, stage::CURRENT, Some(token), from.as_deref())
+            .await?;
+        self.publish(&pending.key_id).await?;
+        info!(key_id = %pending.key_id, "finishSecret: AWSCURRENT moved; key id published");
+        Ok(())
+    }
+
+    async fn publish(&self, key_id: &str) -> Result<(), RotationError> {
+        for name in &self.config.key_id_parameters {
+            if self.params.get(name).await?.as_deref() != Some(key_id) {
+                self.params.put(name, key_id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8], n: usize) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .chars()
+        .take(n)
+        .collect()
+}
+
+/// Short stable tag of a secret ARN, so two secrets sharing a prefix never sweep each other.
+pub fn secret_tag(arn: &str) -> String {
+    hex(digest::digest(&digest::SHA256, arn.as_bytes()).as_ref(), 8)
+}
+
+/// The public key name for a version: `PREFIX-SECRETTAG-VERSIONTAG`. Derived, so a key can be
+/// matched to its version without reading any secret value.
+pub fn key_name(prefix: &str, arn: &str, version_id: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        secret_tag(arn),
+        hex(
+            digest::digest(&digest::SHA256, version_id.as_bytes()).as_ref(),
+            20
+        )
+    )
+}

@@ -1,0 +1,784 @@
+//! One rotation suite, instantiated twice (rustls-style): on the in-memory fakes, and on the
+//! emulator (moto + tests/emulator) through the real SDK adapters. Plus emulator-only tests
+//! of retries of transient errors and of the API-call table.
+
+use std::collections::BTreeSet;
+
+use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, status, Status};
+use cfcookie_rotator::faults::{FaultPlan, Faulty, When};
+use cfcookie_rotator::lambda::{handle, RotationEvent};
+use cfcookie_rotator::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
+use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
+use cfcookie_rotator::ports::{
+    FixedClock, KeyRegistry, NoProbe, ParameterStore, Rsa2048Generator, SecretStore, ServiceError,
+    ServiceResult,
+};
+use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
+use cfcookie_rotator::testing::Emulator;
+use cfcookie_rotator::{Config, Mode, RotationError, Rotator, Step};
+
+const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation replaces it"}"#;
+const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator";
+const BOOTSTRAP_PEM_NAME: &str = "bootstrap-cfcookie";
+
+type Rot<S, R, P> = Rotator<Faulty<S>, Faulty<R>, Faulty<P>, Rsa2048Generator, FixedClock, NoProbe>;
+
+struct World<S, R, P> {
+    rotator: Rot<S, R, P>,
+    plan: FaultPlan,
+    secret: String,
+    bootstrap_key: String,
+    admin: Admin,
+}
+
+/// Backend-specific moves that are Secrets Manager's or an operator's, not the rotator's.
+enum Admin {
+    Fakes(InMemorySecretStore),
+    Emulator(aws_sdk_secretsmanager::Client),
+}
+
+impl Admin {
+    /// What RotateSecret does before invoking the Lambda.
+    async fn stage_pending(&self, secret: &str, token: &str) -> Result<(), String> {
+        match self {
+            Admin::Fakes(s) => s.stage_pending(secret, token).map_err(|e| e.to_string()),
+            Admin::Emulator(sm) => sm
+                .rotate_secret()
+                .secret_id(secret)
+                .client_request_token(token)
+                .rotation_lambda_arn(LAMBDA_ARN)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    format!(
+                        "{}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                }),
+        }
+    }
+
+    /// Turns rotation on without starting one (RotateImmediately=false), every `days` days.
+    async fn enable_rotation(&self, secret: &str, days: i64) {
+        match self {
+            Admin::Fakes(s) => s.set_rotation(secret, true, Some(days * 86_400)),
+            Admin::Emulator(sm) => {
+                let rules = aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(days)
+                    .build();
+                sm.rotate_secret()
+                    .secret_id(secret)
+                    .rotation_lambda_arn(LAMBDA_ARN)
+                    .rotation_rules(rules)
+                    .rotate_immediately(false)
+                    .send()
+                    .await
+                    .expect("enable rotation");
+            }
+        }
+    }
+
+    /// Writes AWSCURRENT directly, as an operator might.
+    async fn put_current(&self, secret: &str, value: &str) {
+        match self {
+            Admin::Fakes(s) => {
+                let token = new_token();
+                s.put_value(secret, &token, value, "AWSCURRENT")
+                    .await
+                    .expect("put");
+            }
+            Admin::Emulator(sm) => {
+                sm.put_secret_value()
+                    .secret_id(secret)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .expect("put");
+            }
+        }
+    }
+}
+
+trait Backend {
+    type S: SecretStore + Clone;
+    type R: KeyRegistry + Clone;
+    type P: ParameterStore + Clone;
+    async fn world(&self) -> World<Self::S, Self::R, Self::P>;
+}
+
+struct Fakes;
+
+impl Backend for Fakes {
+    type S = InMemorySecretStore;
+    type R = InMemoryKeyRegistry;
+    type P = InMemoryParameterStore;
+    async fn world(&self) -> World<Self::S, Self::R, Self::P> {
+        let secrets = InMemorySecretStore::default();
+        let registry = InMemoryKeyRegistry::default();
+        secrets.create("cfcookie-key", PLACEHOLDER);
+        let bootstrap = registry
+            .create_public_key(BOOTSTRAP_PEM_NAME, "boot", &bootstrap_pem(), "")
+            .await
+            .expect("key");
+        let group = registry.create_key_group("cfcookie", std::slice::from_ref(&bootstrap));
+        assemble(
+            secrets.clone(),
+            registry.clone(),
+            InMemoryParameterStore::default(),
+            "cfcookie-key",
+            &group,
+            bootstrap,
+            Admin::Fakes(secrets),
+        )
+    }
+}
+
+struct Emu {
+    emulator: Emulator,
+    aws: aws_config::SdkConfig,
+}
+
+impl Emu {
+    async fn start() -> Emu {
+        let emulator = Emulator::start();
+        let aws = emulator.sdk_config().await;
+        Emu { emulator, aws }
+    }
+}
+
+impl Backend for Emu {
+    type S = SdkSecretStore;
+    type R = SdkKeyRegistry;
+    type P = SdkParameterStore;
+    async fn world(&self) -> World<Self::S, Self::R, Self::P> {
+        // Fresh names per world, so one emulator serves many worlds.
+        let n = &new_token()[..8];
+        let sm = aws_sdk_secretsmanager::Client::new(&self.aws);
+        let cf = aws_sdk_cloudfront::Client::new(&self.aws);
+        let secret = format!("cfcookie-key-{n}");
+        sm.create_secret()
+            .name(&secret)
+            .secret_string(PLACEHOLDER)
+            .send()
+            .await
+            .expect("create secret");
+        let config = aws_sdk_cloudfront::types::PublicKeyConfig::builder()
+            .caller_reference(format!("boot-{n}"))
+            .name(format!("{BOOTSTRAP_PEM_NAME}-{n}"))
+            .encoded_key(bootstrap_pem())
+            .build()
+            .expect("config");
+        let key = cf
+            .create_public_key()
+            .public_key_config(config)
+            .send()
+            .await
+            .expect("bootstrap key");
+        let bootstrap = key.public_key().expect("key").id().to_owned();
+        let group_config = aws_sdk_cloudfront::types::KeyGroupConfig::builder()
+            .name(format!("cfcookie-{n}"))
+            .items(bootstrap.clone())
+            .build()
+            .expect("config");
+        let group = cf
+            .create_key_group()
+            .key_group_config(group_config)
+            .send()
+            .await
+            .expect("group");
+        let group = group.key_group().expect("group").id().to_owned();
+        let mut world = assemble(
+            SdkSecretStore::new(&self.aws),
+            SdkKeyRegistry::new(&self.aws),
+            SdkParameterStore::new(&self.aws),
+            &secret,
+            &group,
+            bootstrap,
+            Admin::Emulator(sm),
+        );
+        world.rotator.config.key_id_parameters = vec![format!("/cfcookie/{n}/key-id")];
+        world
+    }
+}
+
+fn bootstrap_pem() -> String {
+    cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::Rsa2048)
+        .expect("key")
+        .public_key()
+        .to_pem()
+}
+
+fn assemble<S, R, P>(
+    s: S,
+    r: R,
+    p: P,
+    secret: &str,
+    group: &str,
+    bootstrap_key: String,
+    admin: Admin,
+) -> World<S, R, P> {
+    let plan = FaultPlan::default();
+    let rotator = Rotator {
+        secrets: Faulty {
+            inner: s,
+            plan: plan.clone(),
+        },
+        registry: Faulty {
+            inner: r,
+            plan: plan.clone(),
+        },
+        params: Faulty {
+            inner: p,
+            plan: plan.clone(),
+        },
+        keygen: Rsa2048Generator,
+        clock: FixedClock::new(chrono::Utc::now()),
+        probe: NoProbe,
+        config: Config::for_tests(group, "/cfcookie/key-id"),
+    };
+    World {
+        rotator,
+        plan,
+        secret: secret.to_owned(),
+        bootstrap_key,
+        admin,
+    }
+}
+
+impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
+    async fn status(&self) -> Status {
+        status(&self.rotator, &self.secret).await.expect("status")
+    }
+
+    async fn assert_consistent(&self, context: &str) -> Status {
+        let s = self.status().await;
+        assert!(
+            s.consistent,
+            "{context}: invariants broken: {:#?}",
+            s.problems
+        );
+        let current = s
+            .versions
+            .iter()
+            .find(|v| v.stages.iter().any(|x| x == stage::CURRENT))
+            .and_then(|v| v.key_id.clone());
+        let previous = s
+            .versions
+            .iter()
+            .find(|v| v.stages.iter().any(|x| x == stage::PREVIOUS))
+            .and_then(|v| v.key_id.clone());
+        let expected: BTreeSet<String> = current.iter().chain(previous.iter()).cloned().collect();
+        let managed: BTreeSet<String> = s.managed_keys.iter().map(|k| k.id.clone()).collect();
+        assert_eq!(
+            managed, expected,
+            "{context}: managed keys in CloudFront must be exactly current + previous"
+        );
+        s
+    }
+
+    /// Versions, labels, key ids, group, parameters, managed keys: what "no state change" means.
+    async fn snapshot(&self) -> String {
+        let s = self.status().await;
+        serde_json::json!({
+            "versions": s.versions.iter().map(|v| (v.id.clone(), v.stages.clone(), v.key_id.clone())).collect::<Vec<_>>(),
+            "group": s.key_group_items.iter().collect::<BTreeSet<_>>(),
+            "parameters": s.parameters,
+            "keys": s.managed_keys.iter().map(|k| k.id.clone()).collect::<BTreeSet<_>>(),
+        })
+        .to_string()
+    }
+
+    async fn rotate(&self) -> String {
+        rotate_in_process(&self.rotator, &self.secret, false)
+            .await
+            .expect("rotate")
+            .key_id
+    }
+
+    /// Secrets Manager's part for a Lambda rotation: stage, run each step (retrying a step that
+    /// crashed, as Secrets Manager retries a failed invocation), remove AWSPENDING.
+    async fn lambda_rotation(&self, token: &str) {
+        self.admin
+            .stage_pending(&self.secret, token)
+            .await
+            .expect("stage");
+        for step in Step::ALL {
+            self.retry(step, token).await;
+        }
+        let mut attempts = 0;
+        while let Err(e) = clear_pending(&self.rotator.secrets, &self.secret, token).await {
+            attempts += 1;
+            assert!(
+                attempts < 5 && matches!(e, RotationError::Service(ServiceError::Injected(_))),
+                "{e}"
+            );
+        }
+    }
+
+    async fn retry(&self, step: Step, token: &str) {
+        for _ in 0..5 {
+            match self
+                .rotator
+                .run_step(step, &self.secret, token, Mode::Lambda)
+                .await
+            {
+                Ok(()) => return,
+                Err(RotationError::Service(ServiceError::Injected(_))) => continue,
+                Err(e) => panic!("{} failed: {e}", step.aws_name()),
+            }
+        }
+        panic!("{} never succeeded", step.aws_name());
+    }
+
+    async fn group_items(&self) -> BTreeSet<String> {
+        self.status().await.key_group_items.into_iter().collect()
+    }
+}
+
+// ------------------------------------------------------------------ scenarios
+
+async fn three_rotations_from_bootstrap<B: Backend>(b: &B) {
+    let w = b.world().await;
+    let before = w.status().await;
+    assert!(
+        !before.consistent,
+        "a bootstrap placeholder is not a rotated state"
+    );
+    let k1 = w.rotate().await;
+    let s = w.assert_consistent("after rotation 1").await;
+    assert_eq!(
+        w.group_items().await,
+        BTreeSet::from([k1.clone()]),
+        "the bootstrap key leaves the group"
+    );
+    assert_eq!(
+        s.parameters.values().next().cloned().flatten().as_deref(),
+        Some(k1.as_str()),
+        "missing SSM parameter was created"
+    );
+    let k2 = w.rotate().await;
+    w.assert_consistent("after rotation 2").await;
+    assert_eq!(
+        w.group_items().await,
+        BTreeSet::from([k1.clone(), k2.clone()])
+    );
+    let k3 = w.rotate().await;
+    let s = w.assert_consistent("after rotation 3").await;
+    assert_eq!(
+        w.group_items().await,
+        BTreeSet::from([k2.clone(), k3.clone()])
+    );
+    assert!(
+        !s.managed_keys.iter().any(|k| k.id == k1),
+        "the retired managed key was deleted"
+    );
+    // The unmanaged bootstrap key left the group but was never deleted.
+    assert!(w
+        .rotator
+        .registry
+        .get_public_key(&w.bootstrap_key)
+        .await
+        .expect("get")
+        .is_some());
+}
+
+async fn each_step_twice_is_idempotent<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    for step in Step::ALL {
+        w.rotator
+            .run_step(step, &w.secret, &token, Mode::Lambda)
+            .await
+            .expect("first");
+        let once = w.snapshot().await;
+        w.rotator
+            .run_step(step, &w.secret, &token, Mode::Lambda)
+            .await
+            .expect("second");
+        assert_eq!(
+            once,
+            w.snapshot().await,
+            "{} run twice changed the state",
+            step.aws_name()
+        );
+    }
+    w.rotator
+        .secrets
+        .move_label(&w.secret, stage::PENDING, None, Some(&token))
+        .await
+        .expect("unstage");
+    w.assert_consistent("after a rotation with every step doubled")
+        .await;
+}
+
+async fn crash_before_and_after_every_call<B: Backend>(b: &B) {
+    let mut covered = 0;
+    for when in [When::Before, When::After] {
+        for n in 0.. {
+            let w = b.world().await;
+            w.rotate().await; // a previous key exists, so retirement is exercised too
+            w.admin.enable_rotation(&w.secret, 30).await;
+            w.plan.arm(n, when);
+            w.lambda_rotation(&new_token()).await;
+            if !w.plan.fired() {
+                break; // n is past the last call of a rotation
+            }
+            covered += 1;
+            w.assert_consistent(&format!("crash {when:?} call {n}"))
+                .await;
+        }
+    }
+    println!("crash points covered: {covered}");
+    assert!(
+        covered >= 30,
+        "only {covered} crash points: the rotation makes fewer calls than expected"
+    );
+}
+
+async fn second_rotation_while_pending_is_refused<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    w.rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect("create");
+    let before = w.snapshot().await;
+    let err = rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.error_type(), "Rotation.InProgress", "{err}");
+    assert!(
+        w.admin
+            .stage_pending(&w.secret, &new_token())
+            .await
+            .is_err(),
+        "Secrets Manager refuses a second RotateSecret"
+    );
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "the refused rotation changed something"
+    );
+    let report = rotate_in_process(&w.rotator, &w.secret, true)
+        .await
+        .expect("resume");
+    assert_eq!(report.token, token);
+    w.assert_consistent("after resuming").await;
+}
+
+async fn test_secret_alone_leaves_no_residue<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let before = w.snapshot().await;
+    let current = w
+        .status()
+        .await
+        .versions
+        .into_iter()
+        .find(|v| v.stages.iter().any(|s| s == stage::CURRENT))
+        .expect("current")
+        .id;
+    // RotateImmediately=false: Secrets Manager runs testSecret alone.
+    w.rotator
+        .run_step(Step::Test, &w.secret, &current, Mode::Lambda)
+        .await
+        .expect("test alone");
+    assert_eq!(before, w.snapshot().await);
+    w.assert_consistent("after testSecret alone").await;
+}
+
+/// A writer that changes the key group between our read and our write, once.
+#[derive(Clone)]
+struct Racing<R> {
+    inner: R,
+    raced: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R: KeyRegistry> KeyRegistry for Racing<R> {
+    async fn create_public_key(&self, a: &str, b: &str, c: &str, d: &str) -> ServiceResult<String> {
+        self.inner.create_public_key(a, b, c, d).await
+    }
+    async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
+        self.inner.list_public_keys().await
+    }
+    async fn get_public_key(&self, id: &str) -> ServiceResult<Option<(PublicKeyRecord, String)>> {
+        self.inner.get_public_key(id).await
+    }
+    async fn delete_public_key(&self, id: &str, etag: &str) -> ServiceResult<()> {
+        self.inner.delete_public_key(id, etag).await
+    }
+    async fn get_key_group(&self, id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
+        self.inner.get_key_group(id).await
+    }
+    async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
+        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let theirs = self.inner.get_key_group(&group.id).await?.expect("group");
+            self.inner.update_key_group(&theirs).await?; // same content, new ETag
+        }
+        self.inner.update_key_group(group).await
+    }
+}
+
+async fn etag_conflict_is_retried<B: Backend>(b: &B) {
+    let w = b.world().await;
+    let racing = Rotator {
+        secrets: w.rotator.secrets.clone(),
+        registry: Racing {
+            inner: w.rotator.registry.clone(),
+            raced: Default::default(),
+        },
+        params: w.rotator.params.clone(),
+        keygen: Rsa2048Generator,
+        clock: w.rotator.clock.clone(),
+        probe: NoProbe,
+        config: w.rotator.config.clone(),
+    };
+    rotate_in_process(&racing, &w.secret, false)
+        .await
+        .expect("rotation despite a concurrent writer");
+    assert!(
+        racing
+            .registry
+            .raced
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "the race happened"
+    );
+    w.assert_consistent("after an ETag conflict").await;
+}
+
+async fn bad_input_changes_nothing<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    let before = w.snapshot().await;
+    // Rotation disabled: the Lambda refuses; `cfcookie rotate` (in process) does not need it.
+    let token = new_token();
+    let err = w
+        .rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("disabled");
+    assert_eq!(err.error_type(), "Rotation.NotEnabled");
+    w.admin.enable_rotation(&w.secret, 30).await;
+    // A token that is no version of the secret.
+    let err = w
+        .rotator
+        .run_step(
+            Step::Set,
+            &w.secret,
+            "not-a-version-0000000000000000000",
+            Mode::Lambda,
+        )
+        .await
+        .expect_err("no version");
+    assert_eq!(err.error_type(), "Rotation.TokenNotAVersion");
+    // An unknown step.
+    let event = RotationEvent {
+        step: "rollbackSecret".into(),
+        secret_id: w.secret.clone(),
+        client_request_token: token.clone(),
+        rotation_token: None,
+    };
+    let err = handle(&w.rotator, event).await.expect_err("unknown step");
+    assert_eq!(err.error_type, "Rotation.UnknownStep");
+    // setSecret before createSecret.
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let err = w
+        .rotator
+        .run_step(Step::Set, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("nothing created");
+    assert_eq!(err.error_type(), "Rotation.PendingMissing");
+    // Nothing above touched CloudFront, SSM or the stored keys.
+    let after = w.snapshot().await;
+    let strip = |s: &str| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(s).expect("json");
+        v["versions"] = serde_json::Value::Null; // only the staged, value-less version was added
+        v
+    };
+    assert_eq!(strip(&before), strip(&after));
+    // Finish the staged rotation: the world is still sound.
+    for step in Step::ALL {
+        w.retry(step, &token).await;
+    }
+    w.rotator
+        .secrets
+        .move_label(&w.secret, stage::PENDING, None, Some(&token))
+        .await
+        .expect("unstage");
+    w.assert_consistent("after the bad inputs").await;
+    // A version that holds neither AWSCURRENT nor AWSPENDING (the old current, now previous).
+    let previous = w
+        .status()
+        .await
+        .versions
+        .into_iter()
+        .find(|v| v.stages.iter().any(|s| s == stage::PREVIOUS))
+        .expect("previous");
+    let err = w
+        .rotator
+        .run_step(Step::Set, &w.secret, &previous.id, Mode::Lambda)
+        .await
+        .expect_err("not pending");
+    assert_eq!(err.error_type(), "Rotation.NotPending");
+}
+
+async fn broken_values_and_missing_group_are_refused<B: Backend>(b: &B) {
+    let w = b.world().await;
+    // Not JSON at all: treated as "no key yet", like the placeholder.
+    w.admin.put_current(&w.secret, "not json").await;
+    w.rotate().await;
+    w.assert_consistent("rotation from a non-JSON value").await;
+    // Claims our format but is broken: an error, and nothing changes.
+    w.admin
+        .put_current(&w.secret, r#"{"format":"cfcookie/1","key_id":""}"#)
+        .await;
+    let before = w.snapshot().await;
+    let err = rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect_err("broken value");
+    assert_eq!(err.error_type(), "Rotation.BadSecretValue", "{err}");
+    assert_eq!(before, w.snapshot().await);
+    // A key group that does not exist.
+    let w = b.world().await;
+    let mut missing = clone_rotator(&w.rotator);
+    missing.config.key_group_id = "no-such-group".into();
+    let err = rotate_in_process(&missing, &w.secret, false)
+        .await
+        .expect_err("missing group");
+    assert_eq!(err.error_type(), "Rotation.KeyGroupNotFound", "{err}");
+    let group: BTreeSet<String> = w.group_items().await;
+    assert_eq!(
+        group,
+        BTreeSet::from([w.bootstrap_key.clone()]),
+        "the real group was not touched"
+    );
+}
+
+async fn interval_shorter_than_cookie_lifetime_is_refused<B: Backend>(b: &B) {
+    let mut w = b.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 1).await;
+    w.rotator.config.cookie_lifetime = 86_400; // a day of cookies, rotated daily: unsafe
+    let before = w.snapshot().await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let err = w
+        .rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("too short");
+    assert_eq!(err.error_type(), "Rotation.IntervalTooShort", "{err}");
+    let after = w.snapshot().await;
+    let keys =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).expect("json")["keys"].clone();
+    assert_eq!(keys(&before), keys(&after), "no key was made");
+}
+
+fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
+    Rotator {
+        secrets: r.secrets.clone(),
+        registry: r.registry.clone(),
+        params: r.params.clone(),
+        keygen: Rsa2048Generator,
+        clock: r.clock.clone(),
+        probe: NoProbe,
+        config: r.config.clone(),
+    }
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod on_fakes {
+            $( #[tokio::test] async fn $name() { super::$name(&super::Fakes).await } )*
+        }
+        mod on_emulator {
+            $( #[tokio::test] async fn $name() { let b = super::Emu::start().await; super::$name(&b).await } )*
+        }
+    };
+}
+
+suite!(
+    three_rotations_from_bootstrap,
+    each_step_twice_is_idempotent,
+    crash_before_and_after_every_call,
+    second_rotation_while_pending_is_refused,
+    test_secret_alone_leaves_no_residue,
+    etag_conflict_is_retried,
+    bad_input_changes_nothing,
+    broken_values_and_missing_group_are_refused,
+    interval_shorter_than_cookie_lifetime_is_refused,
+);
+
+// ------------------------------------------------------------------ emulator only
+
+#[tokio::test]
+async fn transient_errors_are_retried_with_backoff() {
+    let b = Emu::start().await;
+    let w = b.world().await;
+    b.emulator
+        .inject("cloudfront.UpdateKeyGroup", 503, "ServiceUnavailable", 2);
+    b.emulator.inject(
+        "secretsmanager.PutSecretValue",
+        400,
+        "ThrottlingException",
+        2,
+    );
+    b.emulator
+        .inject("ssm.PutParameter", 500, "InternalServerError", 1);
+    w.rotate().await;
+    w.assert_consistent("after transient errors").await;
+    let calls = b.emulator.calls();
+    let count = |op: &str| calls.iter().filter(|c| *c == op).count();
+    assert!(
+        count("cloudfront.UpdateKeyGroup") >= 3,
+        "UpdateKeyGroup was not retried: {calls:?}"
+    );
+    assert!(
+        count("secretsmanager.PutSecretValue") >= 3,
+        "PutSecretValue was not retried"
+    );
+}
+
+#[tokio::test]
+async fn the_api_call_table_is_exactly_what_the_adapters_call() {
+    let b = Emu::start().await;
+    let w = b.world().await;
+    b.emulator.clear_calls();
+    // Three rotations from bootstrap: the third is the first to delete a managed key.
+    w.rotate().await;
+    w.rotate().await;
+    w.rotate().await;
+    w.status().await;
+    let called: BTreeSet<String> = b
+        .emulator
+        .calls()
+        .into_iter()
+        .map(|c| c.replacen('.', ":", 1))
+        .collect();
+    let table: BTreeSet<String> = ROTATOR_API_CALLS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        called, table,
+        "ROTATOR_API_CALLS must list exactly the calls the adapters make"
+    );
+}

@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""The AWS emulator for cfcookie's tests: moto in server mode, plus what moto lacks.
+
+    python3 tests/emulator/server.py --port 5000        # listens on 127.0.0.1:5000
+
+Written from the CloudFront and Secrets Manager API references so that the real AWS SDK for
+Rust talks to a server that refuses what AWS refuses:
+
+CloudFront (moto has public keys and key groups, but no updates, no ETag checks):
+  - UpdateKeyGroup and DeleteKeyGroup, with If-Match;
+  - If-Match on DeletePublicKey: missing -> InvalidIfMatchVersion (400), stale ->
+    PreconditionFailed (412); every change gives a new ETag;
+  - PublicKeyInUse (409) when deleting a key a key group holds;
+  - TooManyPublicKeysInKeyGroup (400) over 5 keys; NoSuchPublicKey (404) for unknown keys in a
+    group or on Get/Delete; NoSuchResource (404) for unknown key groups; KeyGroupAlreadyExists
+    (409); public key Comment kept.
+Secrets Manager:
+  - PutSecretValue with an existing ClientRequestToken and a different value ->
+    ResourceExistsException (moto overwrote silently);
+  - GetSecretValue of a version that has no value yet -> ResourceNotFoundException;
+  - RotateSecret stages an AWSPENDING version with no value, as Secrets Manager does, and
+    records the rotation settings. moto cannot run a Lambda (no Docker); with
+    --lambda-endpoint URL it invokes the four steps over the Lambda Invoke API at that URL (for
+    example `cargo lambda watch`), in the background, as Secrets Manager would.
+Test controls (not AWS APIs), under /_emulator/:
+  - POST /_emulator/faults {"operation": "cloudfront.UpdateKeyGroup", "status": 503,
+    "code": "ServiceUnavailable", "count": 2}: the next `count` calls of that operation fail;
+  - DELETE /_emulator/faults; GET /_emulator/calls (every AWS operation served, in order);
+    DELETE /_emulator/calls; GET /_emulator/health.
+"""
+
+import argparse
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+from moto.cloudfront import models as cf_models
+from moto.cloudfront import responses as cf_responses
+from moto.cloudfront.exceptions import CloudFrontException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.moto_api._internal import mock_random
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.secretsmanager import models as sm_models
+from moto.secretsmanager.exceptions import ResourceExistsException, ResourceNotFoundException
+from werkzeug.serving import run_simple
+from werkzeug.wrappers import Request, Response
+
+LOG = logging.getLogger("emulator")
+MAX_KEYS_PER_GROUP = 5
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def new_etag():
+    return "E" + uuid.uuid4().hex[:13].upper()
+
+
+# ------------------------------------------------------------------------- CloudFront errors
+
+class CloudFrontError(CloudFrontException):
+    """An error from the CloudFront API reference; moto takes its HTTP status from the service
+    model (the status given here documents it)."""
+
+    def __init__(self, error_type, message, status):
+        super().__init__(error_type, message)
+        self.documented_status = status
+
+
+def no_such_public_key(key_id):
+    return CloudFrontError("NoSuchPublicKey", f"The specified public key doesn't exist: {key_id}", 404)
+
+
+def no_such_resource(what):
+    return CloudFrontError("NoSuchResource", f"A resource that was specified is not valid: {what}", 404)
+
+
+def check_if_match(if_match, etag):
+    if not if_match:
+        raise CloudFrontError("InvalidIfMatchVersion", "The If-Match version is missing or not valid.", 400)
+    if if_match != etag:
+        raise CloudFrontError("PreconditionFailed", "The precondition in one or more of the request fields evaluated to false.", 412)
+
+
+# ------------------------------------------------------------------------- CloudFront models
+
+def _pk_init(self, caller_ref, name, encoded_key, comment=""):
+    self.id = "K" + mock_random.get_random_string(length=13, include_digits=True, lower_case=False)
+    self.caller_ref = caller_ref
+    self.name = name
+    self.encoded_key = encoded_key if encoded_key.endswith("\n") else encoded_key + "\n"
+    self.created_time = utcnow()
+    self.comment = comment or ""
+    self.etag = new_etag()
+    self.location = f"https://cloudfront.amazonaws.com/2020-05-31/public-key/{self.id}"
+
+
+cf_models.PublicKey.__init__ = _pk_init
+
+
+def _kg_init(self, name, items, comment=""):
+    self.id = str(uuid.uuid4())
+    self.name = name
+    self.items = list(items)
+    self.comment = comment or ""
+    self.etag = new_etag()
+    self.last_modified_time = utcnow()
+    self.location = f"https://cloudfront.amazonaws.com/2020-05-31/key-group/{self.id}"
+
+
+cf_models.KeyGroup.__init__ = _kg_init
+cf_models.KeyGroup.key_group_config = property(
+    lambda self: {"Items": self.items, "Name": self.name, "Comment": self.comment}
+)
+
+
+def _check_items(backend, items):
+    if not items:
+        raise CloudFrontError("InvalidArgument", "A key group needs at least one public key.", 400)
+    if len(items) > MAX_KEYS_PER_GROUP:
+        raise CloudFrontError(
+            "TooManyPublicKeysInKeyGroup",
+            f"The number of public keys in this key group is more than the maximum allowed ({MAX_KEYS_PER_GROUP}).",
+            400,
+        )
+    for key_id in items:
+        if key_id not in backend.public_keys:
+            raise no_such_public_key(key_id)
+
+
+def create_public_key(self, caller_ref, name, encoded_key, comment=""):
+    if not NAME_RE.match(name or ""):
+        raise CloudFrontError("InvalidArgument", f"Invalid public key name {name!r}.", 400)
+    for key in self.public_keys.values():
+        if key.caller_ref == caller_ref:
+            if key.name == name and key.encoded_key.strip() == encoded_key.strip():
+                return key  # an identical retry returns the same key
+            raise CloudFrontError("PublicKeyAlreadyExists", "The specified public key already exists.", 409)
+    if "-----BEGIN PUBLIC KEY-----" not in encoded_key:
+        raise CloudFrontError("InvalidArgument", "EncodedKey is not a PEM public key.", 400)
+    key = cf_models.PublicKey(caller_ref=caller_ref, name=name, encoded_key=encoded_key, comment=comment)
+    self.public_keys[key.id] = key
+    return key
+
+
+def get_public_key(self, key_id):
+    if key_id not in self.public_keys:
+        raise no_such_public_key(key_id)
+    return self.public_keys[key_id]
+
+
+def delete_public_key(self, key_id, if_match=None):
+    key = self.get_public_key(key_id)
+    check_if_match(if_match, key.etag)
+    for group in self.key_groups.values():
+        if key_id in group.items:
+            raise CloudFrontError("PublicKeyInUse", f"The specified public key is in use by key group {group.id}.", 409)
+    del self.public_keys[key_id]
+
+
+def create_key_group(self, name, items, comment=""):
+    if any(g.name == name for g in self.key_groups.values()):
+        raise CloudFrontError("KeyGroupAlreadyExists", "A key group with this name already exists.", 409)
+    _check_items(self, items)
+    group = cf_models.KeyGroup(name=name, items=items, comment=comment)
+    self.key_groups[group.id] = group
+    return group
+
+
+def get_key_group(self, group_id):
+    if group_id not in self.key_groups:
+        raise no_such_resource(f"key group {group_id}")
+    return self.key_groups[group_id]
+
+
+def update_key_group(self, group_id, if_match, name, items, comment=""):
+    group = self.get_key_group(group_id)
+    check_if_match(if_match, group.etag)
+    if any(g.name == name and g.id != group_id for g in self.key_groups.values()):
+        raise CloudFrontError("KeyGroupAlreadyExists", "A key group with this name already exists.", 409)
+    _check_items(self, items)
+    group.name, group.items, group.comment = name, list(items), comment or ""
+    group.etag = new_etag()
+    group.last_modified_time = utcnow()
+    return group
+
+
+def delete_key_group(self, group_id, if_match=None):
+    group = self.get_key_group(group_id)
+    check_if_match(if_match, group.etag)
+    for dist in self.distributions.values():
+        if group_id in json.dumps(dist.distribution_config.__dict__, default=lambda o: getattr(o, "__dict__", str(o))):
+            raise CloudFrontError("ResourceInUse", "The key group is used by a distribution.", 409)
+    del self.key_groups[group_id]
+
+
+for fn in (create_public_key, get_public_key, delete_public_key, create_key_group, get_key_group, update_key_group, delete_key_group):
+    setattr(cf_models.CloudFrontBackend, fn.__name__, fn)
+
+
+# ------------------------------------------------------------------------- CloudFront responses
+
+R = cf_responses.CloudFrontResponse
+
+
+def _if_match(self):
+    return self.headers.get("If-Match") or self.headers.get("if-match")
+
+
+def r_create_public_key(self):
+    config = self._get_param("PublicKeyConfig")
+    key = self.backend.create_public_key(
+        caller_ref=config["CallerReference"], name=config["Name"], encoded_key=config["EncodedKey"], comment=config.get("Comment", "")
+    )
+    return ActionResult({"PublicKey": key, "Location": key.location, "ETag": key.etag})
+
+
+def r_get_public_key(self):
+    key = self.backend.get_public_key(key_id=self.path.split("/")[-1])
+    return ActionResult({"PublicKey": key, "ETag": key.etag})
+
+
+def r_delete_public_key(self):
+    self.backend.delete_public_key(key_id=self.path.split("/")[-1], if_match=_if_match(self))
+    return EmptyResult()
+
+
+def r_create_key_group(self):
+    group = self.backend.create_key_group(
+        name=self._get_param("KeyGroupConfig.Name"),
+        items=self._get_param("KeyGroupConfig.Items", []),
+        comment=self._get_param("KeyGroupConfig.Comment", ""),
+    )
+    return ActionResult({"KeyGroup": group, "Location": group.location, "ETag": group.etag})
+
+
+def r_get_key_group(self):
+    group = self.backend.get_key_group(group_id=self.path.split("/")[-1])
+    return ActionResult({"KeyGroup": group, "ETag": group.etag})
+
+
+def r_update_key_group(self):
+    group = self.backend.update_key_group(
+        group_id=self.path.split("/")[-1],
+        if_match=_if_match(self),
+        name=self._get_param("KeyGroupConfig.Name"),
+        items=self._get_param("KeyGroupConfig.Items", []),
+        comment=self._get_param("KeyGroupConfig.Comment", ""),
+    )
+    return ActionResult({"KeyGroup": group, "ETag": group.etag})
+
+
+def r_delete_key_group(self):
+    self.backend.delete_key_group(group_id=self.path.split("/")[-1], if_match=_if_match(self))
+    return EmptyResult()
+
+
+R.create_public_key = r_create_public_key
+R.get_public_key = r_get_public_key
+R.delete_public_key = r_delete_public_key
+R.create_key_group = r_create_key_group
+R.get_key_group = r_get_key_group
+R.update_key_group = r_update_key_group
+R.delete_key_group = r_delete_key_group
+
+
+# ------------------------------------------------------------------------- Secrets Manager
+
+SMB = sm_models.SecretsManagerBackend
+_orig_put = SMB.put_secret_value
+_orig_get = SMB.get_secret_value
+LAMBDA_ENDPOINT = None
+
+
+def _sync_default(secret):
+    """moto moves AWSCURRENT/AWSPREVIOUS from `default_version_id`, which UpdateSecretVersionStage
+    never updates; without this, a later PutSecretValue left two versions holding AWSCURRENT.
+    In AWS a staging label is on at most one version."""
+    holder = next((v for v, d in getattr(secret, "versions", {}).items() if "AWSCURRENT" in d["version_stages"]), None)
+    if holder:
+        secret.default_version_id = holder
+
+
+def put_secret_value(self, secret_id, secret_string, secret_binary, client_request_token, version_stages):
+    if self._is_valid_identifier(secret_id):
+        _sync_default(self.secrets[secret_id])
+    if self._is_valid_identifier(secret_id) and client_request_token:
+        secret = self.secrets[secret_id]
+        version = getattr(secret, "versions", {}).get(client_request_token)
+        if version is not None and ("secret_string" in version or "secret_binary" in version):
+            if version.get("secret_string") != secret_string or version.get("secret_binary") != secret_binary:
+                raise ResourceExistsException(
+                    f"You can't modify an existing version; version {client_request_token} already has a different value."
+                )
+        elif version is not None:
+            # A staged version with no value yet (RotateSecret): fill it in, keep its stages.
+            version["secret_string"] = secret_string
+            if secret_binary is not None:
+                version["secret_binary"] = secret_binary
+            for stage in version_stages or []:
+                if stage not in version["version_stages"]:
+                    secret.remove_version_stages_from_old_versions([stage])
+                    version["version_stages"].append(stage)
+            return secret.to_short_dict(include_version_stages=True, version_id=client_request_token)
+    return _orig_put(self, secret_id, secret_string, secret_binary, client_request_token, version_stages)
+
+
+def get_secret_value(self, secret_id, version_id, version_stage):
+    if self._is_valid_identifier(secret_id):
+        secret = self.secrets[secret_id]
+        versions = getattr(secret, "versions", {})
+        vid = version_id
+        if not vid and version_stage:
+            vid = next((v for v, d in versions.items() if version_stage in d["version_stages"]), None)
+        if vid in versions and "secret_string" not in versions[vid] and "secret_binary" not in versions[vid]:
+            raise ResourceNotFoundException(
+                f"Secrets Manager can't find the specified secret value for VersionId: {vid}"
+            )
+    return _orig_get(self, secret_id, version_id, version_stage)
+
+
+def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_arn=None, rotation_rules=None, rotate_immediately=True):
+    if not self._is_valid_identifier(secret_id):
+        raise sm_models.SecretNotFoundException()
+    secret = self.secrets[secret_id]
+    if rotation_lambda_arn:
+        secret.rotation_lambda_arn = rotation_lambda_arn
+    if not getattr(secret, "rotation_lambda_arn", None):
+        raise sm_models.InvalidRequestException("No Lambda rotation function ARN is associated with this secret.")
+    if rotation_rules:
+        secret.auto_rotate_after_days = rotation_rules.get("AutomaticallyAfterDays", 0) or 0
+        secret.rotation_rules_extra = {k: v for k, v in rotation_rules.items() if k != "AutomaticallyAfterDays"}
+        if secret.auto_rotate_after_days:
+            secret.next_rotation_date = int(time.time()) + secret.auto_rotate_after_days * 86400
+    secret.rotation_enabled = True
+    secret.rotation_requested = True  # moto reports rotation settings only once this is set
+    current = next((v for v, d in secret.versions.items() if "AWSCURRENT" in d["version_stages"]), None)
+    pending = next((v for v, d in secret.versions.items() if "AWSPENDING" in d["version_stages"]), None)
+    if pending and pending != current:
+        raise sm_models.InvalidRequestException(
+            "A previous rotation isn't complete. That rotation will be reattempted."
+        )
+    if not rotate_immediately:
+        token, steps = current, ["testSecret"]
+    else:
+        token = client_request_token or str(uuid.uuid4())
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
+        steps = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    secret.last_rotation_status = "InProgress"
+    if LAMBDA_ENDPOINT:
+        threading.Thread(target=_run_rotation, args=(self, secret, token, steps), daemon=True).start()
+    secret.last_rotation_date = int(time.time())
+    return secret.to_short_dict(version_id=token)
+
+
+def _run_rotation(backend, secret, token, steps):
+    """Plays Secrets Manager: invoke each step, retry a failed one a few times, then tidy up."""
+    function = secret.rotation_lambda_arn.split(":function:")[-1].split(":")[0]
+    url = f"{LAMBDA_ENDPOINT.rstrip('/')}/2015-03-31/functions/{function}/invocations"
+    for step in steps:
+        event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token, "RotationToken": str(uuid.uuid4())}
+        for attempt in range(3):
+            req = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    body = resp.read().decode()
+                    failed = resp.headers.get("X-Amz-Function-Error") or '"errorType"' in body
+            except Exception as e:  # noqa: BLE001 - any failure is a failed invocation
+                body, failed = str(e), True
+            if not failed:
+                break
+            LOG.warning("rotation %s %s attempt %d failed: %s", secret.name, step, attempt + 1, body[:300])
+            time.sleep(1 + attempt)
+        else:
+            secret.last_rotation_status = f"Failed:{step}"
+            return
+    if steps[-1] == "finishSecret":
+        version = secret.versions.get(token)
+        if version and "AWSPENDING" in version["version_stages"]:
+            version["version_stages"].remove("AWSPENDING")
+    secret.last_rotation_status = "Succeeded"
+
+
+_orig_to_dict = sm_models.FakeSecret.to_dict
+
+
+def secret_to_dict(self):
+    d = _orig_to_dict(self)
+    extra = getattr(self, "rotation_rules_extra", None)
+    if extra and "RotationRules" in d:
+        d["RotationRules"].update(extra)
+        if not d["RotationRules"].get("AutomaticallyAfterDays"):
+            d["RotationRules"].pop("AutomaticallyAfterDays", None)
+    return d
+
+
+sm_models.FakeSecret.to_dict = secret_to_dict
+_orig_update_stage = SMB.update_secret_version_stage
+
+
+def update_secret_version_stage(self, *args, **kwargs):
+    result = _orig_update_stage(self, *args, **kwargs)
+    secret_id = kwargs.get("secret_id", args[0] if args else None)
+    if secret_id and self._is_valid_identifier(secret_id):
+        _sync_default(self.secrets[secret_id])
+    return result
+
+
+SMB.update_secret_version_stage = update_secret_version_stage
+SMB.put_secret_value = put_secret_value
+SMB.get_secret_value = get_secret_value
+SMB.rotate_secret = rotate_secret
+
+
+# ------------------------------------------------------------------------- middleware
+
+CF_ROUTES = [
+    ("POST", r"/2020-05-31/public-key$", "CreatePublicKey"),
+    ("GET", r"/2020-05-31/public-key$", "ListPublicKeys"),
+    ("GET", r"/2020-05-31/public-key/[^/]+$", "GetPublicKey"),
+    ("DELETE", r"/2020-05-31/public-key/[^/]+$", "DeletePublicKey"),
+    ("POST", r"/2020-05-31/key-group$", "CreateKeyGroup"),
+    ("GET", r"/2020-05-31/key-group$", "ListKeyGroups"),
+    ("GET", r"/2020-05-31/key-group/[^/]+$", "GetKeyGroup"),
+    ("PUT", r"/2020-05-31/key-group/[^/]+$", "UpdateKeyGroup"),
+    ("DELETE", r"/2020-05-31/key-group/[^/]+$", "DeleteKeyGroup"),
+]
+TARGET_PREFIXES = {"secretsmanager": "secretsmanager", "AmazonSSM": "ssm", "AWSCognitoIdentityProviderService": "cognito-idp"}
+
+
+def operation_of(request):
+    target = request.headers.get("X-Amz-Target")
+    if target and "." in target:
+        prefix, op = target.split(".", 1)
+        return f"{TARGET_PREFIXES.get(prefix, prefix)}.{op}"
+    for method, pattern, op in CF_ROUTES:
+        if request.method == method and re.search(pattern, request.path):
+            return f"cloudfront.{op}"
+    auth = request.headers.get("Authorization", "")
+    m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = m.group(1) if m else "unknown"
+    # Never read the body here: moto reads it from the same WSGI stream afterwards.
+    action = request.args.get("Action")
+    return f"{service}.{action}" if action else f"{service}.{request.method} {request.path}"
+
+
+class Controls:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.faults = []
+        self.calls = []
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        if request.path.startswith("/_emulator/"):
+            return self.control(request)(environ, start_response)
+        op = operation_of(request)
+        fault = None
+        with self.lock:
+            self.calls.append(op)
+            for f in self.faults:
+                if f["operation"] == op and f["count"] > 0:
+                    f["count"] -= 1
+                    fault = f
+                    break
+        if fault:
+            return self.fault_response(op, fault)(environ, start_response)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def fault_response(op, fault):
+        code, status = fault.get("code", "ServiceUnavailable"), int(fault.get("status", 503))
+        message = f"injected fault for {op}"
+        if op.startswith("cloudfront."):
+            body = f'<?xml version="1.0"?><ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>'
+            return Response(body, status=status, content_type="text/xml")
+        body = json.dumps({"__type": code, "message": message})
+        return Response(body, status=status, content_type="application/x-amz-json-1.1", headers={"x-amzn-ErrorType": code})
+
+    def control(self, request):
+        with self.lock:
+            if request.path == "/_emulator/health":
+                return Response("ok")
+            if request.path == "/_emulator/faults":
+                if request.method == "POST":
+                    fault = json.loads(request.get_data())
+                    fault.setdefault("count", 1)
+                    self.faults.append(fault)
+                    return Response(json.dumps(fault), content_type="application/json")
+                if request.method == "DELETE":
+                    self.faults.clear()
+                    return Response("", status=204)
+            if request.path == "/_emulator/calls":
+                if request.method == "GET":
+                    return Response(json.dumps(self.calls), content_type="application/json")
+                if request.method == "DELETE":
+                    self.calls.clear()
+                    return Response("", status=204)
+        return Response("unknown control", status=404)
+
+
+def main(argv=None):
+    global LAMBDA_ENDPOINT
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--lambda-endpoint", help="Lambda Invoke API base URL that RotateSecret calls (e.g. cargo lambda watch)")
+    args = parser.parse_args(argv)
+    LAMBDA_ENDPOINT = args.lambda_endpoint
+    logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = Controls(DomainDispatcherApplication(create_backend_app))
+    print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
