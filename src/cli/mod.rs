@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod rotation;
 pub mod signing;
 
 /// CloudFront signed cookies for signed-in users, with keys that rotate themselves.
@@ -45,6 +46,14 @@ pub enum Command {
         after_help = "Example:\n  cfcookie keygen --private-key-out key.pem --public-key-out pub.pem\n  aws cloudfront create-public-key --public-key-config \\\n      \"CallerReference=$(date +%s),Name=my-key,EncodedKey=$(cat pub.pem)\""
     )]
     Keygen(signing::KeygenArgs),
+    /// Rotate the signing key now: the four steps in process, as Secrets Manager would run
+    /// them (works whether or not rotation is enabled), or --via-secrets-manager.
+    #[command(after_help = "Reads CFCOOKIE_KEY_GROUP_ID, CFCOOKIE_KEY_ID_PARAMETER, CFCOOKIE_KEY_NAME_PREFIX,\nCFCOOKIE_ACTIVATION_DELAY, CFCOOKIE_COOKIE_LIFETIME, CFCOOKIE_KEY_CACHE_TTL and\nCFCOOKIE_CANARY_URL (see README), and the standard AWS environment (AWS_REGION,\nAWS_ENDPOINT_URL, credentials). Prints JSON {token, key_id, step_ms, retried}.\n\nExample:\n  CFCOOKIE_KEY_GROUP_ID=2f6c... CFCOOKIE_KEY_ID_PARAMETER=/media/cfcookie/key-id \\\n      cfcookie rotate --secret-id media/cfcookie/signing-key")]
+    Rotate(rotation::RotateArgs),
+    /// Show the rotation state across Secrets Manager, CloudFront and SSM, and check the
+    /// invariants. Exits 0 when consistent, 1 when not.
+    #[command(after_help = "Example:\n  cfcookie status --secret-id media/cfcookie/signing-key --key-group-id 2f6c...\n\nPrints JSON with \"consistent\": true|false and each broken invariant in \"problems\".")]
+    Status(rotation::TargetArgs),
 }
 
 /// What a command prints and the exit code it ends with.
@@ -85,5 +94,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::SignCookies(args) => signing::sign_cookies(&args),
         Command::Verify(args) => signing::verify(&args),
         Command::Keygen(args) => signing::keygen(&args),
+        Command::Rotate(args) => rotation::rotate(&args),
+        Command::Status(args) => rotation::status_command(&args),
     }
 }

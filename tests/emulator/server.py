@@ -274,6 +274,7 @@ SMB = sm_models.SecretsManagerBackend
 _orig_put = SMB.put_secret_value
 _orig_get = SMB.get_secret_value
 LAMBDA_ENDPOINT = None
+LAMBDA_FUNCTION = None
 
 
 def _sync_default(secret):
@@ -360,7 +361,7 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
 
 def _run_rotation(backend, secret, token, steps):
     """Plays Secrets Manager: invoke each step, retry a failed one a few times, then tidy up."""
-    function = secret.rotation_lambda_arn.split(":function:")[-1].split(":")[0]
+    function = LAMBDA_FUNCTION or secret.rotation_lambda_arn.split(":function:")[-1].split(":")[0]
     url = f"{LAMBDA_ENDPOINT.rstrip('/')}/2015-03-31/functions/{function}/invocations"
     for step in steps:
         event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token, "RotationToken": str(uuid.uuid4())}
@@ -506,13 +507,15 @@ class Controls:
 
 
 def main(argv=None):
-    global LAMBDA_ENDPOINT
+    global LAMBDA_ENDPOINT, LAMBDA_FUNCTION
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--lambda-endpoint", help="Lambda Invoke API base URL that RotateSecret calls (e.g. cargo lambda watch)")
+    parser.add_argument("--lambda-function", help="function name to invoke there (default: from RotationLambdaARN; `_` for cargo lambda watch --only-lambda-apis)")
     args = parser.parse_args(argv)
     LAMBDA_ENDPOINT = args.lambda_endpoint
+    LAMBDA_FUNCTION = args.lambda_function
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = Controls(DomainDispatcherApplication(create_backend_app))

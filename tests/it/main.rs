@@ -6,6 +6,9 @@
 
 mod util;
 
+/// `cfcookie rotate` and `status` against the emulator, and the built rotator Lambda run
+/// through cargo-lambda's Runtime API by the emulator's RotateSecret.
+mod cli_rotation;
 /// The CLI's signing commands: outputs, exit codes, and refusals of bad input.
 mod cli_signing;
 /// 240 generated cases compared byte for byte with botocore and @aws-sdk/cloudfront-signer, and

@@ -1,0 +1,159 @@
+"""The emulator extension refuses what the CloudFront and Secrets Manager API references say
+the real services refuse. Run by scripts/test (pytest, from .venv)."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import botocore
+import pytest
+
+SERVER = Path(__file__).with_name("server.py")
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/_emulator/health")
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError(proc.stderr.read().decode())
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def client(endpoint, service, **config):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=botocore.config.Config(**config) if config else None,
+    )
+
+
+PEM = """-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtJ3R3cVnOvYPtkJdqm41
+-----END PUBLIC KEY-----
+"""
+
+
+def error_of(call):
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call()
+    return info.value.response["Error"]["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def new_key(cf, name):
+    return cf.create_public_key(PublicKeyConfig={"CallerReference": name, "Name": name, "EncodedKey": PEM, "Comment": "c"})["PublicKey"]["Id"]
+
+
+def test_public_key_in_a_group_cannot_be_deleted(endpoint):
+    cf = client(endpoint, "cloudfront")
+    key = new_key(cf, "inuse")
+    cf.create_key_group(KeyGroupConfig={"Name": "g-inuse", "Items": [key]})
+    etag = cf.get_public_key(Id=key)["ETag"]
+    assert error_of(lambda: cf.delete_public_key(Id=key, IfMatch=etag)) == ("PublicKeyInUse", 409)
+
+
+def test_if_match_is_required_and_checked(endpoint):
+    cf = client(endpoint, "cloudfront")
+    key = new_key(cf, "ifmatch")
+    assert error_of(lambda: cf.delete_public_key(Id=key, IfMatch="ESTALE"))[0] == "PreconditionFailed"
+    group = cf.create_key_group(KeyGroupConfig={"Name": "g-ifmatch", "Items": [key]})
+    gid, etag = group["KeyGroup"]["Id"], group["ETag"]
+    config = {"Name": "g-ifmatch", "Items": [key]}
+    assert error_of(lambda: cf.update_key_group(Id=gid, IfMatch="ESTALE", KeyGroupConfig=config)) == ("PreconditionFailed", 412)
+    new_etag = cf.update_key_group(Id=gid, IfMatch=etag, KeyGroupConfig=config)["ETag"]
+    assert new_etag != etag, "every change gives a new ETag"
+    assert error_of(lambda: cf.update_key_group(Id=gid, IfMatch=etag, KeyGroupConfig=config))[0] == "PreconditionFailed"
+
+
+def test_at_most_five_keys_and_only_known_keys(endpoint):
+    cf = client(endpoint, "cloudfront")
+    keys = [new_key(cf, f"many{i}") for i in range(6)]
+    assert error_of(lambda: cf.create_key_group(KeyGroupConfig={"Name": "g-many", "Items": keys}))[0] == "TooManyPublicKeysInKeyGroup"
+    group = cf.create_key_group(KeyGroupConfig={"Name": "g-five", "Items": keys[:5]})
+    gid, etag = group["KeyGroup"]["Id"], group["ETag"]
+    assert error_of(lambda: cf.update_key_group(Id=gid, IfMatch=etag, KeyGroupConfig={"Name": "g-five", "Items": keys}))[0] == "TooManyPublicKeysInKeyGroup"
+    assert error_of(lambda: cf.update_key_group(Id=gid, IfMatch=etag, KeyGroupConfig={"Name": "g-five", "Items": ["KNOSUCHKEY"]})) == ("NoSuchPublicKey", 404)
+
+
+def test_unknown_ids(endpoint):
+    cf = client(endpoint, "cloudfront")
+    assert error_of(lambda: cf.get_public_key(Id="KNOSUCHKEY")) == ("NoSuchPublicKey", 404)
+    assert error_of(lambda: cf.delete_public_key(Id="KNOSUCHKEY", IfMatch="E1")) == ("NoSuchPublicKey", 404)
+    assert error_of(lambda: cf.get_key_group(Id="no-such-group")) == ("NoSuchResource", 404)
+
+
+def test_key_group_names_are_unique_and_groups_delete_with_if_match(endpoint):
+    cf = client(endpoint, "cloudfront")
+    key = new_key(cf, "uniq")
+    group = cf.create_key_group(KeyGroupConfig={"Name": "g-uniq", "Items": [key]})
+    assert error_of(lambda: cf.create_key_group(KeyGroupConfig={"Name": "g-uniq", "Items": [key]}))[0] == "KeyGroupAlreadyExists"
+    assert error_of(lambda: cf.delete_key_group(Id=group["KeyGroup"]["Id"], IfMatch="ESTALE"))[0] == "PreconditionFailed"
+    cf.delete_key_group(Id=group["KeyGroup"]["Id"], IfMatch=group["ETag"])
+    cf.delete_public_key(Id=key, IfMatch=cf.get_public_key(Id=key)["ETag"])  # free now
+
+
+def test_comment_is_kept(endpoint):
+    cf = client(endpoint, "cloudfront")
+    key = new_key(cf, "comment")
+    assert cf.get_public_key(Id=key)["PublicKey"]["PublicKeyConfig"]["Comment"] == "c"
+
+
+def test_put_secret_value_with_same_token_and_other_value_is_refused(endpoint):
+    sm = client(endpoint, "secretsmanager")
+    sm.create_secret(Name="s-token", SecretString="v0")
+    token = "t" * 32
+    sm.put_secret_value(SecretId="s-token", ClientRequestToken=token, SecretString="v1", VersionStages=["AWSPENDING"])
+    sm.put_secret_value(SecretId="s-token", ClientRequestToken=token, SecretString="v1", VersionStages=["AWSPENDING"])
+    assert error_of(lambda: sm.put_secret_value(SecretId="s-token", ClientRequestToken=token, SecretString="v2", VersionStages=["AWSPENDING"]))[0] == "ResourceExistsException"
+
+
+def test_rotate_secret_stages_an_empty_pending_version_and_refuses_a_second(endpoint):
+    sm = client(endpoint, "secretsmanager")
+    sm.create_secret(Name="s-rot", SecretString="v0")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    version = sm.rotate_secret(SecretId="s-rot", RotationLambdaARN=arn, RotationRules={"AutomaticallyAfterDays": 30})["VersionId"]
+    stages = sm.describe_secret(SecretId="s-rot")["VersionIdsToStages"]
+    assert stages[version] == ["AWSPENDING"]
+    assert sm.describe_secret(SecretId="s-rot")["RotationEnabled"] is True
+    assert error_of(lambda: sm.get_secret_value(SecretId="s-rot", VersionId=version, VersionStage="AWSPENDING"))[0] == "ResourceNotFoundException"
+    assert error_of(lambda: sm.rotate_secret(SecretId="s-rot"))[0] == "InvalidRequestException"
+
+
+def test_one_version_per_label_after_stage_moves(endpoint):
+    sm = client(endpoint, "secretsmanager")
+    sm.create_secret(Name="s-label", SecretString="v0")
+    first = next(iter(sm.describe_secret(SecretId="s-label")["VersionIdsToStages"]))
+    second = sm.put_secret_value(SecretId="s-label", SecretString="v1", VersionStages=["AWSPENDING"])["VersionId"]
+    sm.update_secret_version_stage(SecretId="s-label", VersionStage="AWSCURRENT", MoveToVersionId=second, RemoveFromVersionId=first)
+    sm.put_secret_value(SecretId="s-label", SecretString="v2")
+    holders = [v for v, s in sm.describe_secret(SecretId="s-label")["VersionIdsToStages"].items() if "AWSCURRENT" in s]
+    assert len(holders) == 1
+
+
+def test_faults_and_call_log(endpoint):
+    cf = client(endpoint, "cloudfront")
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/_emulator/calls", method="DELETE"))
+    req = urllib.request.Request(endpoint + "/_emulator/faults", method="POST",
+                                 data=json.dumps({"operation": "cloudfront.ListPublicKeys", "status": 503, "code": "ServiceUnavailable", "count": 100}).encode())
+    urllib.request.urlopen(req)
+    assert error_of(lambda: cf.list_public_keys()) == ("ServiceUnavailable", 503)
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/_emulator/faults", method="DELETE"))
+    cf.list_public_keys()
+    calls = json.loads(urllib.request.urlopen(endpoint + "/_emulator/calls").read())
+    assert set(calls) == {"cloudfront.ListPublicKeys"} and len(calls) >= 3, calls  # retried, then served
