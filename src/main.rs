@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    cfcookie::logging::init_cli();
     let cli = cfcookie::cli::Cli::parse();
     match cfcookie::cli::run(cli) {
         Ok(outcome) => {

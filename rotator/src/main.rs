@@ -7,6 +7,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let started = std::time::Instant::now();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -18,6 +19,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     let config = Config::from_env()?;
     let rotator = sdk_rotator(config).await;
+    tracing::info!(
+        init_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "rotator initialised"
+    );
     let rotator = &rotator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move { handle(rotator, event.payload).await })).await
 }

@@ -144,3 +144,65 @@ impl Drop for Emulator {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// What `terraform apply` leaves before the first rotation: a secret holding a placeholder, a
+/// bootstrap public key outside the managed name space, and a key group trusting it.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// Secret name.
+    pub secret: String,
+    /// Key group id.
+    pub group: String,
+    /// SSM parameter name for the key id (not created).
+    pub parameter: String,
+    /// The bootstrap public key id.
+    pub bootstrap_key: String,
+}
+
+/// Creates a [`Bootstrap`] with names tagged by `tag` (so one emulator can hold many).
+pub async fn bootstrap(aws: &aws_config::SdkConfig, tag: &str) -> Bootstrap {
+    let sm = aws_sdk_secretsmanager::Client::new(aws);
+    let cf = aws_sdk_cloudfront::Client::new(aws);
+    let secret = format!("cfcookie/{tag}/signing-key");
+    sm.create_secret()
+        .name(&secret)
+        .secret_string(r#"{"placeholder":"the first rotation replaces this"}"#)
+        .send()
+        .await
+        .expect("secret");
+    let pem = cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::Rsa2048)
+        .expect("key")
+        .public_key()
+        .to_pem();
+    let config = aws_sdk_cloudfront::types::PublicKeyConfig::builder()
+        .caller_reference(format!("bootstrap-{tag}"))
+        .name(format!("bootstrap-{tag}"))
+        .encoded_key(pem)
+        .build()
+        .expect("config");
+    let key = cf
+        .create_public_key()
+        .public_key_config(config)
+        .send()
+        .await
+        .expect("bootstrap key");
+    let bootstrap_key = key.public_key().expect("key").id().to_owned();
+    let group_config = aws_sdk_cloudfront::types::KeyGroupConfig::builder()
+        .name(format!("cfcookie-{tag}"))
+        .items(bootstrap_key.clone())
+        .build()
+        .expect("config");
+    let group = cf
+        .create_key_group()
+        .key_group_config(group_config)
+        .send()
+        .await
+        .expect("group");
+    let group = group.key_group().expect("group").id().to_owned();
+    Bootstrap {
+        secret,
+        group,
+        parameter: format!("/cfcookie/{tag}/key-id"),
+        bootstrap_key,
+    }
+}

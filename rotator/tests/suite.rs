@@ -14,7 +14,7 @@ use cfcookie_rotator::ports::{
     ServiceResult,
 };
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
-use cfcookie_rotator::testing::Emulator;
+use cfcookie_rotator::testing::{bootstrap, Emulator};
 use cfcookie_rotator::{Config, Mode, RotationError, Rotator, Step};
 
 const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation replaces it"}"#;
@@ -153,51 +153,17 @@ impl Backend for Emu {
     type P = SdkParameterStore;
     async fn world(&self) -> World<Self::S, Self::R, Self::P> {
         // Fresh names per world, so one emulator serves many worlds.
-        let n = &new_token()[..8];
-        let sm = aws_sdk_secretsmanager::Client::new(&self.aws);
-        let cf = aws_sdk_cloudfront::Client::new(&self.aws);
-        let secret = format!("cfcookie-key-{n}");
-        sm.create_secret()
-            .name(&secret)
-            .secret_string(PLACEHOLDER)
-            .send()
-            .await
-            .expect("create secret");
-        let config = aws_sdk_cloudfront::types::PublicKeyConfig::builder()
-            .caller_reference(format!("boot-{n}"))
-            .name(format!("{BOOTSTRAP_PEM_NAME}-{n}"))
-            .encoded_key(bootstrap_pem())
-            .build()
-            .expect("config");
-        let key = cf
-            .create_public_key()
-            .public_key_config(config)
-            .send()
-            .await
-            .expect("bootstrap key");
-        let bootstrap = key.public_key().expect("key").id().to_owned();
-        let group_config = aws_sdk_cloudfront::types::KeyGroupConfig::builder()
-            .name(format!("cfcookie-{n}"))
-            .items(bootstrap.clone())
-            .build()
-            .expect("config");
-        let group = cf
-            .create_key_group()
-            .key_group_config(group_config)
-            .send()
-            .await
-            .expect("group");
-        let group = group.key_group().expect("group").id().to_owned();
+        let b = bootstrap(&self.aws, &new_token()[..8]).await;
         let mut world = assemble(
             SdkSecretStore::new(&self.aws),
             SdkKeyRegistry::new(&self.aws),
             SdkParameterStore::new(&self.aws),
-            &secret,
-            &group,
-            bootstrap,
-            Admin::Emulator(sm),
+            &b.secret,
+            &b.group,
+            b.bootstrap_key,
+            Admin::Emulator(aws_sdk_secretsmanager::Client::new(&self.aws)),
         );
-        world.rotator.config.key_id_parameters = vec![format!("/cfcookie/{n}/key-id")];
+        world.rotator.config.key_id_parameters = vec![b.parameter];
         world
     }
 }

@@ -48,12 +48,22 @@ pub enum Command {
     Keygen(signing::KeygenArgs),
     /// Rotate the signing key now: the four steps in process, as Secrets Manager would run
     /// them (works whether or not rotation is enabled), or --via-secrets-manager.
-    #[command(after_help = "Reads CFCOOKIE_KEY_GROUP_ID, CFCOOKIE_KEY_ID_PARAMETER, CFCOOKIE_KEY_NAME_PREFIX,\nCFCOOKIE_ACTIVATION_DELAY, CFCOOKIE_COOKIE_LIFETIME, CFCOOKIE_KEY_CACHE_TTL and\nCFCOOKIE_CANARY_URL (see README), and the standard AWS environment (AWS_REGION,\nAWS_ENDPOINT_URL, credentials). Prints JSON {token, key_id, step_ms, retried}.\n\nExample:\n  CFCOOKIE_KEY_GROUP_ID=2f6c... CFCOOKIE_KEY_ID_PARAMETER=/media/cfcookie/key-id \\\n      cfcookie rotate --secret-id media/cfcookie/signing-key")]
+    #[command(
+        after_help = "Reads CFCOOKIE_KEY_GROUP_ID, CFCOOKIE_KEY_ID_PARAMETER, CFCOOKIE_KEY_NAME_PREFIX,\nCFCOOKIE_ACTIVATION_DELAY, CFCOOKIE_COOKIE_LIFETIME, CFCOOKIE_KEY_CACHE_TTL and\nCFCOOKIE_CANARY_URL (see README), and the standard AWS environment (AWS_REGION,\nAWS_ENDPOINT_URL, credentials). Prints JSON {token, key_id, step_ms, retried}.\n\nExample:\n  CFCOOKIE_KEY_GROUP_ID=2f6c... CFCOOKIE_KEY_ID_PARAMETER=/media/cfcookie/key-id \\\n      cfcookie rotate --secret-id media/cfcookie/signing-key"
+    )]
     Rotate(rotation::RotateArgs),
     /// Show the rotation state across Secrets Manager, CloudFront and SSM, and check the
     /// invariants. Exits 0 when consistent, 1 when not.
-    #[command(after_help = "Example:\n  cfcookie status --secret-id media/cfcookie/signing-key --key-group-id 2f6c...\n\nPrints JSON with \"consistent\": true|false and each broken invariant in \"problems\".")]
+    #[command(
+        after_help = "Example:\n  cfcookie status --secret-id media/cfcookie/signing-key --key-group-id 2f6c...\n\nPrints JSON with \"consistent\": true|false and each broken invariant in \"problems\"."
+    )]
     Status(rotation::TargetArgs),
+    /// Serve /cookie and /cookie/remove (configured by CFCOOKIE_* variables), or with --dev the
+    /// whole flow locally.
+    #[command(
+        after_help = "Examples:\n  cfcookie serve --dev                      # open the printed URL in a browser\n  CFCOOKIE_USER_POOL_ID=eu-west-1_AbC CFCOOKIE_CLIENT_IDS=4f2... \\\n  CFCOOKIE_SECRET_ID=media/cfcookie/signing-key CFCOOKIE_ALLOWED_HOSTS=media.example.com \\\n      cfcookie serve --listen 0.0.0.0:8080\n\nStops gracefully on SIGTERM or Ctrl-C."
+    )]
+    Serve(rotation::ServeArgs),
 }
 
 /// What a command prints and the exit code it ends with.
@@ -96,5 +106,6 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Keygen(args) => signing::keygen(&args),
         Command::Rotate(args) => rotation::rotate(&args),
         Command::Status(args) => rotation::status_command(&args),
+        Command::Serve(args) => rotation::serve(&args),
     }
 }

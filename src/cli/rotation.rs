@@ -15,8 +15,8 @@ use super::{CliError, Outcome};
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The secret that holds the key (name or ARN).
-    #[arg(long, env = "CFCOOKIE_SECRET_ID")]
-    pub secret_id: String,
+    #[arg(long, env = "CFCOOKIE_SECRET_ID", required_unless_present = "dev")]
+    pub secret_id: Option<String>,
     /// The trusted key group to maintain.
     #[arg(long, env = "CFCOOKIE_KEY_GROUP_ID")]
     pub key_group_id: Option<String>,
@@ -29,8 +29,16 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    fn secret(&self) -> Result<&str, CliError> {
+        self.secret_id
+            .as_deref()
+            .ok_or_else(|| CliError::input("--secret-id (or CFCOOKIE_SECRET_ID) is required"))
+    }
+
     fn config(&self) -> Result<Config, CliError> {
-        let mut env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("CFCOOKIE_")).collect();
+        let mut env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("CFCOOKIE_"))
+            .collect();
         for (k, v) in [
             ("CFCOOKIE_KEY_GROUP_ID", &self.key_group_id),
             ("CFCOOKIE_KEY_ID_PARAMETER", &self.key_id_parameter),
@@ -58,6 +66,12 @@ pub struct RotateArgs {
     /// With --via-secrets-manager: how long to wait, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Rotate the local key ring of `cfcookie serve --dev` instead (no AWS).
+    #[arg(long, conflicts_with_all = ["via_secrets_manager", "resume"])]
+    pub dev: bool,
+    /// With --dev: the dev state directory.
+    #[arg(long, default_value = ".cfcookie-dev")]
+    pub state_dir: std::path::PathBuf,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -68,30 +82,68 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub(super) fn rotate(args: &RotateArgs) -> Result<Outcome, CliError> {
+    if args.dev {
+        let delay = std::env::var("CFCOOKIE_ACTIVATION_DELAY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let value = crate::dev::DevKeyRing::new(&args.state_dir)
+            .rotate(delay)
+            .map_err(CliError::input)?;
+        let body = serde_json::json!({"key_id": value.key_id, "active_from": value.active_from.to_rfc3339(), "state_dir": args.state_dir});
+        return Ok(Outcome::print(body.to_string()));
+    }
     let config = args.target.config()?;
+    let secret = args.target.secret()?.to_owned();
     runtime()?.block_on(async {
         let rotator = sdk_rotator(config).await;
-        let secret = &args.target.secret_id;
+        let secret = &secret;
         if args.via_secrets_manager {
             return via_secrets_manager(&rotator, secret, Duration::from_secs(args.timeout)).await;
         }
-        let report = rotate_in_process(&rotator, secret, args.resume).await.map_err(|e| CliError::input(e.to_string()))?;
-        Ok(Outcome::print(serde_json::to_string_pretty(&report).unwrap_or_default()))
+        let report = rotate_in_process(&rotator, secret, args.resume)
+            .await
+            .map_err(|e| CliError::input(e.to_string()))?;
+        Ok(Outcome::print(
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        ))
     })
 }
 
-async fn via_secrets_manager(rotator: &cfcookie_rotator::SdkRotator, secret: &str, timeout: Duration) -> Result<Outcome, CliError> {
+async fn via_secrets_manager(
+    rotator: &cfcookie_rotator::SdkRotator,
+    secret: &str,
+    timeout: Duration,
+) -> Result<Outcome, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::input(e.to_string());
-    let out = rotator.secrets.0.rotate_secret().secret_id(secret).send().await.map_err(|e| {
-        CliError::input(format!("RotateSecret: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
-    })?;
+    let out = rotator
+        .secrets
+        .0
+        .rotate_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| {
+            CliError::input(format!(
+                "RotateSecret: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        })?;
     let token = out.version_id().unwrap_or_default().to_owned();
     let started = Instant::now();
     loop {
-        let desc = rotator.secrets.describe(secret).await.map_err(|e| fail(&e))?;
+        let desc = rotator
+            .secrets
+            .describe(secret)
+            .await
+            .map_err(|e| fail(&e))?;
         if desc.has(&token, stage::CURRENT) && !desc.has(&token, stage::PENDING) {
             let report = status(rotator, secret).await.map_err(|e| fail(&e))?;
-            let key_id = report.versions.iter().find(|v| v.id == token).and_then(|v| v.key_id.clone());
+            let key_id = report
+                .versions
+                .iter()
+                .find(|v| v.id == token)
+                .and_then(|v| v.key_id.clone());
             let body = serde_json::json!({"token": token, "key_id": key_id, "seconds": started.elapsed().as_secs()});
             return Ok(Outcome::print(body.to_string()));
         }
@@ -107,10 +159,77 @@ async fn via_secrets_manager(rotator: &cfcookie_rotator::SdkRotator, secret: &st
 
 pub(super) fn status_command(args: &TargetArgs) -> Result<Outcome, CliError> {
     let config = args.config()?;
+    let secret = args.secret()?.to_owned();
     runtime()?.block_on(async {
         let rotator = sdk_rotator(config).await;
-        let report = status(&rotator, &args.secret_id).await.map_err(|e| CliError::input(e.to_string()))?;
+        let report = status(&rotator, &secret)
+            .await
+            .map_err(|e| CliError::input(e.to_string()))?;
         let code = if report.consistent { 0 } else { 1 };
-        Ok(Outcome { stdout: serde_json::to_string_pretty(&report).unwrap_or_default(), code })
+        Ok(Outcome {
+            stdout: serde_json::to_string_pretty(&report).unwrap_or_default(),
+            code,
+        })
+    })
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The embedded default: local keys, a local token issuer, a guarded content folder and a
+    /// walkthrough page; no AWS account, no configuration.
+    #[arg(long)]
+    pub dev: bool,
+    /// Address to listen on.
+    #[arg(long, env = "CFCOOKIE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// With --dev: where keys and the issuer key live.
+    #[arg(long, default_value = ".cfcookie-dev")]
+    pub state_dir: std::path::PathBuf,
+    /// With --dev: the folder served under /private/ (default: a sample photo).
+    #[arg(long)]
+    pub content: Option<std::path::PathBuf>,
+}
+
+pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        if args.dev {
+            let options = crate::dev::DevOptions {
+                state_dir: args.state_dir.clone(),
+                content_dir: args.content.clone(),
+                token_lifetime: 3600,
+            };
+            return crate::dev::serve(args.listen, options)
+                .await
+                .map_err(CliError::input)
+                .map(|()| Outcome::print(String::new()));
+        }
+        let env = std::env::vars().collect();
+        let endpoint = std::sync::Arc::new(
+            crate::server::endpoint_from_env(&env)
+                .await
+                .map_err(CliError::input)?,
+        );
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| CliError::input(format!("cannot listen on {}: {e}", args.listen)))?;
+        eprintln!(
+            "cfcookie endpoint listening on http://{}",
+            listener
+                .local_addr()
+                .map_err(|e| CliError::input(e.to_string()))?
+        );
+        crate::server::run(
+            listener,
+            crate::server::router(endpoint),
+            crate::server::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| CliError::input(e.to_string()))?;
+        Ok(Outcome::print(String::new()))
     })
 }

@@ -18,7 +18,10 @@ fn cli(emu: &Emulator, b: &Bootstrap) -> Command {
 
 fn status(emu: &Emulator, b: &Bootstrap) -> (i32, Value) {
     let (code, out, err) = run(cli(emu, b).args(["status", "--secret-id", &b.secret]));
-    (code, serde_json::from_str(&out).unwrap_or_else(|_| panic!("status JSON: {out} {err}")))
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("status JSON: {out} {err}")),
+    )
 }
 
 /// The rotator issue's "done when": three `cfcookie rotate`, then `cfcookie status` says
@@ -28,27 +31,47 @@ async fn rotate_three_times_then_status_is_consistent() {
     let emu = Emulator::start();
     let b = bootstrap(&emu.sdk_config().await, "cli").await;
     let (code, s) = status(&emu, &b);
-    assert_eq!((code, &s["consistent"]), (1, &Value::Bool(false)), "bootstrap is not yet rotated: {s}");
+    assert_eq!(
+        (code, &s["consistent"]),
+        (1, &Value::Bool(false)),
+        "bootstrap is not yet rotated: {s}"
+    );
     let mut keys = Vec::new();
     for i in 0..3 {
         let (code, out, err) = run(cli(&emu, &b).args(["rotate", "--secret-id", &b.secret]));
         assert_eq!(code, 0, "rotation {i}: {err}");
         let report: Value = serde_json::from_str(&out).expect("report");
         keys.push(report["key_id"].as_str().expect("key id").to_owned());
-        assert!(!err.contains("PRIVATE KEY"), "a private key reached the log");
+        assert!(
+            !err.contains("PRIVATE KEY"),
+            "a private key reached the log"
+        );
     }
     let (code, s) = status(&emu, &b);
     assert_eq!(code, 0, "{s}");
     assert_eq!(s["consistent"], Value::Bool(true), "{s}");
-    let items: Vec<&str> = s["key_group_items"].as_array().expect("items").iter().map(|v| v.as_str().expect("id")).collect();
+    let items: Vec<&str> = s["key_group_items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|v| v.as_str().expect("id"))
+        .collect();
     assert_eq!(items.len(), 2);
-    assert!(items.contains(&keys[1].as_str()) && items.contains(&keys[2].as_str()), "{items:?} vs {keys:?}");
-    assert_eq!(s["parameters"][&b.parameter], Value::String(keys[2].clone()));
+    assert!(
+        items.contains(&keys[1].as_str()) && items.contains(&keys[2].as_str()),
+        "{items:?} vs {keys:?}"
+    );
+    assert_eq!(
+        s["parameters"][&b.parameter],
+        Value::String(keys[2].clone())
+    );
 }
 
 #[test]
 fn rotate_without_a_key_group_is_a_clear_error() {
-    let (code, _, err) = run(cfcookie().args(["rotate", "--secret-id", "x"]).env_remove("CFCOOKIE_KEY_GROUP_ID"));
+    let (code, _, err) = run(cfcookie()
+        .args(["rotate", "--secret-id", "x"])
+        .env_remove("CFCOOKIE_KEY_GROUP_ID"));
     assert_eq!(code, 2);
     assert!(err.contains("CFCOOKIE_KEY_GROUP_ID is required"), "{err}");
 }
@@ -63,12 +86,19 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
 }
 
 fn rotator_binary() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_cfcookie")).with_file_name("cfcookie-rotator");
-    assert!(path.exists(), "{} is not built: run the suite with `cargo nextest run --workspace` (scripts/test)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: run the suite with `cargo nextest run --workspace` (scripts/test)",
+        path.display()
+    );
     path
 }
 
@@ -80,23 +110,42 @@ async fn rotate_via_secrets_manager_runs_the_built_lambda() {
     let api_port = free_port();
     let watch = Killed(
         Command::new("cargo")
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &api_port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &api_port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("cargo lambda watch"),
     );
-    let emu = Emulator::start_with(&["--lambda-endpoint", &format!("http://127.0.0.1:{api_port}"), "--lambda-function", "_"]);
+    let emu = Emulator::start_with(&[
+        "--lambda-endpoint",
+        &format!("http://127.0.0.1:{api_port}"),
+        "--lambda-function",
+        "_",
+    ]);
     let b = bootstrap(&emu.sdk_config().await, "lambda").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
-        assert!(Instant::now() < deadline, "cargo lambda watch did not start");
+        assert!(
+            Instant::now() < deadline,
+            "cargo lambda watch did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let function = Killed(
         Command::new(rotator_binary())
             .envs(emu.env())
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{api_port}/.rt"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{api_port}/.rt"),
+            )
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -112,18 +161,43 @@ async fn rotate_via_secrets_manager_runs_the_built_lambda() {
     sm.rotate_secret()
         .secret_id(&b.secret)
         .rotation_lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator")
-        .rotation_rules(aws_sdk_secretsmanager::types::RotationRulesType::builder().automatically_after_days(30).build())
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
         .rotate_immediately(false)
         .send()
         .await
         .expect("enable rotation");
-    let (code, out, err) = run(cli(&emu, &b).args(["rotate", "--via-secrets-manager", "--timeout", "120", "--secret-id", &b.secret]));
+    let (code, out, err) = run(cli(&emu, &b).args([
+        "rotate",
+        "--via-secrets-manager",
+        "--timeout",
+        "120",
+        "--secret-id",
+        &b.secret,
+    ]));
     drop(function);
     drop(watch);
-    assert_eq!(code, 0, "rotate --via-secrets-manager: {err}\nemulator log:\n{}", emu.log_text());
+    assert_eq!(
+        code,
+        0,
+        "rotate --via-secrets-manager: {err}\nemulator log:\n{}",
+        emu.log_text()
+    );
     let report: Value = serde_json::from_str(&out).expect("json");
-    assert!(report["key_id"].as_str().is_some_and(|k| k.starts_with('K')), "{report}");
+    assert!(
+        report["key_id"]
+            .as_str()
+            .is_some_and(|k| k.starts_with('K')),
+        "{report}"
+    );
     let (code, s) = status(&emu, &b);
     assert_eq!(code, 0, "{s}");
-    assert_eq!(s["key_group_items"], serde_json::json!([report["key_id"]]), "the bootstrap key left the group");
+    assert_eq!(
+        s["key_group_items"],
+        serde_json::json!([report["key_id"]]),
+        "the bootstrap key left the group"
+    );
 }

@@ -1,0 +1,29 @@
+//! The cookie endpoint as a Lambda (function URL, API Gateway v1/v2, ALB events). `main` only
+//! wires; the behaviour is `cfcookie::endpoint::Endpoint::handle`, shared with `cfcookie serve`.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use lambda_http::{service_fn, Body, Error, Request, Response};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    cfcookie::logging::init_json();
+    let env = std::env::vars().collect();
+    let endpoint = Arc::new(cfcookie::server::endpoint_from_env(&env).await?);
+    tracing::info!(
+        init_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "endpoint initialised"
+    );
+    let endpoint = &endpoint;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let (parts, _) = req.into_parts();
+        let response = endpoint
+            .handle(&parts.method, parts.uri.path(), &parts.headers)
+            .await;
+        let (parts, body) = response.into_parts();
+        Ok::<_, Error>(Response::from_parts(parts, Body::from(body)))
+    }))
+    .await
+}

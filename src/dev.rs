@@ -1,0 +1,381 @@
+//! `cfcookie serve --dev`: the whole flow on one machine, no AWS account.
+//!
+//! - a key ring in a local directory (`current.json`, `previous.json`, in the secret format),
+//!   rotated by `cfcookie rotate --dev` and picked up within seconds;
+//! - a dev token issuer: a JWKS and a sign-in that mints RS256 tokens shaped like Cognito
+//!   access tokens, verified by the same [`CognitoVerifier`] as in production (over HTTP);
+//! - `/cookie` and `/cookie/remove` (the real endpoint);
+//! - `/private/…`: a content folder guarded by the signer's CloudFront-equivalent verification
+//!   (403 with the reason in `X-Cfcookie-Refusal`);
+//! - `/`: a page that walks sign in → cookies → protected image → sign out → refused.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use cfcookie_rotator::model::{SecretValue, FORMAT};
+use cfcookie_signer::{KeyAlgorithm, PrivateKey, ViewerRequest};
+use jsonwebtoken::{EncodingKey, Header};
+use serde::Deserialize;
+
+use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::keysource::{KeySource, SecretKeySource, SecretReader};
+use crate::token::{CognitoVerifier, HttpJwks};
+
+/// The dev app client id tokens carry.
+pub const DEV_CLIENT_ID: &str = "cfcookie-dev-client";
+const ISSUER_KID: &str = "cfcookie-dev-1";
+
+/// The dev key ring: a directory holding the current and previous key in the secret format.
+#[derive(Debug, Clone)]
+pub struct DevKeyRing {
+    dir: PathBuf,
+}
+
+impl DevKeyRing {
+    /// The ring in `state/keys`.
+    pub fn new(state: &Path) -> Self {
+        DevKeyRing {
+            dir: state.join("keys"),
+        }
+    }
+
+    fn read_one(&self, name: &str) -> Result<Option<SecretValue>, String> {
+        let path = self.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(text) => match SecretValue::parse(&text) {
+                Ok(cfcookie_rotator::model::Parsed::Key(v)) => Ok(Some(*v)),
+                Ok(_) => Ok(None),
+                Err(e) => Err(format!("{}: {e}", path.display())),
+            },
+        }
+    }
+
+    /// Makes a new current key (the old one becomes previous), active after `delay` seconds.
+    pub fn rotate(&self, delay: i64) -> Result<SecretValue, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).map_err(|e| e.to_string())?;
+        let now = chrono::Utc::now();
+        let n: u64 = rand::random();
+        let value = SecretValue {
+            format: FORMAT.to_owned(),
+            key_id: format!("KDEV{:010}", n % 10_000_000_000),
+            algorithm: key.algorithm().as_str().to_owned(),
+            private_key_pem: key.to_pkcs8_pem().to_string(),
+            public_key_pem: key.public_key().to_pem(),
+            created_at: now,
+            active_from: now + chrono::Duration::seconds(delay),
+        };
+        let current = self.dir.join("current.json");
+        if current.exists() {
+            std::fs::rename(&current, self.dir.join("previous.json")).map_err(|e| e.to_string())?;
+        }
+        let tmp = self.dir.join("current.json.tmp");
+        crate::cli::signing::write_private(&tmp, value.to_json().as_bytes())
+            .map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &current).map_err(|e| e.to_string())?;
+        Ok(value)
+    }
+
+    /// Ensures a current key exists.
+    pub fn ensure(&self) -> Result<(), String> {
+        if self.read_one("current.json")?.is_none() {
+            self.rotate(0)?;
+        }
+        Ok(())
+    }
+}
+
+impl SecretReader for DevKeyRing {
+    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+        Ok((
+            self.read_one("current.json")?,
+            self.read_one("previous.json")?,
+        ))
+    }
+}
+
+/// The dev token issuer: one RSA key, kept in the state directory.
+struct Issuer {
+    issuer: String,
+    key: EncodingKey,
+    jwks: String,
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Issuer {
+    fn load(state: &Path, issuer: String) -> Result<Issuer, String> {
+        let path = state.join("issuer-key.pem");
+        let key = match std::fs::read_to_string(&path) {
+            Ok(pem) => PrivateKey::from_pem(&pem, None).map_err(|e| e.to_string())?,
+            Err(_) => {
+                let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).map_err(|e| e.to_string())?;
+                crate::cli::signing::write_private(&path, key.to_pkcs8_pem().as_bytes())
+                    .map_err(|e| e.to_string())?;
+                key
+            }
+        };
+        let rsa = aws_lc_rs::rsa::PublicKey::from_der(key.public_key().spki_der())
+            .map_err(|e| format!("issuer key: {e:?}"))?;
+        let jwk = serde_json::json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": ISSUER_KID,
+            "n": b64url(rsa.modulus().big_endian_without_leading_zero()), "e": b64url(rsa.exponent().big_endian_without_leading_zero())});
+        let encoding =
+            EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).map_err(|e| e.to_string())?;
+        Ok(Issuer {
+            issuer,
+            key: encoding,
+            jwks: serde_json::json!({"keys": [jwk]}).to_string(),
+        })
+    }
+
+    /// An access token shaped like Cognito's.
+    fn mint(&self, username: &str, groups: &[String], lifetime: i64) -> Result<String, String> {
+        let now = crate::time::now();
+        let sub = {
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, username.as_bytes());
+            let h: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            )
+        };
+        let claims = serde_json::json!({
+            "sub": sub, "iss": self.issuer, "client_id": DEV_CLIENT_ID, "origin_jti": format!("{:x}", rand::random::<u64>()),
+            "event_id": format!("{:x}", rand::random::<u64>()), "token_use": "access", "scope": "openid profile",
+            "auth_time": now, "exp": now + lifetime, "iat": now, "jti": format!("{:x}", rand::random::<u64>()),
+            "username": username, "cognito:groups": groups,
+        });
+        let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(ISSUER_KID.to_owned());
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| e.to_string())
+    }
+}
+
+/// Options of `serve --dev`.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// Where keys and the issuer key live.
+    pub state_dir: PathBuf,
+    /// The folder served under `/private/`.
+    pub content_dir: Option<PathBuf>,
+    /// Seconds a dev token lives.
+    pub token_lifetime: i64,
+}
+
+struct DevState {
+    issuer: Issuer,
+    keys: Arc<SecretKeySource<DevKeyRing>>,
+    content: PathBuf,
+    token_lifetime: i64,
+}
+
+const SAMPLE_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="480" height="300" viewBox="0 0 480 300">
+<rect width="480" height="300" fill="#1d3557"/><circle cx="380" cy="70" r="38" fill="#f1c40f"/>
+<path d="M0 300 L140 120 L250 260 L330 170 L480 300 Z" fill="#457b9d"/><path d="M0 300 L90 210 L190 300 Z" fill="#a8dadc"/>
+<text x="24" y="44" font-family="sans-serif" font-size="26" fill="#f1faee">private photo</text>
+<text x="24" y="72" font-family="sans-serif" font-size="14" fill="#f1faee">served only with valid CloudFront cookies</text></svg>"##;
+
+/// Builds the dev app (routes and endpoint) for a server that will listen on `addr`.
+pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, String> {
+    let state_dir = &options.state_dir;
+    std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    let ring = DevKeyRing::new(state_dir);
+    ring.ensure()?;
+    let keys = Arc::new(SecretKeySource::new(ring));
+    keys.refresh().await?;
+    keys.spawn_refresh(Duration::from_secs(2));
+    let content = match &options.content_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = state_dir.join("content");
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let photo = dir.join("photo.svg");
+            if !photo.exists() {
+                std::fs::write(&photo, SAMPLE_SVG).map_err(|e| e.to_string())?;
+            }
+            dir
+        }
+    };
+    let base = format!("http://{addr}");
+    let issuer_url = format!("{base}/dev");
+    let hosts = format!("{addr},localhost:{},127.0.0.1:{}", addr.port(), addr.port());
+    let env: HashMap<String, String> = [
+        ("CFCOOKIE_ISSUER", issuer_url.clone()),
+        (
+            "CFCOOKIE_JWKS_URL",
+            format!("{base}/dev/.well-known/jwks.json"),
+        ),
+        ("CFCOOKIE_CLIENT_IDS", DEV_CLIENT_ID.to_owned()),
+        ("CFCOOKIE_RESOURCE", "http://{host}/private/*".to_owned()),
+        ("CFCOOKIE_ALLOWED_HOSTS", hosts),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(std::env::vars().filter(|(k, _)| {
+        matches!(
+            k.as_str(),
+            "CFCOOKIE_COOKIE_LIFETIME"
+                | "CFCOOKIE_SAME_SITE"
+                | "CFCOOKIE_HASH_ALGORITHM"
+                | "CFCOOKIE_REQUIRED_GROUPS"
+        )
+    }))
+    .collect();
+    let (config, verifier_config) = EndpointConfig::from_map(&env)?;
+    let endpoint = Arc::new(Endpoint {
+        verifier: CognitoVerifier::new(verifier_config, HttpJwks),
+        keys: keys.clone(),
+        config,
+        clock: Arc::new(crate::time::now),
+    });
+    let state = Arc::new(DevState {
+        issuer: Issuer::load(state_dir, issuer_url)?,
+        keys,
+        content,
+        token_lifetime: options.token_lifetime,
+    });
+    let dev = Router::new()
+        .route("/", get(page))
+        .route("/dev/.well-known/jwks.json", get(jwks))
+        .route("/dev/token", post(token))
+        .route("/private/{*path}", get(private))
+        .with_state(state);
+    Ok(dev.merge(crate::server::router(endpoint)))
+}
+
+async fn page() -> Html<&'static str> {
+    Html(include_str!("dev_page.html"))
+}
+
+async fn jwks(State(s): State<Arc<DevState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.issuer.jwks.clone(),
+    )
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    username: String,
+    #[serde(default)]
+    groups: String,
+}
+
+async fn token(State(s): State<Arc<DevState>>, Form(form): Form<SignIn>) -> Response {
+    let username = form.username.trim();
+    if username.is_empty() || username.len() > 128 {
+        return (StatusCode::BAD_REQUEST, "username: 1 to 128 characters").into_response();
+    }
+    let groups: Vec<String> = form
+        .groups
+        .split(',')
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .collect();
+    match s.issuer.mint(username, &groups, s.token_lifetime) {
+        Ok(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": s.token_lifetime})).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+/// Serves a file only when the request carries cookies CloudFront would accept.
+async fn private(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let url = format!(
+        "http://{host}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
+    let req = ViewerRequest {
+        url: &url,
+        cookie_header: cookie,
+        client_ip: Some(peer.ip()),
+        now: crate::time::now(),
+    };
+    let group = s.keys.key_group();
+    if let Err(refusal) = cfcookie_signer::verify_cookies(&group, &req) {
+        let mut r = (
+            StatusCode::FORBIDDEN,
+            format!("refused as CloudFront would: {refusal}\n"),
+        )
+            .into_response();
+        if let Ok(v) = refusal.code().parse() {
+            r.headers_mut().insert("x-cfcookie-refusal", v);
+        }
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        return r;
+    }
+    let rel = uri.path().trim_start_matches("/private/");
+    if rel
+        .split('/')
+        .any(|part| part.is_empty() || part == ".." || part == "." || part.contains('\\'))
+    {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    match tokio::fs::read(s.content.join(rel)).await {
+        Ok(bytes) => {
+            let kind = match Path::new(rel).extension().and_then(|e| e.to_str()) {
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                Some("jpg" | "jpeg") => "image/jpeg",
+                Some("html") => "text/html; charset=utf-8",
+                Some("txt") => "text/plain; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, kind),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+/// `cfcookie serve --dev`: binds, prints the URL, serves until SIGTERM/Ctrl-C.
+pub async fn serve(listen: SocketAddr, options: DevOptions) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = app(addr, &options).await?;
+    println!("cfcookie dev server: open http://{addr}/  (keys in {}; rotate with `cfcookie rotate --dev`)", options.state_dir.display());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::server::shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
+}

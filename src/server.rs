@@ -1,0 +1,139 @@
+//! Hosts: the plain HTTP server (`cfcookie serve`), and building the endpoint from the
+//! environment for both hosts. The Lambda host is `src/bin/cfcookie-endpoint.rs`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::IntoResponse;
+use axum::Router;
+use cfcookie_rotator::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_signer::{KeyGroup, Signer};
+
+use crate::endpoint::{Endpoint, EndpointConfig, TokenVerifier};
+use crate::keysource::{
+    KeySource, KeyUnavailable, SecretKeySource, SecretsManagerReader, StaticKeySource,
+};
+use crate::token::{CognitoVerifier, HttpJwks};
+
+/// The key source the environment selects.
+#[derive(Debug)]
+pub enum AnyKeySource {
+    /// `CFCOOKIE_KEY_FILE` + `CFCOOKIE_KEY_PAIR_ID`.
+    File(StaticKeySource),
+    /// `CFCOOKIE_SECRET_ID`.
+    Secret(Arc<SecretKeySource<SecretsManagerReader<SdkSecretStore>>>),
+}
+
+impl KeySource for AnyKeySource {
+    fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable> {
+        match self {
+            AnyKeySource::File(k) => k.signer(now),
+            AnyKeySource::Secret(k) => k.signer(now),
+        }
+    }
+    fn key_group(&self) -> KeyGroup {
+        match self {
+            AnyKeySource::File(k) => k.key_group(),
+            AnyKeySource::Secret(k) => k.key_group(),
+        }
+    }
+}
+
+/// The endpoint as deployed: Cognito tokens, keys from Secrets Manager or a file.
+pub type DeployedEndpoint = Endpoint<CognitoVerifier<HttpJwks>, AnyKeySource>;
+
+/// Builds the endpoint from `CFCOOKIE_*` variables: loads the keys (and starts their background
+/// refresh) and the JWKS before the first request.
+pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<DeployedEndpoint, String> {
+    let (config, verifier_config) = EndpointConfig::from_map(env)?;
+    let get = |k: &str| {
+        env.get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let ttl = get("CFCOOKIE_KEY_CACHE_TTL")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(300)
+        .max(1);
+    let keys = match (get("CFCOOKIE_KEY_FILE"), get("CFCOOKIE_KEY_PAIR_ID"), get("CFCOOKIE_SECRET_ID")) {
+        (Some(file), Some(id), _) => {
+            let pass = get("CFCOOKIE_KEY_PASSPHRASE").map(String::into_bytes);
+            AnyKeySource::File(StaticKeySource::from_file(std::path::Path::new(&file), &id, pass.as_deref())?)
+        }
+        (Some(_), None, _) => return Err("CFCOOKIE_KEY_FILE needs CFCOOKIE_KEY_PAIR_ID (its CloudFront public key id)".into()),
+        (None, _, Some(secret)) => {
+            let aws = load_aws_config().await;
+            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(&aws), secret)));
+            if let Err(e) = source.refresh().await {
+                // Start anyway: requests get 503 until a refresh succeeds.
+                tracing::error!(error = %e, "cannot load the signing keys yet");
+            }
+            source.spawn_refresh(Duration::from_secs(ttl));
+            AnyKeySource::Secret(source)
+        }
+        (None, _, None) => return Err("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID".into()),
+    };
+    let verifier = CognitoVerifier::new(verifier_config, HttpJwks);
+    if let Err(e) = verifier.prefetch().await {
+        tracing::warn!(error = %e, "cannot fetch the JWKS yet; will retry on the first token");
+    }
+    Ok(Endpoint {
+        verifier,
+        keys: Arc::new(keys),
+        config,
+        clock: Arc::new(crate::time::now),
+    })
+}
+
+async fn endpoint_handler<V: TokenVerifier + 'static, K: KeySource + 'static>(
+    State(endpoint): State<Arc<Endpoint<V, K>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    endpoint.handle(&method, uri.path(), &headers).await
+}
+
+/// The endpoint's routes, as an axum router (other routes may be merged in, as `--dev` does).
+pub fn router<V: TokenVerifier + 'static, K: KeySource + 'static>(
+    endpoint: Arc<Endpoint<V, K>>,
+) -> Router {
+    Router::new()
+        .fallback(endpoint_handler::<V, K>)
+        .with_state(endpoint)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,387 @@
+//! Amazon Cognito token verification, with the checks aws-jwt-verify makes: RS256 only; the key
+//! chosen by `kid` from the pool's JWKS (cached; an unknown kid refetches at most once per
+//! 10 s, and concurrent requests share one fetch); `iss`; `token_use`; `client_id` (access
+//! tokens) or `aud` (id tokens) in the allow-list; `exp`/`nbf` with leeway; optional groups
+//! (`cognito:groups`) and scopes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+/// Tokens longer than this are refused before any parsing (a 1 MB header is an attack).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Minimum time between two JWKS fetches caused by unknown kids.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No token in the request.
+    #[error("no token: send Authorization: Bearer <token>")]
+    Missing,
+    /// Not a JWT, or parts that do not decode.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// An algorithm other than RS256 (including `none` and HS256).
+    #[error("algorithm {0} is not allowed; only RS256")]
+    Algorithm(String),
+    /// No `kid`, or a `kid` the pool's JWKS does not have.
+    #[error("unknown signing key: {0}")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    Signature,
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// A claim has the wrong value.
+    #[error("{0}")]
+    Claim(String),
+    /// Valid token without a required group or scope (403, not 401).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The JWKS could not be fetched (the token may be fine).
+    #[error("cannot fetch the JWKS: {0}")]
+    Jwks(String),
+}
+
+impl TokenError {
+    /// HTTP status: 403 for a missing group/scope, 503 when the JWKS is unreachable, else 401.
+    pub fn status(&self) -> u16 {
+        match self {
+            TokenError::Forbidden(_) => 403,
+            TokenError::Jwks(_) => 503,
+            _ => 401,
+        }
+    }
+
+    /// The `error` code of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Forbidden(_) => "insufficient_scope",
+            TokenError::Jwks(_) => "jwks_unavailable",
+            _ => "invalid_token",
+        }
+    }
+}
+
+/// Which Cognito token is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens (`client_id` claim); the default.
+    Access,
+    /// Id tokens (`aud` claim).
+    Id,
+}
+
+impl TokenUse {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
+}
+
+/// What a verified token says about its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// `sub`.
+    pub sub: String,
+    /// `username` (access) or `cognito:username` (id).
+    pub username: Option<String>,
+    /// `client_id` or `aud`.
+    pub client_id: String,
+    /// `exp`.
+    pub exp: i64,
+    /// `cognito:groups`.
+    pub groups: Vec<String>,
+    /// `scope`, split.
+    pub scopes: Vec<String>,
+}
+
+/// Settings of a [`CognitoVerifier`].
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// Expected `iss`, e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`.
+    pub issuer: String,
+    /// Where the JWKS is (default: issuer + `/.well-known/jwks.json`).
+    pub jwks_url: String,
+    /// Accepted token kind.
+    pub token_use: TokenUse,
+    /// Allowed app client ids.
+    pub client_ids: Vec<String>,
+    /// Seconds of clock skew allowed on `exp`/`nbf`.
+    pub leeway: u64,
+    /// Any one of these groups is required (empty: none).
+    pub required_groups: Vec<String>,
+    /// All of these scopes are required (empty: none).
+    pub required_scopes: Vec<String>,
+}
+
+/// Fetches a JWKS document.
+pub trait JwksFetcher: Send + Sync {
+    /// The JWKS JSON at `url`.
+    fn fetch(&self, url: &str) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// HTTP(S) GET, 5 s timeout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpJwks;
+
+impl JwksFetcher for HttpJwks {
+    async fn fetch(&self, url: &str) -> Result<String, String> {
+        let url = url.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build()
+                .into();
+            let mut resp = agent.get(&url).call().map_err(|e| e.to_string())?;
+            resp.body_mut()
+                .with_config()
+                .limit(1024 * 1024)
+                .read_to_string()
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
+
+struct Cache {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    fetched: Option<Instant>,
+    fetches: u64,
+}
+
+/// Verifies Cognito JWTs for one user pool.
+pub struct CognitoVerifier<F = HttpJwks> {
+    config: VerifierConfig,
+    fetcher: F,
+    cache: Mutex<Cache>,
+}
+
+impl<F> std::fmt::Debug for CognitoVerifier<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoVerifier")
+            .field("issuer", &self.config.issuer)
+            .field("jwks_url", &self.config.jwks_url)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    sub: Option<String>,
+    iss: Option<String>,
+    token_use: Option<String>,
+    client_id: Option<String>,
+    aud: Option<serde_json::Value>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    username: Option<String>,
+    #[serde(rename = "cognito:username")]
+    cognito_username: Option<String>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Vec<String>,
+    scope: Option<String>,
+}
+
+impl<F: JwksFetcher> CognitoVerifier<F> {
+    /// A verifier; the JWKS is fetched on first use.
+    pub fn new(config: VerifierConfig, fetcher: F) -> Self {
+        CognitoVerifier {
+            config,
+            fetcher,
+            cache: Mutex::new(Cache {
+                keys: HashMap::new(),
+                fetched: None,
+                fetches: 0,
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
+    /// How many times the JWKS has been fetched (for tests and metrics).
+    pub async fn jwks_fetches(&self) -> u64 {
+        self.cache.lock().await.fetches
+    }
+
+    /// Fetches the JWKS now (at start-up, so the first request does not wait).
+    pub async fn prefetch(&self) -> Result<(), TokenError> {
+        let mut cache = self.cache.lock().await;
+        self.refresh(&mut cache).await
+    }
+
+    async fn refresh(&self, cache: &mut Cache) -> Result<(), TokenError> {
+        cache.fetched = Some(Instant::now());
+        cache.fetches += 1;
+        let text = self
+            .fetcher
+            .fetch(&self.config.jwks_url)
+            .await
+            .map_err(TokenError::Jwks)?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| TokenError::Jwks(format!("not a JWKS: {e}")))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+                keys.insert(kid, Arc::new(key));
+            }
+        }
+        cache.keys = keys;
+        Ok(())
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(k) = cache.keys.get(kid) {
+            return Ok(k.clone());
+        }
+        // One fetch at a time (the lock), at most one per interval (a flood of made-up kids
+        // must not turn into a flood of JWKS fetches).
+        let stale = cache
+            .fetched
+            .is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
+        if stale {
+            self.refresh(&mut cache).await?;
+        }
+        cache
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| TokenError::UnknownKey(format!("kid {kid:?} is not in the pool's JWKS")))
+    }
+
+    /// Verifies `token` at time `now` (epoch seconds).
+    pub async fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        if token.is_empty() {
+            return Err(TokenError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed(format!(
+                "token is larger than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
+        if token.split('.').count() != 3 {
+            return Err(TokenError::Malformed(
+                "a JWT has three dot-separated parts".into(),
+            ));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Malformed(format!("header: {e}")))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::UnknownKey("no kid in the header".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_aud = false; // checked below: access tokens carry client_id instead
+        validation.validate_exp = false; // checked below against the injected clock
+        validation.required_spec_claims.clear();
+        let data =
+            jsonwebtoken::decode::<RawClaims>(token, &key, &validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+                    jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                        TokenError::Algorithm("mismatch".into())
+                    }
+                    _ => TokenError::Malformed(e.to_string()),
+                }
+            })?;
+        self.check_claims(data.claims, now)
+    }
+
+    fn check_claims(&self, raw: RawClaims, now: i64) -> Result<Claims, TokenError> {
+        let leeway = i64::try_from(self.config.leeway).unwrap_or(0);
+        if raw.iss.as_deref() != Some(self.config.issuer.as_str()) {
+            return Err(TokenError::Claim(format!(
+                "issuer {:?} is not {:?}",
+                raw.iss.unwrap_or_default(),
+                self.config.issuer
+            )));
+        }
+        let want = self.config.token_use.as_str();
+        if raw.token_use.as_deref() != Some(want) {
+            return Err(TokenError::Claim(format!(
+                "token_use {:?} is not {want:?}",
+                raw.token_use.unwrap_or_default()
+            )));
+        }
+        let client_id = match self.config.token_use {
+            TokenUse::Access => raw.client_id.clone(),
+            TokenUse::Id => match &raw.aud {
+                Some(serde_json::Value::String(a)) => Some(a.clone()),
+                _ => None,
+            },
+        }
+        .ok_or_else(|| TokenError::Claim("no client id (client_id / aud) in the token".into()))?;
+        if !self.config.client_ids.iter().any(|c| c == &client_id) {
+            return Err(TokenError::Claim(format!(
+                "client {client_id:?} is not allowed"
+            )));
+        }
+        let exp = raw.exp.ok_or_else(|| TokenError::Claim("no exp".into()))?;
+        if now >= exp + leeway {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = raw.nbf {
+            if now + leeway < nbf {
+                return Err(TokenError::NotYetValid);
+            }
+        }
+        let sub = raw.sub.ok_or_else(|| TokenError::Claim("no sub".into()))?;
+        let scopes: Vec<String> = raw
+            .scope
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !self.config.required_groups.is_empty()
+            && !raw
+                .groups
+                .iter()
+                .any(|g| self.config.required_groups.contains(g))
+        {
+            return Err(TokenError::Forbidden(format!(
+                "membership in one of {:?} is required",
+                self.config.required_groups
+            )));
+        }
+        if let Some(missing) = self
+            .config
+            .required_scopes
+            .iter()
+            .find(|s| !scopes.contains(s))
+        {
+            return Err(TokenError::Forbidden(format!(
+                "scope {missing:?} is required"
+            )));
+        }
+        Ok(Claims {
+            sub,
+            username: raw.username.or(raw.cognito_username),
+            client_id,
+            exp,
+            groups: raw.groups,
+            scopes,
+        })
+    }
+}
