@@ -449,10 +449,10 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 .and_then(|h| h.to_str().ok())
                 .and_then(clean_host)
                 .ok_or_else(|| {
-                    error(
+                    Refuse(
                         StatusCode::BAD_REQUEST,
                         "bad_host",
-                        "a Host header is required",
+                        "a Host header is required".into(),
                     )
                 })?;
             let bare = host
@@ -465,10 +465,10 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 .iter()
                 .any(|a| a == &host || a == bare)
             {
-                return Err(error(
+                return Err(Refuse(
                     StatusCode::BAD_REQUEST,
                     "host_not_allowed",
-                    &format!("cookies are not issued for host {host:?}"),
+                    format!("cookies are not issued for host {host:?}"),
                 ));
             }
             out = out.replace("{host}", &host);
@@ -480,10 +480,10 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
         ] {
             if out.contains(name) {
                 let value = value.ok_or_else(|| {
-                    error(
+                    Refuse(
                         StatusCode::FORBIDDEN,
                         "missing_claim",
-                        &format!("the token has no claim for {name}"),
+                        format!("the token has no claim for {name}"),
                     )
                 })?;
                 out = out.replace(name, &escape_claim(value));
