@@ -170,6 +170,7 @@ pub struct CognitoVerifier<F = HttpJwks> {
     config: VerifierConfig,
     fetcher: F,
     cache: Mutex<Cache>,
+    refetch_interval: Duration,
 }
 
 impl<F> std::fmt::Debug for CognitoVerifier<F> {
@@ -209,7 +210,15 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
                 fetched: None,
                 fetches: 0,
             }),
+            refetch_interval: JWKS_REFETCH_INTERVAL,
         }
+    }
+
+    /// Changes the minimum time between JWKS fetches for unknown kids (default 10 s).
+    #[must_use]
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     /// The settings.
@@ -257,7 +266,7 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
         // must not turn into a flood of JWKS fetches).
         let stale = cache
             .fetched
-            .is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
+            .is_none_or(|t| t.elapsed() >= self.refetch_interval);
         if stale {
             self.refresh(&mut cache).await?;
         }

@@ -1,10 +1,11 @@
 //! The cookie endpoint as a Lambda (function URL, API Gateway v1/v2, ALB events). `main` only
-//! wires; the behaviour is `cfcookie::endpoint::Endpoint::handle`, shared with `cfcookie serve`.
+//! wires; the behaviour is `cfcookie::endpoint::Endpoint::handle`, shared with `cfcookie serve`,
+//! reached through `cfcookie::server::handle_lambda`.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
 
-use lambda_http::{service_fn, Body, Error, Request, Response};
+use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,12 +19,7 @@ async fn main() -> Result<(), Error> {
     );
     let endpoint = &endpoint;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let (parts, _) = req.into_parts();
-        let response = endpoint
-            .handle(&parts.method, parts.uri.path(), &parts.headers)
-            .await;
-        let (parts, body) = response.into_parts();
-        Ok::<_, Error>(Response::from_parts(parts, Body::from(body)))
+        Ok::<_, Error>(cfcookie::server::handle_lambda(endpoint, req).await)
     }))
     .await
 }

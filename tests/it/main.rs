@@ -14,3 +14,5 @@ mod cli_signing;
 /// 240 generated cases compared byte for byte with botocore and @aws-sdk/cloudfront-signer, and
 /// checked with `openssl dgst -verify`.
 mod conformance;
+/// The cookie endpoint: bad tokens, JWKS, CORS, hosts, real Cognito tokens, Lambda vs server.
+mod endpoint;
