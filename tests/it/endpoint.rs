@@ -209,6 +209,9 @@ async fn a_valid_token_gets_cookies() {
     assert_eq!(body["expires"], NOW + 600);
 }
 
+/// A bad-token case: name, request headers, expected status and error code.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
+
 /// Every bad token gets 401 (or 403 for a missing group) with the right code, never a 5xx.
 #[tokio::test]
 async fn bad_tokens_table() {
@@ -241,7 +244,7 @@ async fn bad_tokens_table() {
     let big = "x".repeat(1024 * 1024);
     let rsa_n = issuer.jwk()["n"].as_str().expect("n").to_owned();
 
-    let cases: Vec<(&str, Vec<(&str, String)>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "alg none, no signature",
             vec![(
