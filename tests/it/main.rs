@@ -6,6 +6,8 @@
 
 mod util;
 
+/// `serve --dev` in headless Chromium: sign in, protected image, sign out, refused.
+mod browser;
 /// `cfcookie rotate` and `status` against the emulator, and the built rotator Lambda run
 /// through cargo-lambda's Runtime API by the emulator's RotateSecret.
 mod cli_rotation;
@@ -16,3 +18,7 @@ mod cli_signing;
 mod conformance;
 /// The cookie endpoint: bad tokens, JWKS, CORS, hosts, real Cognito tokens, Lambda vs server.
 mod endpoint;
+/// With debug logs on, no token, signature or key material reaches a log line.
+mod logs;
+/// Key rollover: the endpoint across a rotation run by the rotator against the emulator.
+mod rollover;

@@ -1,0 +1,74 @@
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{cfcookie, require, root, run};
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cfcookie serve --dev` on a free port with `env`; returns it and its URL.
+pub fn dev_server(state: &std::path::Path, env: &[(&str, &str)]) -> (impl Drop, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let child = cfcookie()
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+        ])
+        .arg(state)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve --dev");
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve --dev did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, format!("http://127.0.0.1:{port}/"))
+}
+
+/// The dev page end to end in headless Chromium; the screenshot is kept in
+/// target/browser/dev-flow.png.
+#[test]
+fn dev_page_works_in_a_real_browser() {
+    require("node", &["--version"]);
+    require("/usr/bin/chromium", &["--version"]);
+    assert!(
+        root()
+            .join("tests/node/node_modules/playwright-core")
+            .exists(),
+        "playwright-core missing: run scripts/test"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let shots = root().join("target/browser");
+    std::fs::create_dir_all(&shots).expect("dir");
+    for same_site in ["Lax", "Strict"] {
+        let (_server, url) = dev_server(dir.path(), &[("CFCOOKIE_SAME_SITE", same_site)]);
+        let shot = shots.join(format!("dev-flow-{}.png", same_site.to_lowercase()));
+        let (code, out, err) = run(Command::new("node")
+            .arg(root().join("tests/node/browser.js"))
+            .arg(&url)
+            .arg(&shot)
+            .arg(same_site));
+        assert_eq!(code, 0, "browser flow failed ({same_site}):\n{out}\n{err}");
+        assert!(
+            shot.metadata().map(|m| m.len() > 10_000).unwrap_or(false),
+            "no screenshot at {}",
+            shot.display()
+        );
+    }
+}
