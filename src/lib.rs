@@ -10,12 +10,31 @@
 //! - [`cli`]: the `cfcookie` command line (thin: parses, calls the pieces, prints).
 //! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up.
 //!
-//! The signer is re-exported as [`signer`]; the rotator as [`rotator`].
+//! - [`issuer`]: library use by backend services ([`Issuer`]).
+//!
+//! The signer is re-exported as [`signer`].
+//!
+//! # Issuing cookies from a backend service
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! // In production: `cfcookie::Issuer::from_secret("media/cfcookie/signing-key").await?`,
+//! // which follows the rotator's keys (cache, activation delay, previous key).
+//! let issuer = cfcookie::Issuer::from_key_file("signer/tests/data/rsa2048.pkcs8.pem", "K2JCJMDEHXQW5F")?;
+//! let issued = issuer.cookies("https://media.example.com/users/42/*", Duration::from_secs(900))?;
+//! assert_eq!(issued.set_cookie.len(), 3);
+//! assert!(issued.set_cookie[0].starts_with("CloudFront-Policy="));
+//! let url = issuer.signed_url("https://media.example.com/users/42/report.pdf", Duration::from_secs(3600))?;
+//! assert!(url.contains("&Signature=") && url.ends_with("&Key-Pair-Id=K2JCJMDEHXQW5F"));
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod dev;
 pub mod endpoint;
+pub mod issuer;
 pub mod keysource;
 pub mod logging;
 pub mod server;
@@ -23,3 +42,4 @@ pub mod time;
 pub mod token;
 
 pub use cfcookie_signer as signer;
+pub use issuer::Issuer;

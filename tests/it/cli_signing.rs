@@ -314,3 +314,18 @@ fn readme_signing_example_works() {
         "cfcookie verify did not allow: {out}"
     );
 }
+
+/// The README's run command starts the embedded default, `serve --dev` (which the browser test
+/// drives end to end).
+#[test]
+fn readme_run_command_is_serve_dev() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let start = readme.find("<!-- run-command -->").expect("README marks its run command");
+    let block = &readme[start..];
+    let body = &block[block.find("```sh\n").expect("sh block") + 6..];
+    let command = body[..body.find("```").expect("end")].trim();
+    assert!(command.starts_with("cargo run") && command.ends_with("-- serve --dev"), "{command}");
+    let (code, out, _) = run(cfcookie().args(["serve", "--help"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("--dev"), "{out}");
+}

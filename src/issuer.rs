@@ -1,0 +1,115 @@
+//! Library use: a backend service issues cookies or signed URLs for its users through the same
+//! key source as the endpoint (cache, `active_from`, previous key).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cfcookie_rotator::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_signer::{CookieAttributes, HashAlgorithm, Policy, PolicyKind, SignedCookies};
+
+use crate::keysource::{KeySource, SecretKeySource, SecretsManagerReader, StaticKeySource};
+
+/// Why cookies or a URL could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The keys could not be loaded.
+    #[error("loading keys: {0}")]
+    Keys(String),
+    /// No key can sign now.
+    #[error(transparent)]
+    Unavailable(#[from] crate::keysource::KeyUnavailable),
+    /// The resource, URL or lifetime is unusable.
+    #[error(transparent)]
+    Sign(#[from] cfcookie_signer::SignError),
+}
+
+/// Cookies issued for one user.
+#[derive(Debug, Clone)]
+pub struct IssuedCookies {
+    /// The cookies (name, value).
+    pub cookies: SignedCookies,
+    /// `Set-Cookie` header values, with the issuer's attributes and `Expires`.
+    pub set_cookie: Vec<String>,
+    /// Expiry, epoch seconds.
+    pub expires: i64,
+}
+
+/// Issues CloudFront cookies and signed URLs.
+#[derive(Clone)]
+pub struct Issuer {
+    keys: Arc<dyn KeySource>,
+    attributes: CookieAttributes,
+    hash: HashAlgorithm,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer").field("attributes", &self.attributes).field("hash", &self.hash).finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// Keys from a Secrets Manager secret kept by the rotator, refreshed in the background
+    /// every `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300). Uses the standard AWS environment.
+    pub async fn from_secret(secret_id: &str) -> Result<Issuer, IssueError> {
+        let ttl = std::env::var("CFCOOKIE_KEY_CACHE_TTL").ok().and_then(|v| v.parse().ok()).unwrap_or(300u64).max(1);
+        let aws = load_aws_config().await;
+        Issuer::from_secret_with(&aws, secret_id, Duration::from_secs(ttl)).await
+    }
+
+    /// As [`Issuer::from_secret`], with an explicit AWS configuration and refresh interval.
+    pub async fn from_secret_with(aws: &aws_config::SdkConfig, secret_id: &str, ttl: Duration) -> Result<Issuer, IssueError> {
+        let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(aws), secret_id)));
+        source.refresh().await.map_err(IssueError::Keys)?;
+        source.spawn_refresh(ttl);
+        Ok(Issuer::with_source(source))
+    }
+
+    /// One key from a PEM file and its CloudFront key id.
+    pub fn from_key_file(path: impl AsRef<std::path::Path>, key_pair_id: &str) -> Result<Issuer, IssueError> {
+        let source = StaticKeySource::from_file(path.as_ref(), key_pair_id, None).map_err(IssueError::Keys)?;
+        Ok(Issuer::with_source(Arc::new(source)))
+    }
+
+    /// Any key source.
+    pub fn with_source(keys: Arc<dyn KeySource>) -> Issuer {
+        Issuer { keys, attributes: CookieAttributes::default(), hash: HashAlgorithm::Sha1 }
+    }
+
+    /// Cookie attributes (Domain, Path, SameSite…). `Expires` is set per issue.
+    #[must_use]
+    pub fn cookie_attributes(mut self, attributes: CookieAttributes) -> Issuer {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Signs with SHA-256 instead of SHA-1.
+    #[must_use]
+    pub fn hash(mut self, hash: HashAlgorithm) -> Issuer {
+        self.hash = hash;
+        self
+    }
+
+    fn signer(&self, now: i64) -> Result<cfcookie_signer::Signer, IssueError> {
+        Ok((*self.keys.signer(now)?).clone().with_hash(self.hash))
+    }
+
+    /// Cookies for `resource` (wildcards allowed, e.g. `https://media.example.com/users/42/*`)
+    /// valid for `lifetime` from now.
+    pub fn cookies(&self, resource: &str, lifetime: Duration) -> Result<IssuedCookies, IssueError> {
+        let now = crate::time::now();
+        let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
+        let cookies = self.signer(now)?.cookies_as(&Policy::new(resource, expires), PolicyKind::Custom)?;
+        let attrs = CookieAttributes { expires: Some(expires), ..self.attributes.clone() };
+        Ok(IssuedCookies { set_cookie: cookies.set_cookie_headers(&attrs), cookies, expires })
+    }
+
+    /// A signed URL for `url`, valid for `lifetime` from now (canned policy).
+    pub fn signed_url(&self, url: &str, lifetime: Duration) -> Result<String, IssueError> {
+        let now = crate::time::now();
+        let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
+        let exact = cfcookie_signer::sign::browser_url(url)?;
+        Ok(self.signer(now)?.signed_url(url, &Policy::new(exact, expires))?)
+    }
+}
