@@ -45,7 +45,10 @@ pub struct Issuer {
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issuer").field("attributes", &self.attributes).field("hash", &self.hash).finish_non_exhaustive()
+        f.debug_struct("Issuer")
+            .field("attributes", &self.attributes)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,28 +56,47 @@ impl Issuer {
     /// Keys from a Secrets Manager secret kept by the rotator, refreshed in the background
     /// every `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300). Uses the standard AWS environment.
     pub async fn from_secret(secret_id: &str) -> Result<Issuer, IssueError> {
-        let ttl = std::env::var("CFCOOKIE_KEY_CACHE_TTL").ok().and_then(|v| v.parse().ok()).unwrap_or(300u64).max(1);
+        let ttl = std::env::var("CFCOOKIE_KEY_CACHE_TTL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64)
+            .max(1);
         let aws = load_aws_config().await;
         Issuer::from_secret_with(&aws, secret_id, Duration::from_secs(ttl)).await
     }
 
     /// As [`Issuer::from_secret`], with an explicit AWS configuration and refresh interval.
-    pub async fn from_secret_with(aws: &aws_config::SdkConfig, secret_id: &str, ttl: Duration) -> Result<Issuer, IssueError> {
-        let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(aws), secret_id)));
+    pub async fn from_secret_with(
+        aws: &aws_config::SdkConfig,
+        secret_id: &str,
+        ttl: Duration,
+    ) -> Result<Issuer, IssueError> {
+        let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
+            SdkSecretStore::new(aws),
+            secret_id,
+        )));
         source.refresh().await.map_err(IssueError::Keys)?;
         source.spawn_refresh(ttl);
         Ok(Issuer::with_source(source))
     }
 
     /// One key from a PEM file and its CloudFront key id.
-    pub fn from_key_file(path: impl AsRef<std::path::Path>, key_pair_id: &str) -> Result<Issuer, IssueError> {
-        let source = StaticKeySource::from_file(path.as_ref(), key_pair_id, None).map_err(IssueError::Keys)?;
+    pub fn from_key_file(
+        path: impl AsRef<std::path::Path>,
+        key_pair_id: &str,
+    ) -> Result<Issuer, IssueError> {
+        let source = StaticKeySource::from_file(path.as_ref(), key_pair_id, None)
+            .map_err(IssueError::Keys)?;
         Ok(Issuer::with_source(Arc::new(source)))
     }
 
     /// Any key source.
     pub fn with_source(keys: Arc<dyn KeySource>) -> Issuer {
-        Issuer { keys, attributes: CookieAttributes::default(), hash: HashAlgorithm::Sha1 }
+        Issuer {
+            keys,
+            attributes: CookieAttributes::default(),
+            hash: HashAlgorithm::Sha1,
+        }
     }
 
     /// Cookie attributes (Domain, Path, SameSite…). `Expires` is set per issue.
@@ -100,9 +122,18 @@ impl Issuer {
     pub fn cookies(&self, resource: &str, lifetime: Duration) -> Result<IssuedCookies, IssueError> {
         let now = crate::time::now();
         let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
-        let cookies = self.signer(now)?.cookies_as(&Policy::new(resource, expires), PolicyKind::Custom)?;
-        let attrs = CookieAttributes { expires: Some(expires), ..self.attributes.clone() };
-        Ok(IssuedCookies { set_cookie: cookies.set_cookie_headers(&attrs), cookies, expires })
+        let cookies = self
+            .signer(now)?
+            .cookies_as(&Policy::new(resource, expires), PolicyKind::Custom)?;
+        let attrs = CookieAttributes {
+            expires: Some(expires),
+            ..self.attributes.clone()
+        };
+        Ok(IssuedCookies {
+            set_cookie: cookies.set_cookie_headers(&attrs),
+            cookies,
+            expires,
+        })
     }
 
     /// A signed URL for `url`, valid for `lifetime` from now (canned policy).
@@ -110,6 +141,8 @@ impl Issuer {
         let now = crate::time::now();
         let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
         let exact = cfcookie_signer::sign::browser_url(url)?;
-        Ok(self.signer(now)?.signed_url(url, &Policy::new(exact, expires))?)
+        Ok(self
+            .signer(now)?
+            .signed_url(url, &Policy::new(exact, expires))?)
     }
 }

@@ -9,7 +9,14 @@ fn main() -> ExitCode {
     match cfcookie::cli::run(cli) {
         Ok(outcome) => {
             if !outcome.stdout.is_empty() {
-                println!("{}", outcome.stdout);
+                use std::io::Write as _;
+                // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+                if let Err(e) = writeln!(std::io::stdout(), "{}", outcome.stdout) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        eprintln!("error: cannot write the output: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
             }
             ExitCode::from(u8::try_from(outcome.code).unwrap_or(2))
         }

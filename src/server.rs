@@ -19,6 +19,45 @@ use crate::keysource::{
 };
 use crate::token::{CognitoVerifier, HttpJwks};
 
+/// Every AWS API call the endpoint makes, as IAM actions (the infra test holds the endpoint's
+/// role to exactly these).
+pub const ENDPOINT_API_CALLS: &[&str] = &["secretsmanager:GetSecretValue", "ssm:GetParameter"];
+
+/// Reads `CFCOOKIE_RESOURCE_PARAMETER` (SSM) into `CFCOOKIE_RESOURCE`. Terraform writes the
+/// distribution's domain there after creating it: the endpoint's own environment cannot hold
+/// it, because the distribution's origin is this function's URL.
+async fn with_resource_parameter(
+    env: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, String> {
+    let mut env = env.clone();
+    let Some(name) = env
+        .get("CFCOOKIE_RESOURCE_PARAMETER")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(env);
+    };
+    let aws = load_aws_config().await;
+    let out = aws_sdk_ssm::Client::new(&aws)
+        .get_parameter()
+        .name(&name)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "CFCOOKIE_RESOURCE_PARAMETER {name}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
+        })?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap_or_default()
+        .to_owned();
+    env.insert("CFCOOKIE_RESOURCE".into(), value);
+    Ok(env)
+}
+
 /// The key source the environment selects.
 #[derive(Debug)]
 pub enum AnyKeySource {
@@ -49,6 +88,7 @@ pub type DeployedEndpoint = Endpoint<CognitoVerifier<HttpJwks>, AnyKeySource>;
 /// Builds the endpoint from `CFCOOKIE_*` variables: loads the keys (and starts their background
 /// refresh) and the JWKS before the first request.
 pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<DeployedEndpoint, String> {
+    let env = &with_resource_parameter(env).await?;
     let (config, verifier_config) = EndpointConfig::from_map(env)?;
     let get = |k: &str| {
         env.get(k)

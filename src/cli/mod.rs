@@ -64,6 +64,13 @@ pub enum Command {
         after_help = "Examples:\n  cfcookie serve --dev                      # open the printed URL in a browser\n  CFCOOKIE_USER_POOL_ID=eu-west-1_AbC CFCOOKIE_CLIENT_IDS=4f2... \\\n  CFCOOKIE_SECRET_ID=media/cfcookie/signing-key CFCOOKIE_ALLOWED_HOSTS=media.example.com \\\n      cfcookie serve --listen 0.0.0.0:8080\n\nStops gracefully on SIGTERM or Ctrl-C."
     )]
     Serve(rotation::ServeArgs),
+    /// Delete a stack's managed public keys after `terraform destroy` (they are the rotator's,
+    /// not in Terraform's state). Keys a key group still holds are refused by CloudFront and
+    /// listed as in_use (exit 1).
+    #[command(
+        after_help = "Example:\n  terraform -chdir=infra destroy && cfcookie purge-keys --key-name-prefix media-prod-cfk"
+    )]
+    PurgeKeys(rotation::PurgeArgs),
 }
 
 /// What a command prints and the exit code it ends with.
@@ -107,5 +114,6 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Rotate(args) => rotation::rotate(&args),
         Command::Status(args) => rotation::status_command(&args),
         Command::Serve(args) => rotation::serve(&args),
+        Command::PurgeKeys(args) => rotation::purge_keys(&args),
     }
 }

@@ -15,7 +15,7 @@ use super::{CliError, Outcome};
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The secret that holds the key (name or ARN).
-    #[arg(long, env = "CFCOOKIE_SECRET_ID", required_unless_present = "dev")]
+    #[arg(long, env = "CFCOOKIE_SECRET_ID")]
     pub secret_id: Option<String>,
     /// The trusted key group to maintain.
     #[arg(long, env = "CFCOOKIE_KEY_GROUP_ID")]
@@ -231,5 +231,54 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
         .await
         .map_err(|e| CliError::input(e.to_string()))?;
         Ok(Outcome::print(String::new()))
+    })
+}
+
+/// Flags of `purge-keys`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Delete public keys named PREFIX-… (the managed keys of a stack, CFCOOKIE_KEY_NAME_PREFIX).
+    #[arg(long, env = "CFCOOKIE_KEY_NAME_PREFIX")]
+    pub key_name_prefix: String,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub(super) fn purge_keys(args: &PurgeArgs) -> Result<Outcome, CliError> {
+    use cfcookie_rotator::ports::{KeyRegistry as _, ServiceError};
+    let prefix = format!("{}-", args.key_name_prefix);
+    runtime()?.block_on(async {
+        let aws = cfcookie_rotator::sdk::load_aws_config().await;
+        let registry = cfcookie_rotator::sdk::SdkKeyRegistry::new(&aws);
+        let fail = |e: ServiceError| CliError::input(e.to_string());
+        let (mut deleted, mut in_use) = (Vec::new(), Vec::new());
+        for key in registry
+            .list_public_keys()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .filter(|k| k.name.starts_with(&prefix))
+        {
+            if args.dry_run {
+                deleted.push(key.id);
+                continue;
+            }
+            let Some((_, etag)) = registry.get_public_key(&key.id).await.map_err(fail)? else {
+                continue;
+            };
+            match registry.delete_public_key(&key.id, &etag).await {
+                Ok(()) | Err(ServiceError::NotFound(_)) => deleted.push(key.id),
+                // CloudFront refuses to delete a key a key group still holds: that stack is alive.
+                Err(ServiceError::InUse) => in_use.push(key.id),
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        let body =
+            serde_json::json!({"deleted": deleted, "in_use": in_use, "dry_run": args.dry_run});
+        Ok(Outcome {
+            stdout: body.to_string(),
+            code: if in_use.is_empty() { 0 } else { 1 },
+        })
     })
 }

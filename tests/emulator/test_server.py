@@ -2,40 +2,11 @@
 the real services refuse. Run by scripts/test (pytest, from .venv)."""
 
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import botocore
 import pytest
-
-SERVER = Path(__file__).with_name("server.py")
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "/_emulator/health")
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError(proc.stderr.read().decode())
-    yield url
-    proc.kill()
-    proc.wait()
-
 
 def client(endpoint, service, **config):
     return boto3.client(

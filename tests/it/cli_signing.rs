@@ -271,7 +271,15 @@ fn verify_exit_codes_and_reasons() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["sign", "sign-cookies", "verify", "keygen"] {
+    for cmd in [
+        "sign",
+        "sign-cookies",
+        "verify",
+        "keygen",
+        "rotate",
+        "status",
+        "serve",
+    ] {
         let (code, out, _) = run(cfcookie().args([cmd, "--help"]));
         assert_eq!(code, 0);
         assert!(out.contains("Example"), "{cmd} --help lacks an example");
@@ -320,12 +328,34 @@ fn readme_signing_example_works() {
 #[test]
 fn readme_run_command_is_serve_dev() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let start = readme.find("<!-- run-command -->").expect("README marks its run command");
+    let start = readme
+        .find("<!-- run-command -->")
+        .expect("README marks its run command");
     let block = &readme[start..];
     let body = &block[block.find("```sh\n").expect("sh block") + 6..];
     let command = body[..body.find("```").expect("end")].trim();
-    assert!(command.starts_with("cargo run") && command.ends_with("-- serve --dev"), "{command}");
+    assert!(
+        command.starts_with("cargo run") && command.ends_with("-- serve --dev"),
+        "{command}"
+    );
     let (code, out, _) = run(cfcookie().args(["serve", "--help"]));
     assert_eq!(code, 0);
     assert!(out.contains("--dev"), "{out}");
+}
+
+/// Every subcommand parses (clap checks its argument graph on first use) and a missing
+/// secret id is a one-line error, not a panic.
+#[test]
+fn rotation_commands_refuse_a_missing_secret_id_cleanly() {
+    for cmd in ["rotate", "status"] {
+        let (code, out, err) = run(cfcookie()
+            .arg(cmd)
+            .env_remove("CFCOOKIE_SECRET_ID")
+            .env("CFCOOKIE_KEY_GROUP_ID", "g"));
+        assert_eq!(code, 2, "{cmd}: {out} {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("--secret-id") && !err.contains("panicked"),
+            "{cmd}: {err}"
+        );
+    }
 }

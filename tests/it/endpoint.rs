@@ -1104,3 +1104,46 @@ async fn lambda_and_server_hosts_answer_alike() {
         );
     }
 }
+
+/// Deployed, the endpoint reads its resource from the SSM parameter Terraform writes after the
+/// distribution exists (CFCOOKIE_RESOURCE_PARAMETER).
+#[tokio::test]
+async fn the_resource_comes_from_the_ssm_parameter() {
+    let emu = cfcookie_rotator::testing::Emulator::start();
+    let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
+    ssm.put_parameter()
+        .name("/stack/cfcookie/resource")
+        .value("https://d1abc.cloudfront.net/*")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("put");
+    // nextest runs each test in its own process, so setting the AWS environment here is safe.
+    for (k, v) in emu.env() {
+        std::env::set_var(k, v);
+    }
+    let key = root()
+        .join("signer/tests/data/rsa2048.pkcs8.pem")
+        .display()
+        .to_string();
+    let e = env(&[
+        ("CFCOOKIE_RESOURCE_PARAMETER", "/stack/cfcookie/resource"),
+        ("CFCOOKIE_KEY_FILE", &key),
+        ("CFCOOKIE_KEY_PAIR_ID", KEY_ID),
+    ]);
+    let mut e = e;
+    e.remove("CFCOOKIE_RESOURCE");
+    e.insert(
+        "CFCOOKIE_JWKS_URL".into(),
+        format!("{}/nope/jwks.json", emu.endpoint()),
+    );
+    let ep = cfcookie::server::endpoint_from_env(&e)
+        .await
+        .expect("endpoint");
+    assert_eq!(ep.config.resource, "https://d1abc.cloudfront.net/*");
+    e.insert("CFCOOKIE_RESOURCE_PARAMETER".into(), "/missing".into());
+    let err = cfcookie::server::endpoint_from_env(&e)
+        .await
+        .expect_err("missing parameter");
+    assert!(err.contains("/missing"), "{err}");
+}

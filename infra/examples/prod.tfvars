@@ -1,0 +1,12 @@
+# One production stack.  terraform apply -var-file=examples/prod.tfvars
+name_prefix             = "media-prod"
+aws_region              = "eu-west-1"
+domain_name             = "media.example.com"
+acm_certificate_arn     = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+cookie_lifetime_seconds = 3600
+rotation_interval_hours = 720
+cors_allowed_origins    = ["https://app.example.com"]
+callback_urls           = ["https://app.example.com/callback"]
+logout_urls             = ["https://app.example.com/"]
+alarm_email             = "oncall@example.com"
+price_class             = "PriceClass_100"

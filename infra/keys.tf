@@ -1,0 +1,54 @@
+# The key group CloudFront trusts, the secret the rotator keeps, and the published key id.
+
+resource "aws_cloudfront_public_key" "bootstrap" {
+  name        = local.bootstrap_key_name
+  comment     = "cfcookie bootstrap: no private key exists; the first rotation replaces it"
+  encoded_key = file("${path.module}/keys/bootstrap-public-key.pem")
+}
+
+resource "aws_cloudfront_key_group" "signers" {
+  name    = "${var.name_prefix}-cfcookie"
+  comment = "current + previous signing key, maintained by ${var.name_prefix}-cfcookie-rotator"
+  items   = [aws_cloudfront_public_key.bootstrap.id]
+  lifecycle {
+    # The rotator owns the membership from the first rotation on.
+    ignore_changes = [items]
+  }
+}
+
+resource "aws_secretsmanager_secret" "signing_key" {
+  name_prefix             = "${var.name_prefix}/cfcookie/signing-key-"
+  recovery_window_in_days = var.secret_recovery_window_days
+  description             = "CloudFront signing key pair (cfcookie/1 format), rotated by ${var.name_prefix}-cfcookie-rotator"
+  #checkov:skip=CKV_AWS_149:The default aws/secretsmanager key encrypts it; a customer-managed key would add a key policy for both Lambdas without changing who can read the secret (IAM already scopes that to the two roles).
+  #checkov:skip=CKV2_AWS_57:Rotation is configured by aws_secretsmanager_secret_rotation below, which checkov does not link to the secret.
+}
+
+resource "aws_secretsmanager_secret_version" "placeholder" {
+  secret_id     = aws_secretsmanager_secret.signing_key.id
+  secret_string = jsonencode({ placeholder = "set by Terraform; the first rotation replaces it with a key" })
+  lifecycle {
+    ignore_changes = [secret_string, version_stages]
+  }
+}
+
+resource "aws_secretsmanager_secret_rotation" "signing_key" {
+  secret_id           = aws_secretsmanager_secret.signing_key.id
+  rotation_lambda_arn = module.rotator.function_arn
+  rotate_immediately  = var.rotate_immediately
+  rotation_rules {
+    schedule_expression = "rate(${var.rotation_interval_hours} hours)"
+  }
+  depends_on = [aws_lambda_permission.secrets_manager_invokes_rotator, aws_secretsmanager_secret_version.placeholder]
+}
+
+resource "aws_ssm_parameter" "key_id" {
+  #checkov:skip=CKV2_AWS_34:A CloudFront key id is public (it travels in every cookie); SecureString would only force kms:Decrypt on every reader.
+  name        = local.key_id_parameter
+  description = "CloudFront key id of the active cfcookie signing key (published by the rotator)"
+  type        = "String"
+  value       = "none-yet"
+  lifecycle {
+    ignore_changes = [value]
+  }
+}

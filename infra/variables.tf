@@ -1,0 +1,232 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name, so several stacks (dev, stage, prod) can share one account."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-'."
+  }
+}
+
+variable "aws_region" {
+  description = "Region of the bucket, secret, Lambdas and user pool (CloudFront is global)."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "tags" {
+  description = "Extra tags on every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "rotator_zip" {
+  description = "The rotator's bootstrap.zip, as `cargo lambda build --release --arm64 --output-format zip` makes it."
+  type        = string
+  default     = "../target/lambda/cfcookie-rotator/bootstrap.zip"
+  validation {
+    condition     = fileexists(var.rotator_zip)
+    error_message = "rotator_zip does not exist: build it with `cargo lambda build --release --arm64 --output-format zip -p cfcookie-rotator -p cfcookie --bin cfcookie-rotator --bin cfcookie-endpoint` from the repository root."
+  }
+}
+
+variable "endpoint_zip" {
+  description = "The cookie endpoint's bootstrap.zip, as `cargo lambda build` makes it."
+  type        = string
+  default     = "../target/lambda/cfcookie-endpoint/bootstrap.zip"
+  validation {
+    condition     = fileexists(var.endpoint_zip)
+    error_message = "endpoint_zip does not exist: build it with `cargo lambda build --release --arm64 --output-format zip -p cfcookie-rotator -p cfcookie --bin cfcookie-rotator --bin cfcookie-endpoint` from the repository root."
+  }
+}
+
+variable "cookie_lifetime_seconds" {
+  description = "Longest a cookie lives (CFCOOKIE_COOKIE_LIFETIME); also the access token lifetime of the app client."
+  type        = number
+  default     = 3600
+  validation {
+    condition     = var.cookie_lifetime_seconds >= 300 && var.cookie_lifetime_seconds <= 86400
+    error_message = "cookie_lifetime_seconds must be between 300 (5 minutes, Cognito's shortest access token) and 86400 (1 day)."
+  }
+}
+
+variable "activation_delay_seconds" {
+  description = "Seconds after creation before a new key signs, so every CloudFront edge has the new key group (CFCOOKIE_ACTIVATION_DELAY)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.activation_delay_seconds >= 0 && var.activation_delay_seconds <= 3600
+    error_message = "activation_delay_seconds must be between 0 and 3600."
+  }
+}
+
+variable "key_cache_ttl_seconds" {
+  description = "How long the endpoint caches the secret (CFCOOKIE_KEY_CACHE_TTL)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.key_cache_ttl_seconds >= 10 && var.key_cache_ttl_seconds <= 3600
+    error_message = "key_cache_ttl_seconds must be between 10 and 3600."
+  }
+}
+
+variable "rotation_interval_hours" {
+  description = "Hours between key rotations. Must exceed cookie lifetime + activation delay + cache TTL, or a key would leave the key group while cookies it signed are still valid."
+  type        = number
+  default     = 720
+  validation {
+    condition     = var.rotation_interval_hours >= 4 && var.rotation_interval_hours <= 8760
+    error_message = "rotation_interval_hours must be between 4 (Secrets Manager's shortest schedule) and 8760."
+  }
+  validation {
+    condition     = var.rotation_interval_hours * 3600 > var.cookie_lifetime_seconds + var.activation_delay_seconds + var.key_cache_ttl_seconds
+    error_message = "rotation_interval_hours is too short: a rotation interval must exceed cookie_lifetime_seconds + activation_delay_seconds + key_cache_ttl_seconds, or the previous key leaves the key group while its cookies are still valid."
+  }
+}
+
+variable "rotate_immediately" {
+  description = "Rotate once right after apply (replaces the bootstrap placeholder with a real key)."
+  type        = bool
+  default     = true
+}
+
+variable "key_name_prefix" {
+  description = "Name prefix of the public keys the rotator manages (CFCOOKIE_KEY_NAME_PREFIX); default '<name_prefix>-cfk'."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.key_name_prefix == null || can(regex("^[A-Za-z0-9_-]{1,64}$", var.key_name_prefix))
+    error_message = "key_name_prefix must be 1-64 letters, digits, '-' or '_' (CloudFront public key names)."
+  }
+}
+
+variable "price_class" {
+  description = "CloudFront price class."
+  type        = string
+  default     = "PriceClass_100"
+  validation {
+    condition     = contains(["PriceClass_All", "PriceClass_200", "PriceClass_100"], var.price_class)
+    error_message = "price_class must be PriceClass_All, PriceClass_200 or PriceClass_100."
+  }
+}
+
+variable "domain_name" {
+  description = "Optional alternate domain of the distribution (e.g. media.example.com); needs acm_certificate_arn."
+  type        = string
+  default     = null
+}
+
+variable "acm_certificate_arn" {
+  description = "ACM certificate (us-east-1) for domain_name."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws:acm:us-east-1:[0-9]{12}:certificate/", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn must be an ACM certificate ARN in us-east-1 (CloudFront's region for certificates)."
+  }
+}
+
+variable "web_acl_id" {
+  description = "Optional WAFv2 web ACL ARN (scope CLOUDFRONT) to attach to the distribution."
+  type        = string
+  default     = null
+}
+
+variable "json_error_responses" {
+  description = "Normalise 403/404 from the distribution to a small JSON body."
+  type        = bool
+  default     = true
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins of apps that call /cookie from the browser with credentials (CFCOOKIE_ALLOWED_ORIGINS) and read media cross-origin (bucket CORS)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "cors_allowed_origins entries must be origins like https://app.example.com (scheme and host, no path)."
+  }
+}
+
+variable "required_groups" {
+  description = "Cognito groups of which a user needs one to get cookies (empty: any signed-in user)."
+  type        = list(string)
+  default     = []
+}
+
+variable "existing_user_pool_id" {
+  description = "Use this Cognito user pool instead of creating one."
+  type        = string
+  default     = null
+}
+
+variable "existing_client_ids" {
+  description = "With existing_user_pool_id: the app client ids whose tokens are accepted."
+  type        = list(string)
+  default     = []
+}
+
+variable "callback_urls" {
+  description = "OAuth callback URLs of the app client (code flow)."
+  type        = list(string)
+  default     = ["http://localhost:3000/callback"]
+}
+
+variable "logout_urls" {
+  description = "OAuth sign-out URLs of the app client."
+  type        = list(string)
+  default     = ["http://localhost:3000/"]
+}
+
+variable "cognito_domain_prefix" {
+  description = "Optional Cognito hosted UI domain prefix."
+  type        = string
+  default     = null
+}
+
+variable "token_header" {
+  description = "Header the app sends the token in (CloudFront OAC overwrites Authorization on the way to the function URL)."
+  type        = string
+  default     = "x-cfcookie-token"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,40}$", var.token_header)) && var.token_header != "authorization"
+    error_message = "token_header must be a lower-case header name other than authorization."
+  }
+}
+
+variable "alarm_email" {
+  description = "Optional e-mail address subscribed to the alarm topic (a failed rotation reaches a person within minutes)."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambdas' log groups."
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …)."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret can be restored (0 deletes it at once, as the emulator test does)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
+}
+
+variable "force_destroy_bucket" {
+  description = "Let `terraform destroy` delete the media bucket with everything in it (off: destroy stops at a non-empty bucket)."
+  type        = bool
+  default     = false
+}
+
+variable "emulator" {
+  description = "Set only by the emulator test (tests/infra): leaves out the resources the emulator cannot create, listed in docs/deploy.md. Never set it for a real account."
+  type        = bool
+  default     = false
+}
