@@ -146,15 +146,9 @@ impl Issuer {
         let now = crate::time::now();
         let sub = {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, username.as_bytes());
-            let h: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )
+            let mut first = [0u8; 16];
+            first.copy_from_slice(&d.as_ref()[..16]);
+            cfcookie_rotator::driver::uuid_text(&first)
         };
         let claims = serde_json::json!({
             "sub": sub, "iss": self.issuer, "client_id": DEV_CLIENT_ID, "origin_jti": format!("{:x}", rand::random::<u64>()),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use cfcookie_rotator::model::{Parsed, SecretValue};
 use cfcookie_rotator::testing::{bootstrap, Emulator};
 
-use crate::util::{cfcookie, run};
+use crate::util::{cfcookie, cookie_header_from, run};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -100,25 +100,17 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
                     .call()
                     .expect("cookie");
                 assert_eq!(r.status().as_u16(), 200, "round {round}");
-                let cookies: Vec<String> = r
-                    .headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .map(|v| {
-                        v.to_str()
-                            .expect("ascii")
-                            .split(';')
-                            .next()
-                            .expect("pair")
-                            .to_owned()
-                    })
-                    .collect();
-                for c in &cookies {
-                    if c.starts_with("CloudFront-Signature=") {
-                        secrets.push(c.trim_start_matches("CloudFront-Signature=").to_owned());
+                let header = cookie_header_from(
+                    r.headers()
+                        .get_all("set-cookie")
+                        .iter()
+                        .map(|v| v.to_str().expect("ascii")),
+                );
+                for c in header.split("; ") {
+                    if let Some(sig) = c.strip_prefix("CloudFront-Signature=") {
+                        secrets.push(sig.to_owned());
                     }
                 }
-                let header = cookies.join("; ");
                 assert_eq!(
                     a.get(&format!("{base}/private/photo.svg"))
                         .header("cookie", &header)

@@ -14,6 +14,7 @@ use http::Method;
 use serde_json::Value;
 
 use crate::endpoint::{env, headers, Issuer, MemJwks};
+use crate::util::cookie_header_from;
 
 /// CloudFront's key group as it stands in the emulator.
 async fn cloudfront_group(registry: &SdkKeyRegistry, group: &str) -> KeyGroup {
@@ -89,23 +90,16 @@ async fn no_request_fails_across_a_rotation() {
     let request = |ep: Arc<Endpoint<_, _>>, h: http::HeaderMap| async move {
         let r = ep.handle(&Method::GET, "/cookie", &h).await;
         let status = r.status().as_u16();
-        let cookie: Vec<String> = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| {
-                v.to_str()
-                    .expect("ascii")
-                    .split(';')
-                    .next()
-                    .expect("pair")
-                    .to_owned()
-            })
-            .collect();
+        let cookie = cookie_header_from(
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().expect("ascii")),
+        );
         let body: Value = serde_json::from_str(r.body()).unwrap_or(Value::Null);
         (
             status,
-            cookie.join("; "),
+            cookie,
             body["key_pair_id"].as_str().unwrap_or_default().to_owned(),
         )
     };

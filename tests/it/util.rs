@@ -47,3 +47,12 @@ pub fn cf_decode(s: &str) -> Vec<u8> {
 }
 
 pub use cfcookie_rotator::testing::{bootstrap, Bootstrap};
+
+/// The `name=value` parts of every Set-Cookie header, joined as a Cookie request header.
+pub fn cookie_header_from<'a>(set_cookies: impl IntoIterator<Item = &'a str>) -> String {
+    set_cookies
+        .into_iter()
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
