@@ -30,8 +30,10 @@ pub struct Config {
     pub key_cache_ttl: i64,
     /// `CFCOOKIE_CANARY_URL`: optional URL fetched with pending-key cookies in testSecret.
     pub canary_url: Option<String>,
-    /// `CFCOOKIE_CANARY_ATTEMPTS` (default 6): tries, with doubling backoff from 2 s.
+    /// `CFCOOKIE_CANARY_ATTEMPTS` (default 6): tries, with doubling backoff.
     pub canary_attempts: u32,
+    /// `CFCOOKIE_CANARY_BACKOFF_MS` (default 2000): the first wait between tries.
+    pub canary_backoff_ms: u64,
 }
 
 impl Config {
@@ -89,6 +91,8 @@ impl Config {
             canary_attempts: u32::try_from(secs("CFCOOKIE_CANARY_ATTEMPTS", 6)?)
                 .unwrap_or(6)
                 .max(1),
+            canary_backoff_ms: u64::try_from(secs("CFCOOKIE_CANARY_BACKOFF_MS", 2000)?)
+                .unwrap_or(2000),
         };
         if config.cookie_lifetime == 0 {
             return Err(RotationError::Config(
@@ -114,6 +118,7 @@ impl Config {
             key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
             canary_url: None,
             canary_attempts: 1,
+            canary_backoff_ms: 2000,
         }
     }
 }

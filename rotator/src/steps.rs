@@ -525,7 +525,10 @@ where
                 Err(e) => last = e,
             }
             if attempt + 1 < self.config.canary_attempts {
-                tokio::time::sleep(Duration::from_secs(2u64 << attempt.min(6))).await;
+                tokio::time::sleep(Duration::from_millis(
+                    self.config.canary_backoff_ms << attempt.min(6),
+                ))
+                .await;
             }
         }
         Err(RotationError::Canary {

@@ -748,3 +748,117 @@ async fn the_api_call_table_is_exactly_what_the_adapters_call() {
         "ROTATOR_API_CALLS must list exactly the calls the adapters make"
     );
 }
+
+// ------------------------------------------------------------------ canary
+
+/// A stand-in for "a URL behind the distribution": refuses the first `refusals` requests with
+/// 403 (edges not yet updated), then answers 200 only to cookies that verify against `group`.
+fn canary_server(
+    refusals: usize,
+    group: std::sync::Arc<std::sync::Mutex<cfcookie_signer::KeyGroup>>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/canary.txt", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let canary_url = url.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut cookie = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line
+                    .strip_prefix("cookie: ")
+                    .or_else(|| line.strip_prefix("Cookie: "))
+                {
+                    cookie = v.trim().to_owned();
+                }
+                line.clear();
+            }
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let group = group.lock().expect("lock").clone();
+            let req = cfcookie_signer::ViewerRequest {
+                url: &canary_url,
+                cookie_header: Some(&cookie),
+                client_ip: None,
+                now: chrono::Utc::now().timestamp(),
+            };
+            let ok = n >= refusals && cfcookie_signer::verify_cookies(&group, &req).is_ok();
+            let status = if ok { "200 OK" } else { "403 Forbidden" };
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn canary_is_retried_with_backoff_until_the_new_key_works() {
+    let w = Fakes.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    for step in [Step::Create, Step::Set] {
+        w.rotator
+            .run_step(step, &w.secret, &token, Mode::Lambda)
+            .await
+            .expect("step");
+    }
+    // The canary trusts what CloudFront's key group now holds.
+    let mut group = cfcookie_signer::KeyGroup::new();
+    for id in w.status().await.key_group_items {
+        let (record, _) = w
+            .rotator
+            .registry
+            .get_public_key(&id)
+            .await
+            .expect("get")
+            .expect("key");
+        group.insert(
+            id,
+            cfcookie_signer::PublicKey::from_pem(&record.encoded_key).expect("pem"),
+        );
+    }
+    let group = std::sync::Arc::new(std::sync::Mutex::new(group));
+    let (url, seen) = canary_server(2, group.clone());
+    let with_canary = |attempts: u32, url: &str| {
+        let mut config = w.rotator.config.clone();
+        config.canary_url = Some(url.to_owned());
+        config.canary_attempts = attempts;
+        config.canary_backoff_ms = 10;
+        Rotator {
+            secrets: w.rotator.secrets.clone(),
+            registry: w.rotator.registry.clone(),
+            params: w.rotator.params.clone(),
+            keygen: Rsa2048Generator,
+            clock: w.rotator.clock.clone(),
+            probe: cfcookie_rotator::ports::HttpProbe,
+            config,
+        }
+    };
+    with_canary(4, &url)
+        .run_step(Step::Test, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect("canary passes on the third try");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "two 403s, then 200"
+    );
+    // A distribution that never trusts the key: testSecret fails with a clear type.
+    *group.lock().expect("lock") = cfcookie_signer::KeyGroup::new();
+    let (url, _) = canary_server(0, group);
+    let err = with_canary(3, &url)
+        .run_step(Step::Test, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("canary refuses");
+    assert_eq!(err.error_type(), "Rotation.CanaryFailed", "{err}");
+}
