@@ -1147,3 +1147,120 @@ async fn the_resource_comes_from_the_ssm_parameter() {
         .expect_err("missing parameter");
     assert!(err.contains("/missing"), "{err}");
 }
+
+/// IP binding: only when configured, from CloudFront-Viewer-Address, IPv4 only.
+#[tokio::test]
+async fn viewer_ip_binding_only_when_configured() {
+    let issuer = Issuer::new("kid-1");
+    let t = bearer(&issuer.token());
+    let policy_of = |h: &HeaderMap| -> Value {
+        let c = h
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("ascii"))
+            .find(|c| c.starts_with("CloudFront-Policy="))
+            .expect("policy cookie");
+        let b64 = c
+            .trim_start_matches("CloudFront-Policy=")
+            .split(';')
+            .next()
+            .expect("value");
+        serde_json::from_slice(&crate::util::cf_decode(b64)).expect("policy json")
+    };
+    let (ep, _) = endpoint(
+        &[&issuer],
+        &env(&[("CFCOOKIE_BIND_VIEWER_IP", "true")]),
+        NOW,
+    );
+    let (s, _, h) = get_cookie(
+        &ep,
+        &headers(&[
+            ("authorization", &t),
+            ("host", "media.example.com"),
+            ("cloudfront-viewer-address", "198.51.100.7:46532"),
+        ]),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        policy_of(&h)["Statement"][0]["Condition"]["IpAddress"]["AWS:SourceIp"],
+        "198.51.100.7/32"
+    );
+    for bad in [None, Some("2001:db8::1:443")] {
+        let mut pairs = vec![("authorization", t.as_str()), ("host", "media.example.com")];
+        if let Some(v) = bad {
+            pairs.push(("cloudfront-viewer-address", v));
+        }
+        let (s, b, _) = get_cookie(&ep, &headers(&pairs)).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("no_viewer_address")),
+            "{bad:?}"
+        );
+    }
+    // Not configured: the header is the caller's to forge, so it is ignored.
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let (_, _, h) = get_cookie(
+        &ep,
+        &headers(&[
+            ("authorization", &t),
+            ("host", "media.example.com"),
+            ("cloudfront-viewer-address", "198.51.100.7:1"),
+        ]),
+    )
+    .await;
+    assert!(policy_of(&h)["Statement"][0]["Condition"]
+        .get("IpAddress")
+        .is_none());
+}
+
+/// `cfcookie serve` stops cleanly on SIGTERM (as a container or systemd stops it).
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut child = crate::util::cfcookie()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env(&[]))
+        .env("CFCOOKIE_KEY_FILE", &key)
+        .env("CFCOOKIE_KEY_PAIR_ID", KEY_ID)
+        .env("CFCOOKIE_JWKS_URL", "http://127.0.0.1:9/unreachable")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .get(&format!("http://127.0.0.1:{port}/cookie/remove"))
+        .call()
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            assert!(exit.success(), "serve exited with {exit} after SIGTERM");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
