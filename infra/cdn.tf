@@ -33,6 +33,9 @@ resource "aws_s3_object" "error_document" {
   content       = jsonencode({ error = each.value, message = each.key == "403" ? "sign in to get access (GET /cookie)" : "no such object" })
   content_type  = "application/json"
   cache_control = "no-store"
+  # Written once versioning and encryption are on: an object written before would keep a
+  # "null" version outside the bucket's versioning.
+  depends_on = [aws_s3_bucket_versioning.media, aws_s3_bucket_server_side_encryption_configuration.media]
 }
 
 resource "aws_cloudfront_distribution" "media" {

@@ -33,8 +33,9 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 TF_ENV = {**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
 
 
-def tf(args, cwd, check=True):
-    r = subprocess.run(["terraform", *args], cwd=cwd, env=TF_ENV, capture_output=True, text=True)
+def tf(args, cwd, check=True, timeout=600):
+    # A hung terraform must fail the run, not hold CI until its own limit.
+    r = subprocess.run(["terraform", *args], cwd=cwd, env=TF_ENV, capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"terraform {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
     return r
@@ -196,7 +197,7 @@ def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
 def cfcookie(*args, env):
     binary = os.environ.get("CFCOOKIE_BIN", str(ROOT / "target/debug/cfcookie"))
     assert Path(binary).exists(), f"{binary} is not built (scripts/test builds it first)"
-    return subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    return subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
