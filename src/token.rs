@@ -159,17 +159,23 @@ impl JwksFetcher for HttpJwks {
     }
 }
 
-struct Cache {
-    keys: HashMap<String, Arc<DecodingKey>>,
+/// When the JWKS was last fetched, and how often: guarded by an async mutex so one request
+/// fetches while the others wait for its result.
+struct FetchState {
     fetched: Option<Instant>,
     fetches: u64,
 }
+
+type Keys = HashMap<String, Arc<DecodingKey>>;
 
 /// Verifies Cognito JWTs for one user pool.
 pub struct CognitoVerifier<F = HttpJwks> {
     config: VerifierConfig,
     fetcher: F,
-    cache: Mutex<Cache>,
+    // Read on every request without awaiting: a contended async mutex here parked a worker
+    // thread per hand-off and left a core idle under load.
+    keys: std::sync::RwLock<Keys>,
+    fetch: Mutex<FetchState>,
     refetch_interval: Duration,
 }
 
@@ -205,8 +211,8 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
         CognitoVerifier {
             config,
             fetcher,
-            cache: Mutex::new(Cache {
-                keys: HashMap::new(),
+            keys: std::sync::RwLock::new(HashMap::new()),
+            fetch: Mutex::new(FetchState {
                 fetched: None,
                 fetches: 0,
             }),
@@ -228,18 +234,18 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
 
     /// How many times the JWKS has been fetched (for tests and metrics).
     pub async fn jwks_fetches(&self) -> u64 {
-        self.cache.lock().await.fetches
+        self.fetch.lock().await.fetches
     }
 
     /// Fetches the JWKS now (at start-up, so the first request does not wait).
     pub async fn prefetch(&self) -> Result<(), TokenError> {
-        let mut cache = self.cache.lock().await;
-        self.refresh(&mut cache).await
+        let mut state = self.fetch.lock().await;
+        self.refresh(&mut state).await
     }
 
-    async fn refresh(&self, cache: &mut Cache) -> Result<(), TokenError> {
-        cache.fetched = Some(Instant::now());
-        cache.fetches += 1;
+    async fn refresh(&self, state: &mut FetchState) -> Result<(), TokenError> {
+        state.fetched = Some(Instant::now());
+        state.fetches += 1;
         let text = self
             .fetcher
             .fetch(&self.config.jwks_url)
@@ -253,27 +259,35 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
                 keys.insert(kid, Arc::new(key));
             }
         }
-        cache.keys = keys;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
         Ok(())
     }
 
-    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(k) = cache.keys.get(kid) {
-            return Ok(k.clone());
-        }
-        // One fetch at a time (the lock), at most one per interval (a flood of made-up kids
-        // must not turn into a flood of JWKS fetches).
-        let stale = cache
-            .fetched
-            .is_none_or(|t| t.elapsed() >= self.refetch_interval);
-        if stale {
-            self.refresh(&mut cache).await?;
-        }
-        cache
-            .keys
+    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
             .get(kid)
             .cloned()
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
+        if let Some(k) = self.cached(kid) {
+            return Ok(k);
+        }
+        // One fetch at a time (the mutex; waiters then find the fetched keys), at most one per
+        // interval (a flood of made-up kids must not turn into a flood of JWKS fetches).
+        let mut state = self.fetch.lock().await;
+        if let Some(k) = self.cached(kid) {
+            return Ok(k);
+        }
+        if state
+            .fetched
+            .is_none_or(|t| t.elapsed() >= self.refetch_interval)
+        {
+            self.refresh(&mut state).await?;
+        }
+        self.cached(kid)
             .ok_or_else(|| TokenError::UnknownKey(format!("kid {kid:?} is not in the pool's JWKS")))
     }
 
