@@ -502,18 +502,14 @@ impl<R: KeyRegistry> KeyRegistry for Racing<R> {
 
 async fn etag_conflict_is_retried<B: Backend>(b: &B) {
     let w = b.world().await;
-    let racing = Rotator {
-        secrets: w.rotator.secrets.clone(),
-        registry: Racing {
+    let racing = rebuild(
+        &w.rotator,
+        Racing {
             inner: w.rotator.registry.clone(),
             raced: Default::default(),
         },
-        params: w.rotator.params.clone(),
-        keygen: Rsa2048Generator,
-        clock: w.rotator.clock.clone(),
-        probe: NoProbe,
-        config: w.rotator.config.clone(),
-    };
+        NoProbe,
+    );
     rotate_in_process(&racing, &w.secret, false)
         .await
         .expect("rotation despite a concurrent writer");
@@ -662,13 +658,22 @@ async fn interval_shorter_than_cookie_lifetime_is_refused<B: Backend>(b: &B) {
 }
 
 fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
+    rebuild(r, r.registry.clone(), NoProbe)
+}
+
+/// The same rotator (same services, clock and settings) with another registry and probe.
+fn rebuild<S: Clone, R, P: Clone, R2, Pr2>(
+    r: &Rot<S, R, P>,
+    registry: R2,
+    probe: Pr2,
+) -> Rotator<Faulty<S>, R2, Faulty<P>, Rsa2048Generator, FixedClock, Pr2> {
     Rotator {
         secrets: r.secrets.clone(),
-        registry: r.registry.clone(),
+        registry,
         params: r.params.clone(),
         keygen: Rsa2048Generator,
         clock: r.clock.clone(),
-        probe: NoProbe,
+        probe,
         config: r.config.clone(),
     }
 }
@@ -830,19 +835,15 @@ async fn canary_is_retried_with_backoff_until_the_new_key_works() {
     let group = std::sync::Arc::new(std::sync::Mutex::new(group));
     let (url, seen) = canary_server(2, group.clone());
     let with_canary = |attempts: u32, url: &str| {
-        let mut config = w.rotator.config.clone();
-        config.canary_url = Some(url.to_owned());
-        config.canary_attempts = attempts;
-        config.canary_backoff_ms = 10;
-        Rotator {
-            secrets: w.rotator.secrets.clone(),
-            registry: w.rotator.registry.clone(),
-            params: w.rotator.params.clone(),
-            keygen: Rsa2048Generator,
-            clock: w.rotator.clock.clone(),
-            probe: cfcookie_rotator::ports::HttpProbe,
-            config,
-        }
+        let mut r = rebuild(
+            &w.rotator,
+            w.rotator.registry.clone(),
+            cfcookie_rotator::ports::HttpProbe,
+        );
+        r.config.canary_url = Some(url.to_owned());
+        r.config.canary_attempts = attempts;
+        r.config.canary_backoff_ms = 10;
+        r
     };
     with_canary(4, &url)
         .run_step(Step::Test, &w.secret, &token, Mode::Lambda)

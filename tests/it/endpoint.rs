@@ -691,39 +691,23 @@ async fn bad_tokens_table() {
             "{name}: cookies on a refusal"
         );
     }
-    // A valid token without the required group: 403.
-    let (ep, _) = endpoint(
-        &[&issuer],
-        &env(&[("CFCOOKIE_REQUIRED_GROUPS", "admins,editors")]),
-        NOW,
-    );
-    let (got, body, _) = get_cookie(
-        &ep,
-        &headers(&[
+    // A valid token without a required group, or a required scope: 403.
+    for requirement in [
+        ("CFCOOKIE_REQUIRED_GROUPS", "admins,editors"),
+        ("CFCOOKIE_REQUIRED_SCOPES", "media.read"),
+    ] {
+        let (ep, _) = endpoint(&[&issuer], &env(&[requirement]), NOW);
+        let h = headers(&[
             ("authorization", &bearer(&good)),
             ("host", "media.example.com"),
-        ]),
-    )
-    .await;
-    assert_eq!(
-        (got, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
-    let (ep, _) = endpoint(
-        &[&issuer],
-        &env(&[("CFCOOKIE_REQUIRED_SCOPES", "media.read")]),
-        NOW,
-    );
-    let (got, _, _) = get_cookie(
-        &ep,
-        &headers(&[
-            ("authorization", &bearer(&good)),
-            ("host", "media.example.com"),
-        ]),
-    )
-    .await;
-    assert_eq!(got, 403);
+        ]);
+        let (got, body, _) = get_cookie(&ep, &h).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (403, Some("insufficient_scope")),
+            "{requirement:?}: {body}"
+        );
+    }
     println!("{} bad-token cases + 2 forbidden cases", cases.len());
 }
 
