@@ -24,13 +24,31 @@ pub fn server_script() -> PathBuf {
     ))
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Waits until something accepts connections on loopback `port`; panics naming `what` after
+/// `timeout`.
+pub fn wait_for_port(port: u16, what: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on port {port} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 impl Emulator {
     /// Starts one; `extra` args go to server.py (e.g. `--lambda-endpoint`).
     pub fn start_with(extra: &[&str]) -> Emulator {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = free_port();
         let log = std::env::temp_dir().join(format!("cfcookie-emulator-{port}.log"));
         let python = std::env::var("CFCOOKIE_PYTHON").unwrap_or_else(|_| "python3".into());
         let file = std::fs::File::create(&log).expect("emulator log");

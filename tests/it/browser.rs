@@ -1,5 +1,7 @@
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use cfcookie_rotator::testing::{free_port, wait_for_port};
 
 use crate::util::{cfcookie, require, root, run};
 
@@ -14,10 +16,7 @@ impl Drop for Server {
 
 /// Starts `cfcookie serve --dev` on a free port with `env`; returns it and its URL.
 pub fn dev_server(state: &std::path::Path, env: &[(&str, &str)]) -> (impl Drop, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let child = cfcookie()
         .args([
             "serve",
@@ -33,11 +32,7 @@ pub fn dev_server(state: &std::path::Path, env: &[(&str, &str)]) -> (impl Drop, 
         .spawn()
         .expect("serve --dev");
     let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "serve --dev did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(port, "serve --dev", Duration::from_secs(20));
     (server, format!("http://127.0.0.1:{port}/"))
 }
 

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cfcookie_rotator::testing::Emulator;
+use cfcookie_rotator::testing::{free_port, wait_for_port, Emulator};
 use serde_json::Value;
 
 use crate::util::{bootstrap, cfcookie, require, run, Bootstrap};
@@ -85,13 +85,6 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 fn rotator_binary() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_cfcookie")).with_file_name("cfcookie-rotator");
     assert!(
@@ -131,14 +124,7 @@ async fn rotate_via_secrets_manager_runs_the_built_lambda() {
         "_",
     ]);
     let b = bootstrap(&emu.sdk_config().await, "lambda").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "cargo lambda watch did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_port(api_port, "cargo lambda watch", Duration::from_secs(30));
     let function = Killed(
         Command::new(rotator_binary())
             .envs(emu.env())

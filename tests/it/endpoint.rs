@@ -1202,10 +1202,7 @@ async fn viewer_ip_binding_only_when_configured() {
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
     let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = cfcookie_rotator::testing::free_port();
     let mut child = crate::util::cfcookie()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .envs(env(&[]))
@@ -1216,11 +1213,7 @@ fn serve_stops_gracefully_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cfcookie_rotator::testing::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
