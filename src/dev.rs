@@ -53,11 +53,7 @@ impl DevKeyRing {
         match std::fs::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", path.display())),
-            Ok(text) => match SecretValue::parse(&text) {
-                Ok(cfcookie_rotator::model::Parsed::Key(v)) => Ok(Some(*v)),
-                Ok(_) => Ok(None),
-                Err(e) => Err(format!("{}: {e}", path.display())),
-            },
+            Ok(text) => SecretValue::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
         }
     }
 

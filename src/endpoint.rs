@@ -345,17 +345,11 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
             return Self::preflight();
         }
         let now = (self.clock)();
-        let token = match self.token(headers) {
-            Ok(t) => t,
-            Err(e) => {
-                return error(
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
-                    e.code(),
-                    &e.to_string(),
-                )
-            }
+        let verified = match self.token(headers) {
+            Ok(token) => self.verifier.verify(token, now).await,
+            Err(e) => Err(e),
         };
-        let claims = match self.verifier.verify(token, now).await {
+        let claims = match verified {
             Ok(c) => c,
             Err(e) => {
                 info!(reason = %e, "token refused");

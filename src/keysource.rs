@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use cfcookie_rotator::model::{stage, Parsed, SecretValue, VersionRef};
+use cfcookie_rotator::model::{stage, SecretValue, VersionRef};
 use cfcookie_rotator::ports::SecretStore;
 use cfcookie_signer::{KeyGroup, PrivateKey, Signer};
 use tracing::{info, warn};
@@ -115,10 +115,9 @@ impl<S: SecretStore> SecretsManagerReader<S> {
             .get_value(&self.secret_id, VersionRef::Stage(label))
             .await
             .map_err(|e| e.to_string())?;
-        match text.map(|t| SecretValue::parse(&t)) {
-            None | Some(Ok(Parsed::NotOurs)) => Ok(None),
-            Some(Ok(Parsed::Key(v))) => Ok(Some(*v)),
-            Some(Err(why)) => Err(format!("{label}: {why}")),
+        match text {
+            None => Ok(None),
+            Some(t) => SecretValue::parse(&t).map_err(|why| format!("{label}: {why}")),
         }
     }
 }

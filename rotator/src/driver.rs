@@ -7,7 +7,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::RotationError;
-use crate::model::{stage, Parsed, SecretValue, VersionRef};
+use crate::model::{stage, SecretValue, VersionRef};
 use crate::ports::{Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore};
 use crate::steps::{key_name, secret_tag, Mode, Rotator, Step};
 
@@ -110,7 +110,7 @@ where
         .get_value(secret_id, VersionRef::Stage(stage::CURRENT))
         .await?
     {
-        if let Ok(Parsed::Key(v)) = SecretValue::parse(&v) {
+        if let Ok(Some(v)) = SecretValue::parse(&v) {
             report.key_id = v.key_id.clone();
         }
     }
@@ -215,12 +215,12 @@ where
                     .await?
                 {
                     Some(text) => match SecretValue::parse(&text) {
-                        Ok(Parsed::Key(v)) => {
+                        Ok(Some(v)) => {
                             vs.key_id = Some(v.key_id.clone());
                             vs.active_from = Some(v.active_from.to_rfc3339());
-                            staged.insert(label, *v);
+                            staged.insert(label, v);
                         }
-                        Ok(Parsed::NotOurs) => {}
+                        Ok(None) => {}
                         Err(why) => problems.push(format!("version {id} ({label}): {why}")),
                     },
                     None if label == stage::PENDING => {}

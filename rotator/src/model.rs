@@ -58,24 +58,16 @@ impl Drop for SecretValue {
     }
 }
 
-/// What a stored value turned out to be.
-#[derive(Debug)]
-pub enum Parsed {
-    /// A value in our format.
-    Key(Box<SecretValue>),
-    /// Anything else, such as the placeholder infra writes: "no key yet".
-    NotOurs,
-}
-
 impl SecretValue {
-    /// Parses a stored value. A value that is not our format is [`Parsed::NotOurs`]; a value
+    /// Parses a stored value: `Ok(None)` for a value that is not our format (such as the
+    /// placeholder infra writes: "no key yet"); a value
     /// that claims our format but is broken is an error (it must not be silently replaced).
-    pub fn parse(text: &str) -> Result<Parsed, String> {
+    pub fn parse(text: &str) -> Result<Option<SecretValue>, String> {
         let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
-            return Ok(Parsed::NotOurs);
+            return Ok(None);
         };
         if json.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Ok(Parsed::NotOurs);
+            return Ok(None);
         }
         let value: SecretValue = serde_json::from_value(json)
             .map_err(|e| format!("claims {FORMAT} but does not parse: {e}"))?;
@@ -85,7 +77,7 @@ impl SecretValue {
         {
             return Err(format!("claims {FORMAT} but has an empty field"));
         }
-        Ok(Parsed::Key(Box::new(value)))
+        Ok(Some(value))
     }
 
     /// The JSON stored in Secrets Manager.
@@ -169,13 +161,10 @@ mod tests {
 
     #[test]
     fn placeholder_is_not_ours_and_broken_ours_is_an_error() {
-        assert!(matches!(
-            SecretValue::parse("bootstrap"),
-            Ok(Parsed::NotOurs)
-        ));
+        assert!(matches!(SecretValue::parse("bootstrap"), Ok(None)));
         assert!(matches!(
             SecretValue::parse(r#"{"placeholder":true}"#),
-            Ok(Parsed::NotOurs)
+            Ok(None)
         ));
         assert!(SecretValue::parse(r#"{"format":"cfcookie/1","key_id":"K1"}"#).is_err());
     }
@@ -193,6 +182,6 @@ mod tests {
         };
         assert!(!format!("{v:?}").contains("SECRET"));
         let json = v.to_json();
-        assert!(matches!(SecretValue::parse(&json), Ok(Parsed::Key(_))));
+        assert!(matches!(SecretValue::parse(&json), Ok(Some(_))));
     }
 }

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::error::RotationError;
-use crate::model::{stage, Parsed, SecretDescription, SecretValue, VersionRef, FORMAT};
+use crate::model::{stage, SecretDescription, SecretValue, VersionRef, FORMAT};
 use crate::ports::{
     Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceError,
 };
@@ -166,14 +166,10 @@ where
             VersionRef::Stage(s) => s.to_owned(),
             VersionRef::IdAndStage(id, _) => id.to_owned(),
         };
-        match SecretValue::parse(&text) {
-            Ok(Parsed::Key(v)) => Ok(Some(*v)),
-            Ok(Parsed::NotOurs) => Ok(None),
-            Err(why) => Err(RotationError::BadSecretValue {
-                version: label,
-                why,
-            }),
-        }
+        SecretValue::parse(&text).map_err(|why| RotationError::BadSecretValue {
+            version: label,
+            why,
+        })
     }
 
     async fn pending(&self, secret_id: &str, token: &str) -> Result<SecretValue, RotationError> {
@@ -183,17 +179,14 @@ where
             .await?
         {
             None => Err(RotationError::PendingMissing(token.to_owned())),
-            Some(text) => match SecretValue::parse(&text) {
-                Ok(Parsed::Key(v)) => Ok(*v),
-                Ok(Parsed::NotOurs) => Err(RotationError::BadSecretValue {
-                    version: token.to_owned(),
-                    why: format!("AWSPENDING holds a value that is not {FORMAT}"),
-                }),
-                Err(why) => Err(RotationError::BadSecretValue {
+            Some(text) => SecretValue::parse(&text)
+                .and_then(|v| {
+                    v.ok_or_else(|| format!("AWSPENDING holds a value that is not {FORMAT}"))
+                })
+                .map_err(|why| RotationError::BadSecretValue {
                     version: token.to_owned(),
                     why,
                 }),
-            },
         }
     }
 

@@ -1,8 +1,8 @@
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cfcookie_rotator::model::{Parsed, SecretValue};
-use cfcookie_rotator::testing::{bootstrap, Emulator};
+use cfcookie_rotator::model::SecretValue;
+use cfcookie_rotator::testing::{bootstrap, free_port, wait_for_port, Emulator};
 
 use crate::util::{cfcookie, cookie_header_from, run};
 
@@ -47,10 +47,7 @@ fn scan(log: &str, secrets: &[String], what: &str) {
 async fn logs_never_hold_tokens_signatures_or_keys() {
     let state = tempfile::tempdir().expect("tmp");
     let log_path = state.path().join("server.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let mut server = cfcookie()
         .args([
             "serve",
@@ -71,11 +68,7 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
         .spawn()
         .expect("serve");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(port, "serve --dev", Duration::from_secs(20));
     let mut secrets = Vec::new();
     let dev_flow = {
         let base = base.clone();
@@ -150,7 +143,7 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
             }
             for f in ["keys/current.json", "keys/previous.json"] {
                 let text = std::fs::read_to_string(state.join(f)).expect("key file");
-                if let Ok(Parsed::Key(v)) = SecretValue::parse(&text) {
+                if let Ok(Some(v)) = SecretValue::parse(&text) {
                     secrets.extend(pem_pieces(&v.private_key_pem));
                 }
             }
@@ -189,7 +182,7 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
         .send()
         .await
         .expect("value");
-    let Ok(Parsed::Key(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
+    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
         panic!("not a key")
     };
     let key_secrets = pem_pieces(&v.private_key_pem);
