@@ -1,0 +1,147 @@
+//! The invariants, checked at every event.
+//!
+//! - S1 trusted before use: a signer signs only with a key every edge already trusts.
+//! - S2 retired after use: an edge drops a key only when no signer signs with it any more and
+//!   every cookie it signed has expired (last signature + L).
+//! - S3 always a key: a signer that loaded keys always has one it may sign with; refusing
+//!   (503) is allowed only when its keys may have been retired (refreshes failing for longer
+//!   than TTL) or when it never loaded any.
+//! - S4 bounded keys: after each completed rotation the group holds only current + previous
+//!   and the account holds at most two keys of this stack.
+//! - Liveness: rotations keep completing (no stack stuck for days).
+
+use std::sync::Arc;
+
+use cfcookie::keysource::{KeySource as _, SecretKeySource, SecretsManagerReader};
+
+use crate::world::{Lane, Sim, SimSecrets, World};
+
+pub(crate) type Source = SecretKeySource<SecretsManagerReader<SimSecrets>>;
+
+/// One endpoint instance.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    pub source: Option<Arc<Source>>,
+    pub failing_until: i64,
+    pub ever_loaded: bool,
+}
+
+/// Checks every signer against every edge.
+pub(crate) fn all(sim: &Sim) {
+    let mut w = sim.lock();
+    signers(&mut w);
+}
+
+pub(crate) fn signers(w: &mut World) {
+    let now = w.now();
+    if w.first_key.is_none() {
+        w.first_key = w.value_of(cfcookie_rotator::model::stage::CURRENT).map(|v| v.key_id.clone());
+    }
+    for i in 0..w.slots.len() {
+        let Some(source) = w.slots[i].source.clone() else {
+            continue;
+        };
+        match source.signer(now) {
+            Ok(s) => {
+                let k = s.key_pair_id().to_owned();
+                w.last_signed.insert(k.clone(), now);
+                if w.signing[i].last().map(|(_, k)| k.as_deref()) != Some(Some(k.as_str())) {
+                    w.signing[i].push((now, Some(k.clone())));
+                    w.log(Lane::Signer(i), format!("signs with {k}"));
+                }
+                for e in 0..w.edges.len() {
+                    if w.edges[e].contains(&k) {
+                        continue;
+                    }
+                    if w.edge_ever[e].contains(&k) {
+                        w.violate("S2", format!("signer-{i} signs with {k}, which edge-{e} has already dropped: its cookies are refused there"));
+                    } else if w.first_key.as_deref() == Some(k.as_str()) {
+                        w.bump("first-deploy window (documented)");
+                    } else {
+                        w.violate("S1", format!("signer-{i} signs with {k} before edge-{e} trusts it"));
+                    }
+                }
+            }
+            Err(e) => {
+                if w.signing[i].last().map(|(_, k)| k.is_none()) != Some(true) {
+                    w.signing[i].push((now, None));
+                    w.log(Lane::Signer(i), format!("503: {e}"));
+                }
+                let why = e.to_string();
+                if why.contains("may have been retired") {
+                    w.bump("503: keys may have been retired");
+                } else if !w.slots[i].ever_loaded || w.first_key.is_none() {
+                    w.bump("503: no key loaded yet");
+                } else {
+                    w.violate("S3", format!("signer-{i} has loaded keys but none it may sign with: {why}"));
+                }
+            }
+        }
+    }
+}
+
+/// Edge `e` starts using `items`.
+pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
+    let mut w = sim.lock();
+    let now = w.now();
+    let lifetime = w.p.cookie_lifetime;
+    let dropped: Vec<String> = w.edges[e]
+        .iter()
+        .filter(|k| !items.contains(k))
+        .cloned()
+        .collect();
+    for k in &dropped {
+        if let Some(t) = w.last_signed.get(k).copied() {
+            if t + lifetime > now {
+                w.violate("S2", format!(
+                    "edge-{e} drops {k} while a cookie it signed at +{}s is valid for {}s more",
+                    t - crate::world::EPOCH,
+                    t + lifetime - now
+                ));
+            }
+        }
+    }
+    w.edges[e] = items.iter().cloned().collect();
+    for k in &items {
+        w.edge_ever[e].insert(k.clone());
+    }
+    w.edge_lanes[e].push((now, items.clone()));
+    w.log(Lane::Edge(e), format!("trusts {items:?}"));
+    signers(&mut w);
+}
+
+/// After a completed rotation.
+pub(crate) fn rotation_done(sim: &Sim) {
+    let mut w = sim.lock();
+    w.rotations_done += 1;
+    let now = w.now();
+    w.last_rotation = now;
+    let current = w.value_of(cfcookie_rotator::model::stage::CURRENT).map(|v| v.key_id.clone());
+    let previous = w.value_of(cfcookie_rotator::model::stage::PREVIOUS).map(|v| v.key_id.clone());
+    let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
+    let extra: Vec<String> = w.group.items.iter().filter(|i| !allowed.contains(i)).cloned().collect();
+    if !extra.is_empty() {
+        w.violate("S4", format!("after a completed rotation the group also holds {extra:?}"));
+    }
+    let ours: Vec<String> = w
+        .keys
+        .values()
+        .filter(|k| k.record.name.starts_with("cfcookie-") || k.record.id == w.bootstrap_key)
+        .map(|k| k.record.id.clone())
+        .collect();
+    if ours.len() > 2 {
+        w.violate("S4", format!("after a completed rotation the account holds {} keys of this stack: {ours:?}", ours.len()));
+    }
+    signers(&mut w);
+}
+
+/// Rotations keep completing.
+pub(crate) fn liveness(sim: &Sim) {
+    let mut w = sim.lock();
+    let now = w.now();
+    if now - w.last_rotation > 4 * 86_400 {
+        let days = (now - w.last_rotation) / 86_400;
+        w.violate("LIVE", format!("no rotation has completed for {days} days"));
+        w.last_rotation = now;
+    }
+}

@@ -1,0 +1,482 @@
+//! A deterministic simulation of rotation in time: the real step code (`cfcookie_rotator`)
+//! and the real signer key source (`cfcookie::keysource`) against simulated Secrets Manager,
+//! CloudFront (account quota, unique names, key group, edges that each see a change after
+//! their own delay), SSM, endpoint instances and viewers, on one simulated clock.
+//!
+//! The clock is tokio's paused test clock on a current-thread runtime: time stands still while
+//! any task can run and jumps to the next timer when all wait, so a simulated year takes
+//! milliseconds and every run replays from its seed. It was chosen over `turmoil` (whose value
+//! is a simulated network; here the seams are in-process ports, not sockets) and `madsim`
+//! (which replaces tokio and the dependency tree under a `--cfg` flag): the rotator already
+//! sleeps and times out through tokio, so the paused clock drives it unchanged.
+//!
+//! - `CFCOOKIE_SIM_SEEDS` (default 1000), `CFCOOKIE_SIM_DAYS` (default 365),
+//!   `CFCOOKIE_SIM_FIRST_SEED` (default 0): the run.
+//! - `CFCOOKIE_SIM_SEED=n`: replay one seed and print its whole timeline.
+//!
+//! On a violation the run prints the seed, the settings, the violation and the timeline that
+//! led to it, and draws it as an SVG swimlane under `target/sim/`.
+
+mod check;
+mod compat;
+mod svg;
+mod world;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cfcookie::keysource::{SecretKeySource, SecretsManagerReader};
+use cfcookie_rotator::config::Config;
+use cfcookie_rotator::ports::NoProbe;
+use cfcookie_rotator::{Mode, Rotator, Step};
+use rand::Rng;
+
+use world::{FastKeys, Lane, Params, Sim, SimClock, SimCloudFront, SimParams, SimSecrets};
+
+type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, FastKeys, SimClock, NoProbe>;
+
+fn rotator(sim: &Sim) -> Arc<SimRotator> {
+    let p = sim.lock().p.clone();
+    let mut config = Config::for_tests("KG-SIM", "/sim/key-id");
+    config.activation_delay = p.activation_delay;
+    config.key_cache_ttl = p.key_cache_ttl;
+    config.cookie_lifetime = p.cookie_lifetime;
+    compat_config(&mut config);
+    Arc::new(Rotator {
+        secrets: SimSecrets {
+            sim: sim.clone(),
+            lane: Lane::Rotator,
+            faults: true,
+        },
+        registry: SimCloudFront { sim: sim.clone() },
+        params: SimParams { sim: sim.clone() },
+        keygen: FastKeys,
+        clock: SimClock(sim.clone()),
+        probe: NoProbe,
+        config,
+    })
+}
+
+fn compat_config(_config: &mut Config) {}
+
+fn secs(n: i64) -> Duration {
+    Duration::from_secs(n.max(0) as u64)
+}
+
+fn rand_in(sim: &Sim, lo: i64, hi: i64) -> i64 {
+    sim.lock().rng.random_range(lo..hi)
+}
+
+/// One invocation of a step as Secrets Manager makes it: cut at the Lambda timeout.
+async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), String> {
+    match tokio::time::timeout(
+        Duration::from_secs(world::LAMBDA_TIMEOUT_SECS),
+        r.run_step(step, "sim/cfcookie", token, Mode::Lambda),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{} {}", e.error_type(), e)),
+        Err(_) => Err("Lambda timed out (Task timed out after 120 seconds)".into()),
+    }
+}
+
+/// RotateSecret (immediately): stage AWSPENDING, run the four steps, retry the whole rotation
+/// with the same token after a failed step, remove AWSPENDING after success.
+async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
+    let token = {
+        let mut w = sim.lock();
+        let token = w.token();
+        if let Err(e) = w.stage_pending(&token) {
+            w.log(Lane::SecretsManager, format!("{origin}: RotateSecret refused: {e}"));
+            w.bump("RotateSecret refused (rotation in progress)");
+            return;
+        }
+        w.log(Lane::SecretsManager, format!("{origin}: rotation {} starts", world::short(&token)));
+        token
+    };
+    'attempt: for attempt in 0..=world::SM_RETRIES {
+        for step in Step::ALL {
+            if let Err(e) = invoke(r, step, &token).await {
+                let wait = rand_in(sim, 60, 1800);
+                {
+                    let mut w = sim.lock();
+                    w.log(
+                        Lane::SecretsManager,
+                        format!("{} {} failed (attempt {attempt}): {e}", world::short(&token), step.aws_name()),
+                    );
+                    w.bump("rotation attempts failed");
+                }
+                tokio::time::sleep(secs(wait)).await;
+                continue 'attempt;
+            }
+        }
+        {
+            let mut w = sim.lock();
+            w.clear_pending(&token);
+            w.log(Lane::SecretsManager, format!("rotation {} succeeded", world::short(&token)));
+        }
+        check::rotation_done(sim);
+        return;
+    }
+    let mut w = sim.lock();
+    w.rotation_failed += 1;
+    w.log(Lane::SecretsManager, format!("rotation {} failed; AWSPENDING stays", world::short(&token)));
+}
+
+/// RotateSecret with RotateImmediately=false: testSecret alone on a new AWSPENDING version,
+/// which is then removed.
+async fn configuration_test(sim: &Sim, r: &SimRotator) {
+    let token = {
+        let mut w = sim.lock();
+        let token = w.token();
+        if let Err(e) = w.stage_pending(&token) {
+            w.log(Lane::Operator, format!("RotateSecret(RotateImmediately=false) refused: {e}"));
+            return;
+        }
+        w.log(Lane::Operator, format!("RotateSecret(RotateImmediately=false): testSecret on {}", world::short(&token)));
+        token
+    };
+    let result = invoke(r, Step::Test, &token).await;
+    let mut w = sim.lock();
+    w.versions.remove(&token);
+    if let Err(e) = result {
+        if !e.contains("Throttling") && !e.contains("timed out") {
+            w.violate("RIF", format!("RotateImmediately=false: testSecret refused a healthy secret: {e}"));
+        }
+    }
+}
+
+/// `cfcookie rotate --resume`, as an operator runs it.
+async fn operator_resume(sim: &Sim, r: &SimRotator) {
+    sim.lock().log(Lane::Operator, "cfcookie rotate --resume");
+    let result = compat_rotate(sim, r).await;
+    match result {
+        Ok(key) => {
+            sim.lock().log(Lane::Operator, format!("cfcookie rotate --resume: done, key {key}"));
+            check::rotation_done(sim);
+        }
+        Err(e) => sim.lock().log(Lane::Operator, format!("cfcookie rotate --resume: {e}")),
+    }
+}
+
+async fn compat_rotate(_sim: &Sim, r: &SimRotator) -> Result<String, String> {
+    cfcookie_rotator::driver::rotate_in_process(r, "sim/cfcookie", true)
+        .await
+        .map(|rep| rep.key_id)
+        .map_err(|e| format!("{} {e}", e.error_type()))
+}
+
+/// One endpoint instance: refreshes every period, sometimes restarts cold, sometimes cannot
+/// read Secrets Manager for a while.
+async fn endpoint_instance(sim: Sim, i: usize) {
+    let (ttl, phase) = {
+        let mut w = sim.lock();
+        let ttl = w.p.key_cache_ttl;
+        (ttl, w.rng.random_range(0..ttl))
+    };
+    tokio::time::sleep(secs(phase)).await;
+    loop {
+        let (cold, outage) = {
+            let mut w = sim.lock();
+            let period = refresh_period(ttl);
+            let cold = w.slots[i].source.is_none() || w.rng.random_bool((period as f64 / (10.0 * 86_400.0)).min(1.0));
+            let outage = w.rng.random_bool((period as f64 / (20.0 * 86_400.0)).min(1.0));
+            if outage {
+                let len = w.rng.random_range(300..4 * ttl);
+                let now = w.now();
+                w.slots[i].failing_until = now + len;
+                w.log(Lane::Signer(i), format!("cannot read Secrets Manager for {len}s"));
+            }
+            (cold, outage)
+        };
+        let _ = outage;
+        if cold {
+            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
+                SimSecrets {
+                    sim: sim.clone(),
+                    lane: Lane::Signer(i),
+                    faults: false,
+                },
+                "sim/cfcookie",
+            )));
+            let mut w = sim.lock();
+            w.slots[i].source = Some(source);
+            w.slots[i].ever_loaded = false;
+            w.log(Lane::Signer(i), "cold start");
+        }
+        let source = sim.lock().slots[i].source.clone();
+        if let Some(source) = source {
+            let ok = compat_refresh(&sim, &source).await;
+            let mut w = sim.lock();
+            if ok {
+                w.slots[i].ever_loaded = true;
+            }
+            // A check exactly when the loaded current key becomes signable.
+            if let Some(v) = w.value_of(cfcookie_rotator::model::stage::CURRENT) {
+                let at = v.active_from.timestamp();
+                let now = w.now();
+                if at > now {
+                    let s2 = sim.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(secs(at - now)).await;
+                        check::all(&s2);
+                    });
+                }
+            }
+            check::signers(&mut w);
+        }
+        tokio::time::sleep(secs(refresh_period(ttl))).await;
+    }
+}
+
+fn refresh_period(ttl: i64) -> i64 {
+    compat_period(ttl)
+}
+
+fn compat_period(ttl: i64) -> i64 {
+    ttl
+}
+
+async fn compat_refresh(_sim: &Sim, source: &check::Source) -> bool {
+    source.refresh().await.is_ok()
+}
+
+/// Viewers: a cookie now and then, presented later to random edges until it expires.
+async fn viewers(sim: Sim) {
+    loop {
+        let wait = rand_in(&sim, 600, 6 * 3600);
+        tokio::time::sleep(secs(wait)).await;
+        let (key, lifetime) = {
+            let mut w = sim.lock();
+            let n = w.slots.len();
+            let i = w.rng.random_range(0..n);
+            let Some(source) = w.slots[i].source.clone() else {
+                continue;
+            };
+            let now = w.now();
+            use cfcookie::keysource::KeySource as _;
+            match source.signer(now) {
+                Ok(s) => (s.key_pair_id().to_owned(), w.p.cookie_lifetime),
+                Err(_) => continue,
+            }
+        };
+        for _ in 0..2 {
+            let (at, edge) = {
+                let mut w = sim.lock();
+                let n = w.edges.len();
+                let e = w.rng.random_range(0..n);
+                (w.rng.random_range(1..lifetime), e)
+            };
+            let s = sim.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(secs(at)).await;
+                let mut w = s.lock();
+                if !w.edges[edge].contains(&key) {
+                    w.violate("VIEWER", format!("edge-{edge} refuses a viewer's cookie signed by {key} {at}s ago"));
+                } else {
+                    w.bump("viewer requests allowed");
+                }
+            });
+        }
+    }
+}
+
+/// Secrets Manager's schedule: rate(1 days) with a window; operators now and then.
+async fn schedule(sim: Sim, r: Arc<SimRotator>) {
+    let (days, window) = {
+        let w = sim.lock();
+        (w.p.days, w.p.window_hours * 3600)
+    };
+    // Infra's RotateImmediately=true on the first apply.
+    secrets_manager_rotation(&sim, &r, "first apply (RotateImmediately)").await;
+    for day in 1..=i64::from(days) {
+        let at = world::EPOCH + day * 86_400 + rand_in(&sim, 0, window);
+        let now = sim.lock().now();
+        tokio::time::sleep(secs(at - now)).await;
+        let r2 = r.clone();
+        let s2 = sim.clone();
+        tokio::spawn(async move { secrets_manager_rotation(&s2, &r2, "schedule").await });
+        check::liveness(&sim);
+    }
+}
+
+async fn operators(sim: Sim, r: Arc<SimRotator>) {
+    loop {
+        let wait = rand_in(&sim, 3600, 20 * 86_400);
+        tokio::time::sleep(secs(wait)).await;
+        let what = rand_in(&sim, 0, 3);
+        let r2 = r.clone();
+        let s2 = sim.clone();
+        tokio::spawn(async move {
+            match what {
+                0 => secrets_manager_rotation(&s2, &r2, "operator: aws secretsmanager rotate-secret").await,
+                1 => configuration_test(&s2, &r2).await,
+                _ => operator_resume(&s2, &r2).await,
+            }
+        });
+    }
+}
+
+/// What one seed did.
+#[derive(Debug)]
+struct Outcome {
+    seed: u64,
+    rotations: u64,
+    violations: Vec<(String, i64, String)>,
+    world: Option<Sim>,
+}
+
+fn run_seed(p: Params, keep_world: bool) -> Outcome {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let seed = p.seed;
+    let days = p.days;
+    let sim = rt.block_on(async move {
+        let sim = Sim::new(p);
+        let r = rotator(&sim);
+        let n = sim.lock().slots.len();
+        for i in 0..n {
+            tokio::spawn(endpoint_instance(sim.clone(), i));
+        }
+        tokio::spawn(viewers(sim.clone()));
+        tokio::spawn(operators(sim.clone(), r.clone()));
+        let sched = tokio::spawn(schedule(sim.clone(), r.clone()));
+        // Stop at the end of the simulated period, or at the first violation.
+        let end = tokio::time::Instant::now() + Duration::from_secs(u64::from(days + 1) * 86_400);
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            if tokio::time::Instant::now() >= end || !sim.lock().violations.is_empty() {
+                break;
+            }
+        }
+        sched.abort();
+        sim
+    });
+    drop(rt);
+    let mut w = sim.lock();
+    // The instances hold the world through their readers: let go of them so it can be freed.
+    w.slots.clear();
+    let violations = w.violations.clone();
+    let rotations = w.rotations_done;
+    drop(w);
+    Outcome {
+        seed,
+        rotations,
+        world: (keep_world || !violations.is_empty()).then_some(sim),
+        violations,
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Prints the seed, the settings, the violation and the timeline, and draws it.
+fn report(o: &Outcome) -> String {
+    let Some(sim) = &o.world else {
+        return String::new();
+    };
+    let w = sim.lock();
+    let (kind, t, text) = &o.violations[0];
+    let mut out = format!(
+        "seed {} ({:?})\nfirst violation {kind} at {}: {text}\n\ntimeline (last 2 days):\n",
+        o.seed,
+        w.p,
+        stamp(*t)
+    );
+    for e in w.timeline.iter().filter(|e| e.t >= t - 2 * 86_400) {
+        out.push_str(&format!("  {}  {:<15} {}\n", stamp(e.t), e.lane.to_string(), e.text));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sim");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("seed-{}.svg", o.seed));
+    if std::fs::write(&path, svg::swimlane(&w, *t)).is_ok() {
+        out.push_str(&format!("\nswimlane: {}\n", path.display()));
+    }
+    out
+}
+
+fn stamp(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// The run in the test command: many seeds, a simulated year each, with faults; zero violations.
+#[test]
+fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
+    if let Ok(seed) = std::env::var("CFCOOKIE_SIM_SEED") {
+        let seed: u64 = seed.parse().expect("CFCOOKIE_SIM_SEED is a number");
+        let o = run_seed(Params::for_seed(seed, env_u64("CFCOOKIE_SIM_DAYS", 365) as u32), true);
+        if let Some(sim) = &o.world {
+            for e in &sim.lock().timeline {
+                println!("{}  {:<15} {}", stamp(e.t), e.lane.to_string(), e.text);
+            }
+        }
+        assert!(o.violations.is_empty(), "{}", report(&o));
+        return;
+    }
+    let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 1000);
+    let first = env_u64("CFCOOKIE_SIM_FIRST_SEED", 0);
+    let days = env_u64("CFCOOKIE_SIM_DAYS", 365) as u32;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(first));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let next = next.clone();
+            std::thread::spawn(move || {
+                let mut rotations = 0;
+                let mut failures = Vec::new();
+                loop {
+                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if seed >= first + seeds {
+                        break;
+                    }
+                    let o = run_seed(Params::for_seed(seed, days), false);
+                    rotations += o.rotations;
+                    if !o.violations.is_empty() {
+                        failures.push(o);
+                    }
+                }
+                (rotations, failures)
+            })
+        })
+        .collect();
+    let mut rotations = 0;
+    let mut failures: Vec<Outcome> = Vec::new();
+    for h in handles {
+        let (r, f) = h.join().expect("thread");
+        rotations += r;
+        failures.extend(f);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "simulation: {seeds} seeds x {days} days, {rotations} rotations completed in {elapsed:.1}s ({:.0} rotations/s), {} seeds with violations",
+        rotations as f64 / elapsed,
+        failures.len()
+    );
+    failures.sort_by_key(|o| o.seed);
+    if let Some(o) = failures.first() {
+        let kinds: std::collections::BTreeMap<&str, usize> =
+            failures.iter().fold(Default::default(), |mut m, o| {
+                *m.entry(o.violations[0].0.as_str()).or_default() += 1;
+                m
+            });
+        panic!(
+            "{} of {seeds} seeds broke an invariant (first violation per seed, by kind: {kinds:?}); replay one with CFCOOKIE_SIM_SEED={}\n{}",
+            failures.len(),
+            o.seed,
+            report(o)
+        );
+    }
+    assert!(rotations >= seeds * u64::from(days) / 2, "too few rotations completed: {rotations}");
+}

@@ -1,0 +1,780 @@
+//! The simulated world: Secrets Manager, CloudFront (account, key group, edges), SSM, on one
+//! simulated clock (tokio's paused clock), behind the rotator's real ports.
+//!
+//! What is modelled, and where AWS documents it:
+//! - Secrets Manager retries a failed rotation as a whole, with the same token: "If any rotation
+//!   step fails, Secrets Manager retries the entire rotation process multiple times."
+//!   <https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda.html>.
+//!   How many times and how far apart is not documented; the simulation retries up to
+//!   [`SM_RETRIES`] times, 1 to 30 minutes apart.
+//! - RotateSecret refuses while AWSPENDING is on a version other than AWSCURRENT, and
+//!   RotateImmediately=false runs testSecret alone on a new AWSPENDING version that it then
+//!   removes: <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html>.
+//!   The version is staged with no value, as for every rotation start (moto does the same,
+//!   getmoto/moto#8504).
+//! - Rotation windows: a `rate(N days)` window starts at midnight UTC and closes after
+//!   `Duration` (default: end of the UTC day); Secrets Manager rotates at any time inside it:
+//!   <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotationRulesType.html>.
+//! - CloudFront: 10 public keys per account, 5 public keys per key group
+//!   (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>);
+//!   CreatePublicKey refuses a second key with the same name (PublicKeyAlreadyExists) and an 11th
+//!   key (TooManyPublicKeys): <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html>.
+//!   Key groups carry LastModifiedTime: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_KeyGroup.html>.
+//! - Edges see a key group change after their own delay (bounded by `max_edge_delay`, which the
+//!   allowance P must cover), in order.
+//! - Any call may be throttled, may be slow (so the Lambda's timeout cuts the step after it),
+//!   and ListPublicKeys / GetKeyGroup may return a state a moment old.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use cfcookie_rotator::model::{
+    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, SecretValue, VersionRef,
+};
+use cfcookie_rotator::ports::{
+    Clock, KeyGenerator, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use zeroize::Zeroizing;
+
+/// Whole-rotation retries after a failed step.
+pub(crate) const SM_RETRIES: u32 = 3;
+/// Public keys per account.
+pub(crate) const ACCOUNT_QUOTA: usize = 10;
+/// The rotator Lambda's timeout (infra/lambdas.tf).
+pub(crate) const LAMBDA_TIMEOUT_SECS: u64 = 120;
+/// The simulated epoch: 2027-01-01T00:00:00Z.
+pub(crate) const EPOCH: i64 = 1_798_761_600;
+
+/// Per-seed settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub seed: u64,
+    pub days: u32,
+    pub activation_delay: i64,
+    pub key_cache_ttl: i64,
+    pub cookie_lifetime: i64,
+    pub max_edge_delay: i64,
+    pub edges: usize,
+    pub signers: usize,
+    pub window_hours: i64,
+    pub other_stack_keys: usize,
+    pub p_throttle: f64,
+    pub p_slow: f64,
+    pub p_lag: f64,
+}
+
+impl Params {
+    pub(crate) fn for_seed(seed: u64, days: u32) -> Params {
+        let mut r = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let activation_delay = [60, 300, 900][r.random_range(0..3)];
+        Params {
+            seed,
+            days,
+            activation_delay,
+            key_cache_ttl: [600, 1800, 3600][r.random_range(0..3)],
+            cookie_lifetime: [900, 3600, 7200][r.random_range(0..3)],
+            max_edge_delay: activation_delay * 9 / 10,
+            edges: r.random_range(2..=4),
+            signers: r.random_range(2..=3),
+            window_hours: [1, 2, 4, 8][r.random_range(0..4)],
+            other_stack_keys: r.random_range(0..=6),
+            p_throttle: 0.004,
+            p_slow: 0.003,
+            p_lag: 0.03,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Version {
+    pub value: Option<String>,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    pub record: PublicKeyRecord,
+    pub etag: String,
+    pub created: i64,
+}
+
+/// A lane of the timeline and the swimlane picture.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Lane {
+    SecretsManager,
+    Operator,
+    Rotator,
+    CloudFront,
+    Edge(usize),
+    Signer(usize),
+    Viewer,
+    Check,
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lane::SecretsManager => write!(f, "secretsmanager"),
+            Lane::Operator => write!(f, "operator"),
+            Lane::Rotator => write!(f, "rotator"),
+            Lane::CloudFront => write!(f, "cloudfront"),
+            Lane::Edge(i) => write!(f, "edge-{i}"),
+            Lane::Signer(i) => write!(f, "signer-{i}"),
+            Lane::Viewer => write!(f, "viewer"),
+            Lane::Check => write!(f, "CHECK"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub t: i64,
+    pub lane: Lane,
+    pub text: String,
+}
+
+/// Everything, behind one lock.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub p: Params,
+    pub rng: StdRng,
+    pub start: tokio::time::Instant,
+    // Secrets Manager
+    pub arn: String,
+    pub name: String,
+    pub versions: BTreeMap<String, Version>,
+    pub schedule: String,
+    pub window: String,
+    pub rotation_failed: u32,
+    // CloudFront
+    pub keys: BTreeMap<String, Key>,
+    pub deleted: Vec<(i64, Key)>,
+    pub group_id: String,
+    pub group: KeyGroupRecord,
+    pub group_modified: i64,
+    pub prev_group: Option<(i64, KeyGroupRecord)>,
+    pub edges: Vec<BTreeSet<String>>,
+    pub edge_ever: Vec<BTreeSet<String>>,
+    pub edge_next_apply: Vec<i64>,
+    pub bootstrap_key: String,
+    // SSM
+    pub params: BTreeMap<String, (String, i64)>,
+    counter: u64,
+    // Observation
+    pub timeline: Vec<Event>,
+    pub last_signed: BTreeMap<String, i64>,
+    pub first_key: Option<String>,
+    pub violations: Vec<(String, i64, String)>,
+    pub rotations_done: u64,
+    pub last_rotation: i64,
+    pub stats: BTreeMap<&'static str, u64>,
+    /// Per signer: the key it signs with and since when (for the picture).
+    pub signing: Vec<Vec<(i64, Option<String>)>>,
+    pub edge_lanes: Vec<Vec<(i64, Vec<String>)>>,
+    /// The endpoint instances.
+    pub slots: Vec<crate::check::Slot>,
+}
+
+impl World {
+    pub(crate) fn now(&self) -> i64 {
+        EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64
+    }
+
+    pub(crate) fn log(&mut self, lane: Lane, text: impl Into<String>) {
+        let t = self.now();
+        self.timeline.push(Event {
+            t,
+            lane,
+            text: text.into(),
+        });
+    }
+
+    pub(crate) fn violate(&mut self, kind: &str, text: String) {
+        let t = self.now();
+        let ignored = std::env::var("CFCOOKIE_SIM_IGNORE")
+            .is_ok_and(|v| v.split(',').any(|k| k.trim() == kind));
+        if ignored {
+            self.log(Lane::Check, format!("(ignored) {kind}: {text}"));
+            return;
+        }
+        self.log(Lane::Check, format!("VIOLATION {kind}: {text}"));
+        self.violations.push((kind.to_owned(), t, text));
+    }
+
+    pub(crate) fn bump(&mut self, what: &'static str) {
+        *self.stats.entry(what).or_default() += 1;
+    }
+
+    fn next(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{:06}", self.counter)
+    }
+
+    /// A fresh version id, reproducible from the seed.
+    pub(crate) fn token(&mut self) -> String {
+        let b: [u8; 16] = self.rng.random();
+        cfcookie_rotator::driver::uuid_text(&b)
+    }
+
+    pub(crate) fn version_with(&self, label: &str) -> Option<String> {
+        self.versions
+            .iter()
+            .find(|(_, v)| v.stages.iter().any(|s| s == label))
+            .map(|(k, _)| k.clone())
+    }
+
+    pub(crate) fn value_of(&self, label: &str) -> Option<SecretValue> {
+        let v = self.version_with(label)?;
+        SecretValue::parse(self.versions.get(&v)?.value.as_deref()?)
+            .ok()
+            .flatten()
+    }
+
+    /// AWSPENDING on a version other than AWSCURRENT: RotateSecret refuses.
+    pub(crate) fn rotation_in_progress(&self) -> bool {
+        self.versions.values().any(|v| {
+            v.stages.iter().any(|s| s == stage::PENDING)
+                && !v.stages.iter().any(|s| s == stage::CURRENT)
+        })
+    }
+
+    /// RotateSecret's staging of a new empty AWSPENDING version.
+    pub(crate) fn stage_pending(&mut self, token: &str) -> Result<(), String> {
+        if self.rotation_in_progress() {
+            return Err("A previous rotation isn't complete. That rotation will be reattempted.".into());
+        }
+        for v in self.versions.values_mut() {
+            v.stages.retain(|s| s != stage::PENDING);
+        }
+        self.versions.insert(
+            token.to_owned(),
+            Version {
+                value: None,
+                stages: vec![stage::PENDING.to_owned()],
+            },
+        );
+        Ok(())
+    }
+
+    /// What Secrets Manager does after a successful finishSecret: AWSPENDING leaves the version.
+    pub(crate) fn clear_pending(&mut self, token: &str) {
+        if let Some(v) = self.versions.get_mut(token) {
+            v.stages.retain(|s| s != stage::PENDING);
+        }
+        self.gc_versions();
+    }
+
+    /// Versions with no label are deprecated and eventually deleted.
+    pub(crate) fn gc_versions(&mut self) {
+        self.versions.retain(|_, v| !v.stages.is_empty());
+    }
+
+    fn fault(&mut self, operation: &'static str) -> ServiceResult<()> {
+        if self.rng.random_bool(self.p.p_throttle) {
+            self.bump("throttled");
+            self.log(Lane::CloudFront, format!("{operation}: ThrottlingException"));
+            return Err(ServiceError::Other {
+                operation,
+                message: "ThrottlingException: Rate exceeded".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn slow(&mut self) -> Option<std::time::Duration> {
+        self.rng
+            .random_bool(self.p.p_slow)
+            .then(|| std::time::Duration::from_secs(self.rng.random_range(20..200)))
+    }
+}
+
+/// The shared simulation handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Sim(pub Arc<Mutex<World>>);
+
+impl Sim {
+    pub(crate) fn new(p: Params) -> Sim {
+        let rng = StdRng::seed_from_u64(p.seed);
+        let edges = p.edges;
+        let signers = p.signers;
+        let mut w = World {
+            rng,
+            start: tokio::time::Instant::now(),
+            arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:sim/cfcookie-AbCdEf".into(),
+            name: "sim/cfcookie".into(),
+            versions: BTreeMap::new(),
+            schedule: "rate(1 days)".into(),
+            window: format!("{}h", p.window_hours),
+            rotation_failed: 0,
+            keys: BTreeMap::new(),
+            deleted: Vec::new(),
+            group_id: "KG-SIM".into(),
+            group: KeyGroupRecord {
+                id: "KG-SIM".into(),
+                name: "sim".into(),
+                items: vec![],
+                comment: String::new(),
+                etag: "E0".into(),
+            },
+            group_modified: EPOCH,
+            prev_group: None,
+            edges: vec![BTreeSet::new(); edges],
+            edge_ever: vec![BTreeSet::new(); edges],
+            edge_next_apply: vec![EPOCH; edges],
+            bootstrap_key: String::new(),
+            params: BTreeMap::new(),
+            counter: 0,
+            timeline: Vec::new(),
+            last_signed: BTreeMap::new(),
+            first_key: None,
+            violations: Vec::new(),
+            rotations_done: 0,
+            last_rotation: EPOCH,
+            stats: BTreeMap::new(),
+            signing: vec![Vec::new(); signers],
+            edge_lanes: vec![Vec::new(); edges],
+            slots: (0..signers).map(|_| crate::check::Slot::default()).collect(),
+            p,
+        };
+        // What infra makes: the placeholder secret, a bootstrap key outside the managed
+        // names, a key group trusting it, the parameter, and other stacks' keys.
+        w.versions.insert(
+            "v-placeholder".into(),
+            Version {
+                value: Some(r#"{"placeholder":"set by Terraform"}"#.into()),
+                stages: vec![stage::CURRENT.into()],
+            },
+        );
+        let boot = w.next("KBOOT");
+        w.keys.insert(
+            boot.clone(),
+            Key {
+                record: PublicKeyRecord {
+                    id: boot.clone(),
+                    name: "sim-bootstrap".into(),
+                    encoded_key: String::new(),
+                    comment: "bootstrap".into(),
+                },
+                etag: "E-boot".into(),
+                created: EPOCH,
+            },
+        );
+        for i in 0..w.p.other_stack_keys {
+            let id = w.next("KOTHER");
+            w.keys.insert(
+                id.clone(),
+                Key {
+                    record: PublicKeyRecord {
+                        id,
+                        name: format!("other-stack-{i}"),
+                        encoded_key: String::new(),
+                        comment: String::new(),
+                    },
+                    etag: "E-other".into(),
+                    created: EPOCH,
+                },
+            );
+        }
+        w.bootstrap_key = boot.clone();
+        w.group.items = vec![boot.clone()];
+        for e in 0..edges {
+            w.edges[e].insert(boot.clone());
+            w.edge_ever[e].insert(boot.clone());
+            w.edge_lanes[e].push((EPOCH, vec![boot.clone()]));
+        }
+        w.params.insert("/sim/key-id".into(), ("none-yet".into(), EPOCH));
+        Sim(Arc::new(Mutex::new(w)))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleeps when the call is slow (the Lambda timeout may cut the step here).
+    async fn maybe_slow(&self) {
+        let slow = self.lock().slow();
+        if let Some(d) = slow {
+            self.lock().bump("slow calls");
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Schedules every edge's view of the new group.
+    fn propagate(&self, w: &mut World, items: Vec<String>) {
+        let now = w.now();
+        for e in 0..w.p.edges {
+            let d = w.rng.random_range(0..=w.p.max_edge_delay);
+            let at = (now + d).max(w.edge_next_apply[e]);
+            w.edge_next_apply[e] = at;
+            let sim = self.clone();
+            let items = items.clone();
+            tokio::spawn(async move {
+                let wait = {
+                    let w = sim.lock();
+                    (at - w.now()).max(0) as u64
+                };
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                crate::check::edge_applies(&sim, e, items);
+            });
+        }
+    }
+}
+
+/// Secrets Manager as the rotator (or a signer) sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SimSecrets {
+    pub sim: Sim,
+    pub lane: Lane,
+    pub faults: bool,
+}
+
+impl SimSecrets {
+    fn enter(&self, op: &'static str) -> ServiceResult<()> {
+        if let Lane::Signer(i) = self.lane {
+            let w = self.sim.lock();
+            if w.slots[i].failing_until > w.now() {
+                return Err(ServiceError::Other {
+                    operation: op,
+                    message: "simulated outage of this instance's reads".into(),
+                });
+            }
+        }
+        if self.faults {
+            self.sim.lock().fault(op)?;
+        }
+        Ok(())
+    }
+}
+
+impl SecretStore for SimSecrets {
+    async fn describe(&self, _secret_id: &str) -> ServiceResult<SecretDescription> {
+        self.enter("DescribeSecret")?;
+        let w = self.sim.lock();
+        Ok(SecretDescription {
+            arn: w.arn.clone(),
+            name: w.name.clone(),
+            rotation_enabled: true,
+            rotation_interval_secs: crate::compat::interval(&w),
+            versions: w
+                .versions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.stages.clone()))
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    async fn get_value(
+        &self,
+        _secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> ServiceResult<Option<Zeroizing<String>>> {
+        self.enter("GetSecretValue")?;
+        let w = self.sim.lock();
+        let v = match version {
+            VersionRef::Stage(label) => w
+                .versions
+                .values()
+                .find(|v| v.stages.iter().any(|s| s == label)),
+            VersionRef::IdAndStage(id, label) => match w.versions.get(id) {
+                Some(v) if !v.stages.iter().any(|s| s == label) => {
+                    return Err(ServiceError::Other {
+                        operation: "GetSecretValue",
+                        message: format!("version {id} does not hold {label}"),
+                    })
+                }
+                other => other,
+            },
+        };
+        Ok(v.and_then(|v| v.value.clone()).map(Zeroizing::new))
+    }
+
+    async fn put_value(
+        &self,
+        _secret_id: &str,
+        token: &str,
+        value: &str,
+        label: &str,
+    ) -> ServiceResult<()> {
+        self.enter("PutSecretValue")?;
+        self.sim.maybe_slow().await;
+        let mut w = self.sim.lock();
+        if let Some(existing) = w.versions.get(token).and_then(|v| v.value.as_deref()) {
+            if existing != value {
+                return Err(ServiceError::AlreadyExists(format!(
+                    "version {token} has another value"
+                )));
+            }
+        }
+        for v in w.versions.values_mut() {
+            v.stages.retain(|s| s != label);
+        }
+        let v = w.versions.entry(token.to_owned()).or_default();
+        v.value = Some(value.to_owned());
+        if !v.stages.iter().any(|s| s == label) {
+            v.stages.push(label.to_owned());
+        }
+        let key = SecretValue::parse(value).ok().flatten().map(|v| v.key_id.clone());
+        w.log(self.lane.clone(), format!("PutSecretValue {label} {} key {key:?}", short(token)));
+        drop(w);
+        crate::check::all(&self.sim);
+        Ok(())
+    }
+
+    async fn move_label(
+        &self,
+        _secret_id: &str,
+        label: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> ServiceResult<()> {
+        self.enter("UpdateSecretVersionStage")?;
+        self.sim.maybe_slow().await;
+        let mut w = self.sim.lock();
+        let holder = w.version_with(label);
+        if holder.is_some() && holder.as_deref() != from && holder.as_deref() != to {
+            return Err(ServiceError::Other {
+                operation: "UpdateSecretVersionStage",
+                message: format!("{label} is attached to {holder:?}"),
+            });
+        }
+        if let Some(to) = to {
+            if !w.versions.contains_key(to) {
+                return Err(ServiceError::NotFound(format!("version {to}")));
+            }
+        }
+        if let Some(from) = from {
+            if let Some(v) = w.versions.get_mut(from) {
+                v.stages.retain(|s| s != label);
+            }
+        }
+        if let Some(to) = to {
+            if label == stage::CURRENT {
+                for v in w.versions.values_mut() {
+                    v.stages.retain(|s| s != stage::PREVIOUS);
+                }
+                if let Some(prev) = from.and_then(|f| w.versions.get_mut(f)) {
+                    prev.stages.push(stage::PREVIOUS.to_owned());
+                }
+            }
+            if let Some(v) = w.versions.get_mut(to) {
+                if !v.stages.iter().any(|s| s == label) {
+                    v.stages.push(label.to_owned());
+                }
+            }
+        }
+        w.gc_versions();
+        let lane = self.lane.clone();
+        w.log(
+            lane,
+            format!(
+                "UpdateSecretVersionStage {label} -> {} (from {})",
+                to.map(short).unwrap_or("-".into()),
+                from.map(short).unwrap_or("-".into())
+            ),
+        );
+        drop(w);
+        crate::check::all(&self.sim);
+        Ok(())
+    }
+}
+
+pub(crate) fn short(token: &str) -> String {
+    token.chars().take(8).collect()
+}
+
+/// CloudFront as the rotator sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SimCloudFront {
+    pub sim: Sim,
+}
+
+impl KeyRegistry for SimCloudFront {
+    async fn create_public_key(
+        &self,
+        name: &str,
+        _caller_reference: &str,
+        encoded_key: &str,
+        comment: &str,
+    ) -> ServiceResult<String> {
+        self.sim.lock().fault("CreatePublicKey")?;
+        self.sim.maybe_slow().await;
+        let mut w = self.sim.lock();
+        if w.keys.values().any(|k| k.record.name == name) {
+            w.log(Lane::CloudFront, format!("CreatePublicKey {name}: PublicKeyAlreadyExists"));
+            return Err(crate::compat::already_exists(name));
+        }
+        if w.keys.len() >= ACCOUNT_QUOTA {
+            w.log(Lane::CloudFront, format!("CreatePublicKey {name}: TooManyPublicKeys"));
+            w.bump("TooManyPublicKeys");
+            return Err(crate::compat::too_many_public_keys());
+        }
+        let id = w.next("K");
+        let etag = w.next("E");
+        let now = w.now();
+        w.keys.insert(
+            id.clone(),
+            Key {
+                record: PublicKeyRecord {
+                    id: id.clone(),
+                    name: name.to_owned(),
+                    encoded_key: encoded_key.to_owned(),
+                    comment: comment.to_owned(),
+                },
+                etag,
+                created: now,
+            },
+        );
+        let n = w.keys.len();
+        w.log(Lane::CloudFront, format!("CreatePublicKey {id} ({n} keys in the account)"));
+        Ok(id)
+    }
+
+    async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
+        let mut w = self.sim.lock();
+        w.fault("ListPublicKeys")?;
+        let now = w.now();
+        let p_lag = w.p.p_lag;
+        let lag = w.rng.random_bool(p_lag);
+        let mut out: Vec<PublicKeyRecord> = w
+            .keys
+            .values()
+            .filter(|k| !lag || k.created < now - 1)
+            .map(|k| k.record.clone())
+            .collect();
+        if lag {
+            out.extend(
+                w.deleted
+                    .iter()
+                    .filter(|(t, _)| *t >= now - 1)
+                    .map(|(_, k)| k.record.clone()),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn get_public_key(&self, id: &str) -> ServiceResult<Option<(PublicKeyRecord, String)>> {
+        let mut w = self.sim.lock();
+        w.fault("GetPublicKey")?;
+        Ok(w.keys.get(id).map(|k| (k.record.clone(), k.etag.clone())))
+    }
+
+    async fn delete_public_key(&self, id: &str, etag: &str) -> ServiceResult<()> {
+        self.sim.lock().fault("DeletePublicKey")?;
+        self.sim.maybe_slow().await;
+        let mut w = self.sim.lock();
+        let key = w
+            .keys
+            .get(id)
+            .ok_or_else(|| ServiceError::NotFound(format!("public key {id}")))?;
+        if key.etag != etag {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        if w.group.items.iter().any(|i| i == id) {
+            return Err(ServiceError::InUse);
+        }
+        let now = w.now();
+        if let Some(k) = w.keys.remove(id) {
+            w.deleted.push((now, k));
+        }
+        let n = w.keys.len();
+        w.log(Lane::CloudFront, format!("DeletePublicKey {id} ({n} keys in the account)"));
+        Ok(())
+    }
+
+    async fn get_key_group(&self, _id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
+        let mut w = self.sim.lock();
+        w.fault("GetKeyGroup")?;
+        let now = w.now();
+        let p_lag = w.p.p_lag;
+        if w.rng.random_bool(p_lag) {
+            if let Some((t, g)) = &w.prev_group {
+                if *t >= now - 1 {
+                    return Ok(Some(crate::compat::with_modified(g.clone(), *t)));
+                }
+            }
+        }
+        Ok(Some(crate::compat::with_modified(
+            w.group.clone(),
+            w.group_modified,
+        )))
+    }
+
+    async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
+        self.sim.lock().fault("UpdateKeyGroup")?;
+        self.sim.maybe_slow().await;
+        let mut w = self.sim.lock();
+        if w.group.etag != group.etag {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        if group.items.is_empty() {
+            return Err(ServiceError::Other {
+                operation: "UpdateKeyGroup",
+                message: "a key group needs a key".into(),
+            });
+        }
+        if group.items.len() > 5 {
+            return Err(ServiceError::TooManyKeys);
+        }
+        if let Some(missing) = group.items.iter().find(|i| !w.keys.contains_key(*i)) {
+            return Err(ServiceError::NotFound(format!("public key {missing}")));
+        }
+        let now = w.now();
+        let etag = w.next("E");
+        let old = std::mem::replace(&mut w.group, group.clone());
+        w.prev_group = Some((w.group_modified, old));
+        w.group.etag = etag.clone();
+        w.group_modified = now;
+        w.log(Lane::CloudFront, format!("UpdateKeyGroup -> {:?}", group.items));
+        let items = group.items.clone();
+        self.sim.propagate(&mut w, items);
+        Ok(etag)
+    }
+}
+
+/// SSM.
+#[derive(Debug, Clone)]
+pub(crate) struct SimParams {
+    pub sim: Sim,
+}
+
+impl ParameterStore for SimParams {
+    async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
+        let mut w = self.sim.lock();
+        w.fault("GetParameter")?;
+        Ok(w.params.get(name).map(|(v, _)| v.clone()))
+    }
+
+    async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
+        let mut w = self.sim.lock();
+        w.fault("PutParameter")?;
+        let now = w.now();
+        w.params.insert(name.to_owned(), (value.to_owned(), now));
+        w.log(Lane::Rotator, format!("PutParameter {name} = {value}"));
+        Ok(())
+    }
+}
+
+/// The simulated clock, for the rotator.
+#[derive(Debug, Clone)]
+pub(crate) struct SimClock(pub Sim);
+
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let t = self.0.lock().now();
+        Utc.timestamp_opt(t, 0).single().unwrap_or_default()
+    }
+}
+
+/// ECDSA P-256 key pairs: the cheapest real keys, so a year of rotations runs in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastKeys;
+
+impl KeyGenerator for FastKeys {
+    fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError> {
+        cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::EcdsaP256)
+    }
+}
