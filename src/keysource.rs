@@ -2,9 +2,13 @@
 //!
 //! [`SecretKeySource`] reads the secret's AWSCURRENT and AWSPREVIOUS versions, signs with
 //! AWSCURRENT once its `active_from` has passed and with AWSPREVIOUS before that, refreshes in
-//! the background every TTL (no request waits on Secrets Manager after start-up), and keeps the
-//! last good keys when a refresh fails. [`StaticKeySource`] is one key from a file.
+//! the background twice per TTL (no request waits on Secrets Manager after start-up), and keeps
+//! the last good keys when a refresh fails — but only for TTL: the rotator may retire a key TTL
+//! after its successor became signable (S2 in docs/rotation.md), so a view older than that may
+//! hold retired keys, and the source then refuses (the endpoint answers 503 with the reason)
+//! rather than mint cookies CloudFront would refuse. [`StaticKeySource`] is one key from a file.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -136,6 +140,10 @@ impl<S: SecretStore> SecretReader for SecretsManagerReader<S> {
 pub struct SecretKeySource<R> {
     reader: R,
     loaded: RwLock<Loaded>,
+    /// When the last refresh succeeded (epoch seconds; `i64::MIN` before the first).
+    last_ok: AtomicI64,
+    /// How old the loaded view may be before it may hold retired keys (0: no limit).
+    max_age: AtomicI64,
 }
 
 fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, String> {
@@ -161,11 +169,25 @@ impl<R: SecretReader> SecretKeySource<R> {
         SecretKeySource {
             reader,
             loaded: RwLock::new(Loaded::default()),
+            last_ok: AtomicI64::new(i64::MIN),
+            max_age: AtomicI64::new(0),
         }
     }
 
-    /// Reads the secret again. On failure the keys loaded before stay in use.
+    /// Refuses to sign from a view older than `secs` (the key cache TTL the rotator counts
+    /// on); [`Self::spawn_refresh`] sets it to its TTL.
+    pub fn set_max_age(&self, secs: i64) {
+        self.max_age.store(secs.max(0), Ordering::SeqCst);
+    }
+
+    /// Reads the secret again. On failure the keys loaded before stay in use, for up to the
+    /// max age.
     pub async fn refresh(&self) -> Result<(), String> {
+        self.refresh_at(crate::time::now()).await
+    }
+
+    /// [`Self::refresh`], with `now` (epoch seconds) as the time of a successful read.
+    pub async fn refresh_at(&self, now: i64) -> Result<(), String> {
         let (current, previous) = self.reader.read().await?;
         let (old_current, old_previous) = {
             let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
@@ -198,18 +220,22 @@ impl<R: SecretReader> SecretKeySource<R> {
             );
         }
         *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Loaded { current, previous };
+        self.last_ok.store(now, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Refreshes every `ttl` until the process ends, logging (not failing) on errors.
+    /// Refreshes twice per `ttl` until the process ends, logging (not failing) on errors; one
+    /// failed read leaves the view younger than `ttl`, two in a row make the source refuse.
     pub fn spawn_refresh(self: &Arc<Self>, ttl: Duration) -> tokio::task::JoinHandle<()>
     where
         R: 'static,
     {
+        self.set_max_age(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
         let me = Arc::clone(self);
+        let period = (ttl / 2).max(Duration::from_millis(500));
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(ttl).await;
+                tokio::time::sleep(period).await;
                 if let Err(e) = me.refresh().await {
                     warn!(error = %e, "key refresh failed; still signing with the keys loaded before");
                 }
@@ -220,6 +246,14 @@ impl<R: SecretReader> SecretKeySource<R> {
 
 impl<R: SecretReader> KeySource for SecretKeySource<R> {
     fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable> {
+        let max_age = self.max_age.load(Ordering::SeqCst);
+        let last_ok = self.last_ok.load(Ordering::SeqCst);
+        if max_age > 0 && last_ok != i64::MIN && now.saturating_sub(last_ok) > max_age {
+            return Err(KeyUnavailable(format!(
+                "the keys were last read {}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again",
+                now.saturating_sub(last_ok)
+            )));
+        }
         let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
         match (&l.current, &l.previous) {
             (Some(c), _) if c.active_from <= now => Ok(c.signer.clone()),

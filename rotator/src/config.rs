@@ -34,7 +34,17 @@ pub struct Config {
     pub canary_attempts: u32,
     /// `CFCOOKIE_CANARY_BACKOFF_MS` (default 2000): the first wait between tries.
     pub canary_backoff_ms: u64,
+    /// `CFCOOKIE_BOOTSTRAP_KEY_NAME`: the exact name of infra's bootstrap public key (no private
+    /// half exists), deleted once it is in no key group (docs/decisions/0002).
+    pub bootstrap_key_name: Option<String>,
+    /// Whether a key may leave the key group only once S2 allows it (always, except for
+    /// `cfcookie revoke`, the explicit emergency path). Not an environment setting.
+    pub enforce_retirement_gate: bool,
 }
+
+/// How long testSecret's canary may take in all, so that its worst case ends well inside the
+/// rotator Lambda's 120 s timeout (infra/lambdas.tf) with the other calls of the step.
+pub const CANARY_BUDGET_SECS: u64 = 80;
 
 impl Config {
     /// Reads the process environment.
@@ -93,6 +103,8 @@ impl Config {
                 .max(1),
             canary_backoff_ms: u64::try_from(secs("CFCOOKIE_CANARY_BACKOFF_MS", 2000)?)
                 .unwrap_or(2000),
+            bootstrap_key_name: get("CFCOOKIE_BOOTSTRAP_KEY_NAME"),
+            enforce_retirement_gate: true,
         };
         if config.cookie_lifetime == 0 {
             return Err(RotationError::Config(
@@ -102,7 +114,9 @@ impl Config {
         Ok(config)
     }
 
-    /// The shortest rotation interval that never retires a key whose cookies are still valid.
+    /// The shortest spacing of two scheduled rotations that lets the second retire the key
+    /// the first one replaced: the first one's key becomes signable P after it entered the
+    /// group, signers drop its predecessor within TTL, and the predecessor's cookies live L.
     pub fn minimum_interval(&self) -> i64 {
         self.cookie_lifetime + self.activation_delay + self.key_cache_ttl
     }
@@ -119,6 +133,8 @@ impl Config {
             canary_url: None,
             canary_attempts: 1,
             canary_backoff_ms: 2000,
+            bootstrap_key_name: None,
+            enforce_retirement_gate: true,
         }
     }
 }

@@ -45,7 +45,8 @@ pub fn uuid_text(b: &[u8; 16]) -> String {
     )
 }
 
-/// Runs the four steps in order as Secrets Manager would (each retried once after a failure),
+/// Runs the four steps in order as Secrets Manager would (the whole rotation retried once after
+/// a failed step),
 /// then removes AWSPENDING from the new current version, as Secrets Manager does. With
 /// `resume`, a rotation left pending is carried on instead of refused.
 pub async fn rotate_in_process<S, R, P, G, C, Pr>(
@@ -61,6 +62,25 @@ where
     C: Clock,
     Pr: Probe,
 {
+    rotate_in_process_with(rotator, secret_id, resume, new_token).await
+}
+
+/// [`rotate_in_process`] with the new version id from `token` (a simulation replays its seed).
+pub async fn rotate_in_process_with<S, R, P, G, C, Pr>(
+    rotator: &Rotator<S, R, P, G, C, Pr>,
+    secret_id: &str,
+    resume: bool,
+    token: impl FnOnce() -> String,
+) -> Result<RotationReport, RotationError>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    let new_token = token;
     let desc = rotator.secrets.describe(secret_id).await?;
     let stuck = desc
         .version_with(stage::PENDING)
@@ -74,28 +94,36 @@ where
         Some(v) => return Err(RotationError::InProgress(v)),
         None => new_token(),
     };
+    let token: String = token;
     let mut report = RotationReport {
         token: token.clone(),
         key_id: String::new(),
         step_ms: BTreeMap::new(),
         retried: Vec::new(),
     };
-    for step in Step::ALL {
-        let started = Instant::now();
-        if let Err(first) = rotator
-            .run_step(step, secret_id, &token, Mode::InProcess)
-            .await
-        {
-            warn!(step = step.aws_name(), error = %first, "step failed; retrying once, as Secrets Manager does");
-            report.retried.push(step.aws_name());
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            rotator
+    // Secrets Manager retries a failed rotation as a whole, with the same token
+    // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda.html);
+    // so does this, once. A refusal that names when it becomes safe is not retried.
+    let mut attempt = 0;
+    'rotation: loop {
+        for step in Step::ALL {
+            let started = Instant::now();
+            let result = rotator
                 .run_step(step, secret_id, &token, Mode::InProcess)
-                .await?;
+                .await;
+            *report.step_ms.entry(step.aws_name()).or_default() += started.elapsed().as_millis();
+            if let Err(e) = result {
+                if attempt > 0 || matches!(e, RotationError::TooSoon { .. }) {
+                    return Err(e);
+                }
+                warn!(step = step.aws_name(), error = %e, "step failed; retrying the whole rotation once, as Secrets Manager does");
+                report.retried.push(step.aws_name());
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue 'rotation;
+            }
         }
-        report
-            .step_ms
-            .insert(step.aws_name(), started.elapsed().as_millis());
+        break;
     }
     let mut attempt = 0;
     while let Err(e) = clear_pending(&rotator.secrets, secret_id, &token).await {
@@ -176,10 +204,33 @@ pub struct Status {
     pub parameters: BTreeMap<String, Option<String>>,
     /// Managed keys of this secret in CloudFront.
     pub managed_keys: Vec<KeyStatus>,
+    /// The time questions: which key signers sign with now, when the predecessor may leave the
+    /// key group, when the next rotation becomes safe.
+    pub time: TimeStatus,
     /// Whether every invariant holds.
     pub consistent: bool,
     /// Each broken invariant, named.
     pub problems: Vec<String>,
+}
+
+/// When things may happen (docs/rotation.md, "the time model").
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeStatus {
+    /// Now, by the rotator's clock.
+    pub now: String,
+    /// The key a signer with a fresh view signs with now: AWSCURRENT once its `active_from`
+    /// has passed, AWSPREVIOUS before (the very first key has no predecessor).
+    pub signers_sign_with: Option<String>,
+    /// Keys a signer that has not refreshed for up to the cache TTL may still sign with.
+    pub signers_may_still_sign_with: Vec<String>,
+    /// When AWSCURRENT's key becomes signable (G + P).
+    pub current_active_from: Option<String>,
+    /// The predecessor that the next setSecret will take out of the key group.
+    pub predecessor: Option<String>,
+    /// When it may leave the key group (S2): null when it already may or there is none.
+    pub predecessor_may_leave_group_at: Option<String>,
+    /// When the next rotation becomes safe (the same instant, or now).
+    pub next_rotation_safe_at: String,
 }
 
 /// Reads everything and checks the invariants of a completed rotation.
@@ -321,9 +372,37 @@ where
             ));
         }
     }
+    let now = rotator.clock.now();
+    let previous = staged.get(stage::PREVIOUS);
+    let signing = current.map(|c| match previous {
+        Some(p) if c.active_from > now => p.key_id.clone(),
+        _ => c.key_id.clone(),
+    });
+    let mut may_still: Vec<String> = Vec::new();
+    if let Some(p) = previous {
+        let cache = chrono::Duration::seconds(config.key_cache_ttl);
+        if signing.as_deref() != Some(p.key_id.as_str())
+            && current.is_some_and(|c| now < c.active_from + cache)
+        {
+            may_still.push(p.key_id.clone());
+        }
+    }
+    let retirement = rotator.retirement(secret_id, current, false).await?;
+    let time = TimeStatus {
+        now: now.to_rfc3339(),
+        signers_sign_with: signing,
+        signers_may_still_sign_with: may_still,
+        current_active_from: current.map(|c| c.active_from.to_rfc3339()),
+        predecessor: previous
+            .filter(|p| have.contains(&p.key_id))
+            .map(|p| p.key_id.clone()),
+        predecessor_may_leave_group_at: retirement.as_ref().map(|(_, t)| t.to_rfc3339()),
+        next_rotation_safe_at: retirement.as_ref().map_or(now, |(_, t)| *t).to_rfc3339(),
+    };
     Ok(Status {
         secret: desc.name,
         rotation_enabled: desc.rotation_enabled,
+        time,
         versions,
         key_group: config.key_group_id.clone(),
         key_group_items: items,
@@ -332,4 +411,130 @@ where
         consistent: problems.is_empty(),
         problems,
     })
+}
+
+/// What `cfcookie revoke` did, and what it cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokeReport {
+    /// The revoked key.
+    pub key_id: String,
+    /// What it was: `AWSCURRENT`, `AWSPREVIOUS` or `other`.
+    pub was: &'static str,
+    /// The key that replaced it, when it was AWSCURRENT (an emergency rotation ran first).
+    pub new_key_id: Option<String>,
+    /// Whether the public key was deleted from CloudFront (managed and bootstrap keys only).
+    pub deleted: bool,
+    /// What this costs, in plain words.
+    pub cost: Vec<String>,
+}
+
+/// The key-leak path: takes `key_id` out of the key group now, breaking S2 on purpose. When it
+/// is the AWSCURRENT key, an emergency rotation first makes a new one (without waiting for the
+/// previous key's retirement either). Refuses to empty the key group.
+pub async fn revoke<S, R, P, G, C, Pr>(
+    rotator: &mut Rotator<S, R, P, G, C, Pr>,
+    secret_id: &str,
+    key_id: &str,
+) -> Result<RevokeReport, RotationError>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    let current = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await?;
+    let previous = read_ours(&rotator.secrets, secret_id, stage::PREVIOUS).await?;
+    let group = rotator
+        .registry
+        .get_key_group(&rotator.config.key_group_id)
+        .await?
+        .ok_or_else(|| RotationError::KeyGroupNotFound(rotator.config.key_group_id.clone()))?;
+    if !group.items.iter().any(|i| i == key_id) {
+        return Err(RotationError::Config(format!(
+            "key {key_id} is not in key group {}: CloudFront already refuses its cookies",
+            rotator.config.key_group_id
+        )));
+    }
+    let was = if current.as_ref().is_some_and(|c| c.key_id == key_id) {
+        "AWSCURRENT"
+    } else if previous.as_ref().is_some_and(|p| p.key_id == key_id) {
+        "AWSPREVIOUS"
+    } else {
+        "other"
+    };
+    let (p, ttl, l) = (
+        rotator.config.activation_delay,
+        rotator.config.key_cache_ttl,
+        rotator.config.cookie_lifetime,
+    );
+    let mut cost = vec![format!(
+        "every cookie signed by {key_id} is refused by CloudFront from now on (they were valid for up to {l}s more)"
+    )];
+    let mut new_key_id = None;
+    if was == "AWSCURRENT" {
+        let gate = rotator.config.enforce_retirement_gate;
+        rotator.config.enforce_retirement_gate = false;
+        let rotated = rotate_in_process(rotator, secret_id, true).await;
+        rotator.config.enforce_retirement_gate = gate;
+        let report = rotated?;
+        cost.push(format!(
+            "an emergency rotation made {} now; it signs only from its active_from, {p}s from now, so until then signers still sign with {key_id} and those cookies are refused too; that rotation also retired the key before {key_id} at once",
+            report.key_id
+        ));
+        new_key_id = Some(report.key_id);
+    } else if group.items.iter().all(|i| i == key_id) {
+        return Err(RotationError::Config(format!(
+            "{key_id} is the key group's only key and CloudFront refuses an empty group: run `cfcookie rotate` first"
+        )));
+    } else {
+        cost.push(format!(
+            "endpoint instances that have not re-read the secret for up to {ttl}s may still sign with {key_id} if it was signing recently; their cookies are refused"
+        ));
+    }
+    let gone = key_id.to_owned();
+    rotator
+        .edit_group(
+            move |items| items.iter().filter(|i| **i != gone).cloned().collect(),
+            None,
+        )
+        .await?;
+    let managed = format!("{}-", rotator.config.key_name_prefix);
+    let deleted = match rotator.registry.get_public_key(key_id).await? {
+        Some((k, _))
+            if k.name.starts_with(&managed)
+                || rotator.config.bootstrap_key_name.as_deref() == Some(k.name.as_str()) =>
+        {
+            rotator.delete_key(key_id).await?;
+            true
+        }
+        _ => false,
+    };
+    info!(
+        key_id,
+        was, deleted, "revoked: the key left the key group at once"
+    );
+    Ok(RevokeReport {
+        key_id: key_id.to_owned(),
+        was,
+        new_key_id,
+        deleted,
+        cost,
+    })
+}
+
+/// One staged value in our format, `None` when absent or not ours.
+async fn read_ours<S: SecretStore>(
+    secrets: &S,
+    secret_id: &str,
+    label: &str,
+) -> Result<Option<SecretValue>, RotationError> {
+    match secrets
+        .get_value(secret_id, VersionRef::Stage(label))
+        .await?
+    {
+        Some(t) => Ok(SecretValue::parse(&t).ok().flatten()),
+        None => Ok(None),
+    }
 }

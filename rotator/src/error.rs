@@ -56,13 +56,31 @@ pub enum RotationError {
         status: String,
     },
     /// The rotation schedule would retire a key while cookies it signed are still valid.
-    #[error("rotation interval {interval}s is shorter than cookie lifetime + activation delay + signer cache TTL ({needed}s): the previous key would leave the key group while its cookies are valid")]
+    #[error("the rotation schedule allows two rotations {interval}s apart (period minus rotation window), less than activation delay + signer cache TTL + cookie lifetime ({needed}s): scheduled rotations would be refused as too soon; lengthen the period or shorten the window")]
     IntervalTooShort {
         /// Configured interval.
         interval: i64,
         /// Minimum safe interval.
         needed: i64,
     },
+    /// Retiring a key now would break S2 (retired after use): a signer may still sign with it,
+    /// or a cookie it signed is still valid. Retryable: nothing changed, and the same rotation
+    /// succeeds from `safe_at` on.
+    #[error("too soon: key {key_id} may still be signing or hold valid cookies until {safe_at}; retry this rotation after that (`cfcookie status` shows it; a leaked key goes with `cfcookie revoke`)")]
+    TooSoon {
+        /// The key that would leave the key group.
+        key_id: String,
+        /// The first instant at which it may.
+        safe_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// CreatePublicKey refused: the account holds its maximum of public keys
+    /// (TooManyPublicKeys), even after this stack's orphans were swept.
+    #[error("the account holds its maximum of CloudFront public keys ({0}); this stack's orphans were already swept: delete unused public keys of other stacks or ask for a higher quota")]
+    TooManyPublicKeys(String),
+    /// CreatePublicKey refused: a public key with this name exists (PublicKeyAlreadyExists),
+    /// made moments ago by another run of createSecret for the same version. Retryable.
+    #[error("a public key named {0} already exists and was made moments ago by a concurrent createSecret for the same version; retry")]
+    KeyNameTaken(String),
     /// Kept losing If-Match races on the key group.
     #[error("key group {0} kept changing under us (PreconditionFailed after retries)")]
     Conflict(String),
@@ -91,6 +109,9 @@ impl RotationError {
             RotationError::KeyMismatch { .. } => "Rotation.KeyMismatch",
             RotationError::Canary { .. } => "Rotation.CanaryFailed",
             RotationError::IntervalTooShort { .. } => "Rotation.IntervalTooShort",
+            RotationError::TooSoon { .. } => "Rotation.TooSoon",
+            RotationError::TooManyPublicKeys(_) => "Rotation.TooManyPublicKeys",
+            RotationError::KeyNameTaken(_) => "Rotation.KeyNameTaken",
             RotationError::Conflict(_) => "Rotation.Conflict",
             RotationError::Config(_) => "Rotation.Config",
             RotationError::Key(_) => "Rotation.Key",

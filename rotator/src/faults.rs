@@ -187,6 +187,14 @@ impl<P: ParameterStore> ParameterStore for Faulty<P> {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
         self.plan.around("GetParameter", self.inner.get(name)).await
     }
+    async fn get_dated(
+        &self,
+        name: &str,
+    ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+        self.plan
+            .around("GetParameter", self.inner.get_dated(name))
+            .await
+    }
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
         self.plan
             .around("PutParameter", self.inner.put(name, value))

@@ -9,10 +9,29 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use crate::model::{stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
-use crate::ports::{KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult};
+use crate::ports::{
+    Clock, FixedClock, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
+};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The fakes' notion of now: the system clock, or a test's [`FixedClock`] (so that CreatedTime,
+/// LastModifiedTime and LastModifiedDate agree with the rotator's clock).
+#[derive(Debug, Clone, Default)]
+pub struct ServiceClock(Arc<Mutex<Option<FixedClock>>>);
+
+impl ServiceClock {
+    /// Follows `clock` from now on.
+    pub fn follow(&self, clock: &FixedClock) {
+        *lock(&self.0) = Some(clock.clone());
+    }
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        lock(&self.0)
+            .as_ref()
+            .map_or_else(chrono::Utc::now, Clock::now)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -231,11 +250,15 @@ impl SecretStore for InMemorySecretStore {
     }
 }
 
+/// Public keys per account (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>).
+pub const PUBLIC_KEYS_PER_ACCOUNT: usize = 10;
+
 #[derive(Debug, Default)]
 struct Cloud {
     keys: BTreeMap<String, (PublicKeyRecord, String, String)>, // id -> (record, etag, caller ref)
     groups: BTreeMap<String, KeyGroupRecord>,
     counter: u64,
+    quota: Option<usize>,
 }
 
 impl Cloud {
@@ -249,6 +272,8 @@ impl Cloud {
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryKeyRegistry {
     cloud: Arc<Mutex<Cloud>>,
+    /// Where CreatedTime and LastModifiedTime come from.
+    pub clock: ServiceClock,
 }
 
 impl InMemoryKeyRegistry {
@@ -265,9 +290,16 @@ impl InMemoryKeyRegistry {
                 items: items.to_vec(),
                 comment: String::new(),
                 etag,
+                last_modified: Some(self.clock.now()),
             },
         );
         id
+    }
+
+    /// Lowers the account's public key quota (default [`PUBLIC_KEYS_PER_ACCOUNT`]), as if
+    /// other stacks held the rest.
+    pub fn set_quota(&self, quota: usize) {
+        lock(&self.cloud).quota = Some(quota);
     }
 
     /// Changes the group's ETag, as a concurrent writer would.
@@ -305,6 +337,21 @@ impl KeyRegistry for InMemoryKeyRegistry {
                 "caller reference {caller_reference}"
             )));
         }
+        // Names are unique per account (PublicKeyAlreadyExists), and an account holds at most
+        // 10 public keys (TooManyPublicKeys):
+        // https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html
+        if c.keys.values().any(|(k, _, _)| k.name == name) {
+            return Err(ServiceError::AlreadyExists(format!(
+                "PublicKeyAlreadyExists: a public key named {name} exists"
+            )));
+        }
+        let quota = c.quota.unwrap_or(PUBLIC_KEYS_PER_ACCOUNT);
+        if c.keys.len() >= quota {
+            return Err(ServiceError::QuotaExceeded(format!(
+                "TooManyPublicKeys: the account holds {} public keys",
+                c.keys.len()
+            )));
+        }
         let id = c.next("K");
         let etag = c.next("E");
         let record = PublicKeyRecord {
@@ -312,6 +359,7 @@ impl KeyRegistry for InMemoryKeyRegistry {
             name: name.into(),
             encoded_key: encoded_key.into(),
             comment: comment.into(),
+            created_at: Some(self.clock.now()),
         };
         c.keys
             .insert(id.clone(), (record, etag, caller_reference.into()));
@@ -378,6 +426,7 @@ impl KeyRegistry for InMemoryKeyRegistry {
         let etag = c.next("E");
         let mut stored = group.clone();
         stored.etag = etag.clone();
+        stored.last_modified = Some(self.clock.now());
         c.groups.insert(group.id.clone(), stored);
         Ok(etag)
     }
@@ -386,16 +435,26 @@ impl KeyRegistry for InMemoryKeyRegistry {
 /// SSM parameters, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryParameterStore {
-    values: Arc<Mutex<BTreeMap<String, String>>>,
+    values: Arc<Mutex<BTreeMap<String, (String, chrono::DateTime<chrono::Utc>)>>>,
+    /// Where LastModifiedDate comes from.
+    pub clock: ServiceClock,
 }
 
 impl ParameterStore for InMemoryParameterStore {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
+        Ok(lock(&self.values).get(name).map(|(v, _)| v.clone()))
+    }
+
+    async fn get_dated(
+        &self,
+        name: &str,
+    ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
         Ok(lock(&self.values).get(name).cloned())
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
-        lock(&self.values).insert(name.to_owned(), value.to_owned());
+        let now = self.clock.now();
+        lock(&self.values).insert(name.to_owned(), (value.to_owned(), now));
         Ok(())
     }
 }

@@ -24,6 +24,9 @@ pub enum ServiceError {
     /// More than 5 keys in a key group (TooManyPublicKeysInKeyGroup).
     #[error("a key group holds at most 5 public keys")]
     TooManyKeys,
+    /// The account holds its maximum of public keys (TooManyPublicKeys).
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     /// The resource exists with other content (ResourceExistsException, PublicKeyAlreadyExists).
     #[error("already exists: {0}")]
     AlreadyExists(String),
@@ -113,6 +116,11 @@ pub trait KeyRegistry: Send + Sync {
 pub trait ParameterStore: Send + Sync {
     /// GetParameter; `None` when it does not exist.
     fn get(&self, name: &str) -> impl Future<Output = ServiceResult<Option<String>>> + Send;
+    /// GetParameter with the parameter's LastModifiedDate; `None` when it does not exist.
+    fn get_dated(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = ServiceResult<Option<(String, DateTime<Utc>)>>> + Send;
     /// PutParameter (String, overwrite; creates it when missing).
     fn put(&self, name: &str, value: &str) -> impl Future<Output = ServiceResult<()>> + Send;
 }

@@ -7,7 +7,9 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
-use crate::model::{KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
+use crate::model::{
+    min_spacing_secs, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef,
+};
 use crate::ports::{KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult};
 
 /// Every AWS API call the rotator (and `cfcookie rotate`/`status`) makes, as IAM actions. The
@@ -43,6 +45,7 @@ where
         "PreconditionFailed" => ServiceError::PreconditionFailed,
         "PublicKeyInUse" => ServiceError::InUse,
         "TooManyPublicKeysInKeyGroup" => ServiceError::TooManyKeys,
+        "TooManyPublicKeys" => ServiceError::QuotaExceeded(format!("{code}: {message}")),
         "ResourceExistsException" | "PublicKeyAlreadyExists" => {
             ServiceError::AlreadyExists(format!("{code}: {message}"))
         }
@@ -103,20 +106,9 @@ impl SdkParameterStore {
     }
 }
 
-/// Seconds of a `rate(N unit)` schedule, or of AutomaticallyAfterDays; `None` for cron.
-fn interval_secs(days: Option<i64>, schedule: Option<&str>) -> Option<i64> {
-    if let Some(d) = days.filter(|d| *d > 0) {
-        return Some(d * 86_400);
-    }
-    let inner = schedule?.trim().strip_prefix("rate(")?.strip_suffix(')')?;
-    let (n, unit) = inner.split_once(' ')?;
-    let n: i64 = n.parse().ok()?;
-    let unit_secs = match unit.trim_end_matches('s') {
-        "hour" => 3_600,
-        "day" => 86_400,
-        _ => return None,
-    };
-    Some(n * unit_secs)
+/// Converts an AWS SDK timestamp.
+fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
 impl SecretStore for SdkSecretStore {
@@ -133,8 +125,13 @@ impl SecretStore for SdkSecretStore {
             arn: out.arn().unwrap_or_default().to_owned(),
             name: out.name().unwrap_or_default().to_owned(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_interval_secs: rules
-                .and_then(|r| interval_secs(r.automatically_after_days(), r.schedule_expression())),
+            rotation_interval_secs: rules.and_then(|r| {
+                min_spacing_secs(
+                    r.automatically_after_days(),
+                    r.schedule_expression(),
+                    r.duration(),
+                )
+            }),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -249,6 +246,7 @@ impl KeyRegistry for SdkKeyRegistry {
                     name: k.name().to_owned(),
                     encoded_key: k.encoded_key().to_owned(),
                     comment: k.comment().unwrap_or_default().to_owned(),
+                    created_at: time(Some(k.created_time())),
                 });
             }
             match list.next_marker().filter(|m| !m.is_empty()) {
@@ -277,6 +275,7 @@ impl KeyRegistry for SdkKeyRegistry {
                         name: c.name().to_owned(),
                         encoded_key: c.encoded_key().to_owned(),
                         comment: c.comment().unwrap_or_default().to_owned(),
+                        created_at: time(Some(k.created_time())),
                     };
                     (record, etag)
                 })
@@ -313,6 +312,7 @@ impl KeyRegistry for SdkKeyRegistry {
                     items: c.items().to_vec(),
                     comment: c.comment().unwrap_or_default().to_owned(),
                     etag,
+                    last_modified: time(Some(g.last_modified_time())),
                 })
             })
         }))
@@ -354,6 +354,26 @@ impl ParameterStore for SdkParameterStore {
         Ok(out.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_owned))))
     }
 
+    async fn get_dated(
+        &self,
+        name: &str,
+    ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+        let out = not_found_is_none(
+            self.0
+                .get_parameter()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| map_error("GetParameter", e)),
+        )?;
+        Ok(out.and_then(|o| {
+            o.parameter().and_then(|p| {
+                let at = time(p.last_modified_date()).unwrap_or_else(chrono::Utc::now);
+                p.value().map(|v| (v.to_owned(), at))
+            })
+        }))
+    }
+
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
         self.0
             .put_parameter()
@@ -374,10 +394,34 @@ mod tests {
 
     #[test]
     fn rotation_intervals() {
-        assert_eq!(interval_secs(Some(30), None), Some(2_592_000));
-        assert_eq!(interval_secs(None, Some("rate(4 hours)")), Some(14_400));
-        assert_eq!(interval_secs(None, Some("rate(1 day)")), Some(86_400));
-        assert_eq!(interval_secs(None, Some("cron(0 8 * * ? *)")), None);
-        assert_eq!(interval_secs(Some(0), None), None);
+        // The window shortens the spacing: the last instant of one window to the first of the
+        // next. DescribeSecret's recomputed AutomaticallyAfterDays never overrides the expression.
+        assert_eq!(min_spacing_secs(Some(30), None, None), Some(29 * 86_400));
+        assert_eq!(
+            min_spacing_secs(None, Some("rate(4 hours)"), None),
+            Some(10_800)
+        );
+        assert_eq!(
+            min_spacing_secs(Some(1), Some("rate(4 hours)"), Some("2h")),
+            Some(7_200)
+        );
+        assert_eq!(min_spacing_secs(None, Some("rate(1 day)"), None), Some(0));
+        assert_eq!(
+            min_spacing_secs(None, Some("rate(2 days)"), Some("3h")),
+            Some(162_000)
+        );
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 8 * * ? *)"), None),
+            Some(28_800)
+        );
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 8 * * ? *)"), Some("1h")),
+            Some(82_800)
+        );
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 8 ? * MON *)"), None),
+            None
+        );
+        assert_eq!(min_spacing_secs(Some(0), None, None), None);
     }
 }

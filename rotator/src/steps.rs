@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use aws_lc_rs::digest;
 use cfcookie_signer::{HashAlgorithm, Policy, PrivateKey, PublicKey, Signer};
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, CANARY_BUDGET_SECS};
 use crate::error::RotationError;
 use crate::model::{stage, SecretDescription, SecretValue, VersionRef, FORMAT};
 use crate::ports::{
@@ -71,6 +72,10 @@ enum Guard {
 
 /// Retries of the key group read-modify-write on PreconditionFailed.
 const GROUP_RETRIES: u32 = 6;
+
+/// A managed public key younger than this may belong to a createSecret running right now
+/// (twice the rotator Lambda's 120 s timeout); older ones with no stored value are orphans.
+const STALE_KEY_AFTER_SECS: i64 = 240;
 
 /// The rotation over its ports.
 #[derive(Debug)]
@@ -190,7 +195,64 @@ where
         }
     }
 
-    /// createSecret: generate, upload the public key, store key id + PEMs under AWSPENDING.
+    /// The key that setSecret must not retire yet, and from when it may: S2 (retired after
+    /// use). The predecessor of the current key may still be signing until its successor (the
+    /// current key) became signable — `max(active_from, when it became AWSCURRENT)` — plus the
+    /// signers' cache TTL, and its cookies live L more. When it became AWSCURRENT is when
+    /// finishSecret published its id to SSM (the parameter's LastModifiedDate); when SSM does
+    /// not hold it yet (a finishSecret cut before publishing), it is published now and counted
+    /// from now. `None` when nothing needs protecting.
+    async fn protected_key(
+        &self,
+        secret_id: &str,
+        current: Option<&SecretValue>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, RotationError> {
+        self.retirement(secret_id, current, true).await
+    }
+
+    /// When the predecessor of `current` may leave the key group (S2): `(key id, instant)`, or
+    /// `None` when it already may (or there is none). With `repair`, a key id missing from SSM
+    /// is published (and counted from now); without, it is only counted from now.
+    pub async fn retirement(
+        &self,
+        secret_id: &str,
+        current: Option<&SecretValue>,
+        repair: bool,
+    ) -> Result<Option<(String, DateTime<Utc>)>, RotationError> {
+        if !self.config.enforce_retirement_gate {
+            return Ok(None);
+        }
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        let Some(previous) = self
+            .read(secret_id, VersionRef::Stage(stage::PREVIOUS))
+            .await?
+            .filter(|p| p.key_id != current.key_id)
+        else {
+            return Ok(None);
+        };
+        let mut became_current = current.active_from;
+        if let Some(name) = self.config.key_id_parameters.first() {
+            became_current = match self.params.get_dated(name).await? {
+                Some((value, at)) if value == current.key_id => at,
+                _ => {
+                    if repair {
+                        self.publish(&current.key_id).await?;
+                    }
+                    self.clock.now()
+                }
+            };
+        }
+        let safe_at = current.active_from.max(became_current)
+            + chrono::Duration::seconds(self.config.key_cache_ttl + self.config.cookie_lifetime);
+        Ok((self.clock.now() < safe_at).then(|| (previous.key_id.clone(), safe_at)))
+    }
+
+    /// createSecret: sweep orphans, generate, upload the public key, add it to the key group
+    /// (the moment it entered the group, G, plus P is when it may sign), and store key id +
+    /// PEMs + `active_from` under AWSPENDING. Refuses with `Rotation.TooSoon` when this
+    /// rotation's setSecret could not retire the previous key yet, before anything is made.
     pub async fn create(
         &self,
         secret_id: &str,
@@ -225,13 +287,34 @@ where
             }
         }
         // The current value must be readable (a broken one is an error, not "no key yet").
-        let _current = self
+        let current = self
             .read(secret_id, VersionRef::Stage(stage::CURRENT))
             .await?;
+        let group = self
+            .registry
+            .get_key_group(&self.config.key_group_id)
+            .await?
+            .ok_or_else(|| RotationError::KeyGroupNotFound(self.config.key_group_id.clone()))?;
+        if let Some((key_id, safe_at)) = self.protected_key(secret_id, current.as_ref()).await? {
+            if group.items.contains(&key_id) {
+                if mode == Mode::Lambda && desc.has(token, stage::PENDING) {
+                    // Nothing was made: let the empty version go, so Secrets Manager's next
+                    // scheduled rotation is not refused as "a previous rotation isn't complete".
+                    self.secrets
+                        .move_label(secret_id, stage::PENDING, None, Some(token))
+                        .await?;
+                }
+                return Err(RotationError::TooSoon { key_id, safe_at });
+            }
+        }
+        // Orphans go first, so that they never count against the account's quota.
+        self.sweep(&desc, &group.items, &[]).await?;
 
         let name = key_name(&self.config.key_name_prefix, &desc.arn, token);
+        let now = self.clock.now();
         // A key with our name but no stored value is left from a crash between CreatePublicKey
-        // and PutSecretValue: its private key is gone, so it goes.
+        // and PutSecretValue: its private key is gone, so it goes. A young one belongs to a
+        // createSecret for the same version running now (a retry racing a resume): leave it.
         for stale in self
             .registry
             .list_public_keys()
@@ -239,17 +322,27 @@ where
             .into_iter()
             .filter(|k| k.name == name)
         {
+            if stale
+                .created_at
+                .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
+            {
+                return Err(RotationError::KeyNameTaken(name));
+            }
             warn!(key_id = %stale.id, "createSecret: removing a public key left by an interrupted createSecret");
+            self.edit_group(
+                |items| items.iter().filter(|i| **i != stale.id).cloned().collect(),
+                None,
+            )
+            .await?;
             self.delete_key(&stale.id).await?;
         }
         let started = std::time::Instant::now();
         let key = self.keygen.generate()?;
         let keygen_ms = started.elapsed().as_millis();
-        let now = self.clock.now();
         let caller_reference = format!("{name}-{}", now.timestamp_millis());
         let comment = format!("cfcookie rotation of {} version {token}", desc.name);
         let comment: String = comment.chars().take(128).collect();
-        let key_id = self
+        let key_id = match self
             .registry
             .create_public_key(
                 &name,
@@ -257,7 +350,40 @@ where
                 &key.public_key().to_pem(),
                 &comment,
             )
-            .await?;
+            .await
+        {
+            Ok(id) => id,
+            Err(ServiceError::AlreadyExists(_)) => {
+                // A concurrent createSecret for this version made it between our list and our
+                // create; if it has stored its value by now, the step is done.
+                if self
+                    .read(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                return Err(RotationError::KeyNameTaken(name));
+            }
+            Err(ServiceError::QuotaExceeded(m)) => return Err(RotationError::TooManyPublicKeys(m)),
+            Err(e) => return Err(e.into()),
+        };
+        // The key enters the key group now; edges trust it within P of this moment.
+        let add = key_id.clone();
+        self.edit_group(
+            move |items| {
+                let mut v = items.to_vec();
+                if !v.contains(&add) {
+                    v.push(add.clone());
+                }
+                v
+            },
+            None,
+        )
+        .await?;
+        let entered = self.clock.now();
         let value = SecretValue {
             format: FORMAT.to_owned(),
             key_id: key_id.clone(),
@@ -265,7 +391,7 @@ where
             private_key_pem: key.to_pkcs8_pem().to_string(),
             public_key_pem: key.public_key().to_pem(),
             created_at: now,
-            active_from: now + chrono::Duration::seconds(self.config.activation_delay),
+            active_from: entered + chrono::Duration::seconds(self.config.activation_delay),
         };
         match self
             .secrets
@@ -276,16 +402,23 @@ where
             Err(ServiceError::AlreadyExists(_)) => {
                 // A concurrent createSecret with the same token stored first; ours is an orphan.
                 warn!(key_id = %key_id, "createSecret: lost a race for version {token}; removing our key");
+                self.edit_group(
+                    |items| items.iter().filter(|i| **i != key_id).cloned().collect(),
+                    None,
+                )
+                .await?;
                 self.delete_key(&key_id).await?;
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
         }
-        info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key stored as AWSPENDING");
+        info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key in the key group, stored as AWSPENDING");
         Ok(())
     }
 
     /// setSecret: key group := {current, pending}; managed keys that leave it are deleted.
+    /// Refuses with `Rotation.TooSoon` (nothing changed) while the previous key may still be
+    /// signing or hold valid cookies.
     pub async fn set(&self, secret_id: &str, token: &str, mode: Mode) -> Result<(), RotationError> {
         let desc = match self.guard(secret_id, token, Step::Set, mode).await? {
             Guard::AlreadyCurrent => return Ok(()),
@@ -295,6 +428,15 @@ where
         let current = self
             .read(secret_id, VersionRef::Stage(stage::CURRENT))
             .await?;
+        if !self.group_holds(&pending.key_id).await? {
+            return Err(RotationError::KeyMismatch {
+                key_id: pending.key_id.clone(),
+                why: format!(
+                    "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be abandoned (docs/rotation.md, \"a rotation that cannot finish\")",
+                    self.config.key_group_id
+                ),
+            });
+        }
         let mut desired = Vec::new();
         if let Some(c) = &current {
             if c.key_id != pending.key_id {
@@ -302,25 +444,25 @@ where
             }
         }
         desired.push(pending.key_id.clone());
-        let retired = self.put_group(&desired).await?;
-        let now = self.clock.now();
-        if let Some(c) = &current {
-            let safe_after = c.active_from
-                + chrono::Duration::seconds(
-                    self.config.key_cache_ttl + self.config.cookie_lifetime,
-                );
-            if !retired.is_empty() && now < safe_after {
-                warn!(retired = ?retired, until = %safe_after,
-                    "setSecret: rotating faster than cookie lifetime + activation delay + cache TTL; cookies signed by the retired key(s) stop working now instead of expiring");
-            }
-        }
+        let protected = self.protected_key(secret_id, current.as_ref()).await?;
+        let want = desired.clone();
+        let retired = self.edit_group(move |_| want.clone(), protected).await?;
         self.sweep(&desc, &desired, &retired).await?;
         info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
         Ok(())
     }
 
-    /// Read-modify-write of the key group with If-Match; returns the ids that left it.
-    async fn put_group(&self, desired: &[String]) -> Result<Vec<String>, RotationError> {
+    /// Read-modify-write of the key group with If-Match: `edit` maps the items read to the
+    /// items wanted. Refuses with `Rotation.TooSoon` when the edit would drop the `protected`
+    /// key. Returns the ids that left the group.
+    pub(crate) async fn edit_group<F>(
+        &self,
+        edit: F,
+        protected: Option<(String, DateTime<Utc>)>,
+    ) -> Result<Vec<String>, RotationError>
+    where
+        F: Fn(&[String]) -> Vec<String>,
+    {
         let gid = &self.config.key_group_id;
         for attempt in 0..GROUP_RETRIES {
             let mut group = self
@@ -328,6 +470,7 @@ where
                 .get_key_group(gid)
                 .await?
                 .ok_or_else(|| RotationError::KeyGroupNotFound(gid.clone()))?;
+            let desired = edit(&group.items);
             let have: BTreeSet<&String> = group.items.iter().collect();
             let want: BTreeSet<&String> = desired.iter().collect();
             if have == want {
@@ -339,11 +482,19 @@ where
                 .filter(|i| !want.contains(i))
                 .cloned()
                 .collect();
-            group.items = desired.to_vec();
+            if let Some((key_id, safe_at)) = &protected {
+                if retired.contains(key_id) {
+                    return Err(RotationError::TooSoon {
+                        key_id: key_id.clone(),
+                        safe_at: *safe_at,
+                    });
+                }
+            }
+            group.items = desired;
             match self.registry.update_key_group(&group).await {
                 Ok(_) => return Ok(retired),
                 Err(ServiceError::PreconditionFailed) => {
-                    warn!(attempt, "setSecret: key group changed under us; re-reading");
+                    warn!(attempt, "key group changed under us; re-reading");
                     tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
                 }
                 Err(e) => return Err(e.into()),
@@ -354,9 +505,10 @@ where
 
     /// Deletes managed keys that left the group or were orphaned: keys of this secret that are
     /// neither in the group nor the key of a staged (AWSCURRENT/AWSPENDING) version, and managed
-    /// keys this setSecret just retired. Keys of other secrets sharing the prefix are left
-    /// alone; a key still in some other key group is refused by CloudFront (PublicKeyInUse) and
-    /// left too.
+    /// keys this setSecret just retired; and infra's bootstrap key once it is in no group. Keys
+    /// of other secrets sharing the prefix are left alone; a key still in some other key group
+    /// is refused by CloudFront (PublicKeyInUse) and left too. An orphan younger than a Lambda
+    /// run may be a concurrent createSecret's key on its way into the group: it waits.
     async fn sweep(
         &self,
         desc: &SecretDescription,
@@ -377,14 +529,23 @@ where
             })
             .map(|(v, _)| key_name(&self.config.key_name_prefix, &desc.arn, v))
             .collect();
+        let now = self.clock.now();
         for key in self.registry.list_public_keys().await? {
-            if !key.name.starts_with(&managed)
-                || keep.contains(&key.id)
-                || live_names.contains(&key.name)
-            {
+            if keep.contains(&key.id) {
                 continue;
             }
-            if key.name.starts_with(&ours) || retired.contains(&key.id) {
+            if self.config.bootstrap_key_name.as_deref() == Some(key.name.as_str()) {
+                // No private half exists: nothing was ever signed with it (decision 0002).
+                self.delete_key(&key.id).await?;
+                continue;
+            }
+            if !key.name.starts_with(&managed) || live_names.contains(&key.name) {
+                continue;
+            }
+            let young = key
+                .created_at
+                .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS));
+            if retired.contains(&key.id) || (key.name.starts_with(&ours) && !young) {
                 self.delete_key(&key.id).await?;
             }
         }
@@ -401,7 +562,7 @@ where
 
     /// Deletes a public key with If-Match. Gone already is fine; still in some (other) key group
     /// is left alone and logged; a stale ETag is re-read.
-    async fn delete_key(&self, id: &str) -> Result<(), RotationError> {
+    pub(crate) async fn delete_key(&self, id: &str) -> Result<(), RotationError> {
         for _ in 0..GROUP_RETRIES {
             let Some((_, etag)) = self.registry.get_public_key(id).await? else {
                 return Ok(());
@@ -447,7 +608,33 @@ where
                     }
                 }
             }
-            Guard::Proceed(_) => self.pending(secret_id, token).await?,
+            Guard::Proceed(_) => {
+                // RotateImmediately=false: Secrets Manager stages a new AWSPENDING version with
+                // no value and calls testSecret alone, to test the configuration, then removes
+                // it (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+                // In a real rotation createSecret has stored a value before testSecret runs.
+                let stored = self
+                    .secrets
+                    .get_value(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                    .await?;
+                if stored.is_none() && mode == Mode::Lambda {
+                    match self
+                        .read(secret_id, VersionRef::Stage(stage::CURRENT))
+                        .await?
+                    {
+                        Some(v) => {
+                            info!("testSecret on an empty AWSPENDING version (RotateImmediately=false): testing the current key");
+                            v
+                        }
+                        None => {
+                            info!("testSecret on an empty AWSPENDING version (RotateImmediately=false); the secret holds no key yet");
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    self.pending(secret_id, token).await?
+                }
+            }
         };
         self.check_key(&value).await?;
         if let Some(url) = &self.config.canary_url {
@@ -493,10 +680,14 @@ where
         Ok(())
     }
 
+    /// Requests the canary URL with cookies signed by the key under test until it is not
+    /// refused, with doubling backoff; every try and wait fits in [`CANARY_BUDGET_SECS`], so the
+    /// worst case ends inside the Lambda's timeout instead of being cut by it.
     async fn canary(&self, url: &str, value: &SecretValue) -> Result<(), RotationError> {
         let key = PrivateKey::from_pem(&value.private_key_pem, None)?;
         let signer = Signer::new(value.key_id.clone(), Arc::new(key))
             .map_err(|e| RotationError::Config(format!("canary: {e}")))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(CANARY_BUDGET_SECS);
         let mut last = String::new();
         for attempt in 0..self.config.canary_attempts {
             let policy = Policy::new(
@@ -506,23 +697,30 @@ where
             let cookies = signer
                 .cookies(&policy)
                 .map_err(|e| RotationError::Config(format!("canary: {e}")))?;
-            match self.probe.fetch(url, &cookies.cookie_header()).await {
-                Ok(status) if status != 403 && status < 500 => {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.probe.fetch(url, &cookies.cookie_header())).await
+            {
+                Ok(Ok(status)) if status != 403 && status < 500 => {
                     info!(
                         url,
                         status, attempt, "testSecret: canary accepted the pending key"
                     );
                     return Ok(());
                 }
-                Ok(status) => last = status.to_string(),
-                Err(e) => last = e,
+                Ok(Ok(status)) => last = status.to_string(),
+                Ok(Err(e)) => last = e,
+                Err(_) => {
+                    last = format!("no answer within the canary's {CANARY_BUDGET_SECS}s budget");
+                    break;
+                }
             }
-            if attempt + 1 < self.config.canary_attempts {
-                tokio::time::sleep(Duration::from_millis(
-                    self.config.canary_backoff_ms << attempt.min(6),
-                ))
-                .await;
+            let wait = Duration::from_millis(self.config.canary_backoff_ms << attempt.min(6));
+            if attempt + 1 >= self.config.canary_attempts
+                || tokio::time::Instant::now() + wait >= deadline
+            {
+                break;
             }
+            tokio::time::sleep(wait).await;
         }
         Err(RotationError::Canary {
             url: url.to_owned(),
@@ -547,6 +745,12 @@ where
                 {
                     self.publish(&current.key_id).await?;
                 }
+                let desc = self.secrets.describe(secret_id).await?;
+                if desc.has(token, stage::PENDING) {
+                    self.secrets
+                        .move_label(secret_id, stage::PENDING, None, Some(token))
+                        .await?;
+                }
                 return Ok(());
             }
             Guard::Proceed(d) => d,
@@ -555,6 +759,13 @@ where
         let from = desc.version_with(stage::CURRENT).map(str::to_owned);
         self.secrets
             .move_label(secret_id, stage::CURRENT, Some(token), from.as_deref())
+            .await?;
+        // AWSPENDING leaves the new current version: after a successful rotation AWS documents
+        // it "might be attached to the same version as the AWSCURRENT version, or it might not
+        // be attached to any version"; removing it here leaves one state, not two
+        // (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+        self.secrets
+            .move_label(secret_id, stage::PENDING, None, Some(token))
             .await?;
         self.publish(&pending.key_id).await?;
         info!(key_id = %pending.key_id, "finishSecret: AWSCURRENT moved; key id published");

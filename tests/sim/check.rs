@@ -35,7 +35,12 @@ pub(crate) fn all(sim: &Sim) {
 pub(crate) fn signers(w: &mut World) {
     let now = w.now();
     if w.first_key.is_none() {
-        w.first_key = w.value_of(cfcookie_rotator::model::stage::CURRENT).map(|v| v.key_id.clone());
+        w.first_key = w
+            .value_of(cfcookie_rotator::model::stage::CURRENT)
+            .map(|v| v.key_id.clone());
+        if w.first_key.is_some() {
+            w.first_key_at = now;
+        }
     }
     for i in 0..w.slots.len() {
         let Some(source) = w.slots[i].source.clone() else {
@@ -58,7 +63,10 @@ pub(crate) fn signers(w: &mut World) {
                     } else if w.first_key.as_deref() == Some(k.as_str()) {
                         w.bump("first-deploy window (documented)");
                     } else {
-                        w.violate("S1", format!("signer-{i} signs with {k} before edge-{e} trusts it"));
+                        w.violate(
+                            "S1",
+                            format!("signer-{i} signs with {k} before edge-{e} trusts it"),
+                        );
                     }
                 }
             }
@@ -70,10 +78,16 @@ pub(crate) fn signers(w: &mut World) {
                 let why = e.to_string();
                 if why.contains("may have been retired") {
                     w.bump("503: keys may have been retired");
-                } else if !w.slots[i].ever_loaded || w.first_key.is_none() {
+                } else if !w.slots[i].ever_loaded
+                    || w.first_key.is_none()
+                    || now < w.first_key_at + w.p.key_cache_ttl
+                {
                     w.bump("503: no key loaded yet");
                 } else {
-                    w.violate("S3", format!("signer-{i} has loaded keys but none it may sign with: {why}"));
+                    w.violate(
+                        "S3",
+                        format!("signer-{i} has loaded keys but none it may sign with: {why}"),
+                    );
                 }
             }
         }
@@ -93,11 +107,14 @@ pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
     for k in &dropped {
         if let Some(t) = w.last_signed.get(k).copied() {
             if t + lifetime > now {
-                w.violate("S2", format!(
-                    "edge-{e} drops {k} while a cookie it signed at +{}s is valid for {}s more",
-                    t - crate::world::EPOCH,
-                    t + lifetime - now
-                ));
+                w.violate(
+                    "S2",
+                    format!(
+                        "edge-{e} drops {k} while a cookie it signed at {} is valid for {}s more",
+                        crate::stamp(t),
+                        t + lifetime - now
+                    ),
+                );
             }
         }
     }
@@ -116,12 +133,25 @@ pub(crate) fn rotation_done(sim: &Sim) {
     w.rotations_done += 1;
     let now = w.now();
     w.last_rotation = now;
-    let current = w.value_of(cfcookie_rotator::model::stage::CURRENT).map(|v| v.key_id.clone());
-    let previous = w.value_of(cfcookie_rotator::model::stage::PREVIOUS).map(|v| v.key_id.clone());
+    let current = w
+        .value_of(cfcookie_rotator::model::stage::CURRENT)
+        .map(|v| v.key_id.clone());
+    let previous = w
+        .value_of(cfcookie_rotator::model::stage::PREVIOUS)
+        .map(|v| v.key_id.clone());
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
-    let extra: Vec<String> = w.group.items.iter().filter(|i| !allowed.contains(i)).cloned().collect();
+    let extra: Vec<String> = w
+        .group
+        .items
+        .iter()
+        .filter(|i| !allowed.contains(i))
+        .cloned()
+        .collect();
     if !extra.is_empty() {
-        w.violate("S4", format!("after a completed rotation the group also holds {extra:?}"));
+        w.violate(
+            "S4",
+            format!("after a completed rotation the group also holds {extra:?}"),
+        );
     }
     let ours: Vec<String> = w
         .keys
@@ -130,7 +160,13 @@ pub(crate) fn rotation_done(sim: &Sim) {
         .map(|k| k.record.id.clone())
         .collect();
     if ours.len() > 2 {
-        w.violate("S4", format!("after a completed rotation the account holds {} keys of this stack: {ours:?}", ours.len()));
+        w.violate(
+            "S4",
+            format!(
+                "after a completed rotation the account holds {} keys of this stack: {ours:?}",
+                ours.len()
+            ),
+        );
     }
     signers(&mut w);
 }

@@ -6,8 +6,8 @@ use cfcookie_rotator::ports::ServiceError;
 use crate::world::World;
 
 /// What DescribeSecret's rules give the rotator's interval guard.
-pub(crate) fn interval(_w: &World) -> Option<i64> {
-    Some(86_400)
+pub(crate) fn interval(w: &World) -> Option<i64> {
+    cfcookie_rotator::model::min_spacing_secs(Some(1), Some(&w.schedule), Some(&w.window))
 }
 
 /// CreatePublicKey with a name already taken.
@@ -17,13 +17,13 @@ pub(crate) fn already_exists(name: &str) -> ServiceError {
 
 /// CreatePublicKey past the account quota.
 pub(crate) fn too_many_public_keys() -> ServiceError {
-    ServiceError::Other {
-        operation: "CreatePublicKey",
-        message: "TooManyPublicKeys: the account holds its maximum of public keys".into(),
-    }
+    ServiceError::QuotaExceeded(
+        "TooManyPublicKeys: the account holds its maximum of public keys".into(),
+    )
 }
 
 /// A key group as GetKeyGroup returns it.
-pub(crate) fn with_modified(g: KeyGroupRecord, _t: i64) -> KeyGroupRecord {
+pub(crate) fn with_modified(mut g: KeyGroupRecord, t: i64) -> KeyGroupRecord {
+    g.last_modified = chrono::DateTime::from_timestamp(t, 0);
     g
 }

@@ -10,7 +10,7 @@
 //! (which replaces tokio and the dependency tree under a `--cfg` flag): the rotator already
 //! sleeps and times out through tokio, so the paused clock drives it unchanged.
 //!
-//! - `CFCOOKIE_SIM_SEEDS` (default 1000), `CFCOOKIE_SIM_DAYS` (default 365),
+//! - `CFCOOKIE_SIM_SEEDS` (default 8; `scripts/test` runs 1000), `CFCOOKIE_SIM_DAYS` (default 365),
 //!   `CFCOOKIE_SIM_FIRST_SEED` (default 0): the run.
 //! - `CFCOOKIE_SIM_SEED=n`: replay one seed and print its whole timeline.
 //!
@@ -57,7 +57,9 @@ fn rotator(sim: &Sim) -> Arc<SimRotator> {
     })
 }
 
-fn compat_config(_config: &mut Config) {}
+fn compat_config(config: &mut Config) {
+    config.bootstrap_key_name = Some("sim-bootstrap".into());
+}
 
 fn secs(n: i64) -> Duration {
     Duration::from_secs(n.max(0) as u64)
@@ -88,11 +90,17 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
         let mut w = sim.lock();
         let token = w.token();
         if let Err(e) = w.stage_pending(&token) {
-            w.log(Lane::SecretsManager, format!("{origin}: RotateSecret refused: {e}"));
+            w.log(
+                Lane::SecretsManager,
+                format!("{origin}: RotateSecret refused: {e}"),
+            );
             w.bump("RotateSecret refused (rotation in progress)");
             return;
         }
-        w.log(Lane::SecretsManager, format!("{origin}: rotation {} starts", world::short(&token)));
+        w.log(
+            Lane::SecretsManager,
+            format!("{origin}: rotation {} starts", world::short(&token)),
+        );
         token
     };
     'attempt: for attempt in 0..=world::SM_RETRIES {
@@ -103,7 +111,11 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                     let mut w = sim.lock();
                     w.log(
                         Lane::SecretsManager,
-                        format!("{} {} failed (attempt {attempt}): {e}", world::short(&token), step.aws_name()),
+                        format!(
+                            "{} {} failed (attempt {attempt}): {e}",
+                            world::short(&token),
+                            step.aws_name()
+                        ),
                     );
                     w.bump("rotation attempts failed");
                 }
@@ -114,14 +126,20 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
         {
             let mut w = sim.lock();
             w.clear_pending(&token);
-            w.log(Lane::SecretsManager, format!("rotation {} succeeded", world::short(&token)));
+            w.log(
+                Lane::SecretsManager,
+                format!("rotation {} succeeded", world::short(&token)),
+            );
         }
         check::rotation_done(sim);
         return;
     }
     let mut w = sim.lock();
     w.rotation_failed += 1;
-    w.log(Lane::SecretsManager, format!("rotation {} failed; AWSPENDING stays", world::short(&token)));
+    w.log(
+        Lane::SecretsManager,
+        format!("rotation {} failed; AWSPENDING stays", world::short(&token)),
+    );
 }
 
 /// RotateSecret with RotateImmediately=false: testSecret alone on a new AWSPENDING version,
@@ -131,10 +149,19 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
         let mut w = sim.lock();
         let token = w.token();
         if let Err(e) = w.stage_pending(&token) {
-            w.log(Lane::Operator, format!("RotateSecret(RotateImmediately=false) refused: {e}"));
+            w.log(
+                Lane::Operator,
+                format!("RotateSecret(RotateImmediately=false) refused: {e}"),
+            );
             return;
         }
-        w.log(Lane::Operator, format!("RotateSecret(RotateImmediately=false): testSecret on {}", world::short(&token)));
+        w.log(
+            Lane::Operator,
+            format!(
+                "RotateSecret(RotateImmediately=false): testSecret on {}",
+                world::short(&token)
+            ),
+        );
         token
     };
     let result = invoke(r, Step::Test, &token).await;
@@ -142,7 +169,10 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
     w.versions.remove(&token);
     if let Err(e) = result {
         if !e.contains("Throttling") && !e.contains("timed out") {
-            w.violate("RIF", format!("RotateImmediately=false: testSecret refused a healthy secret: {e}"));
+            w.violate(
+                "RIF",
+                format!("RotateImmediately=false: testSecret refused a healthy secret: {e}"),
+            );
         }
     }
 }
@@ -153,15 +183,21 @@ async fn operator_resume(sim: &Sim, r: &SimRotator) {
     let result = compat_rotate(sim, r).await;
     match result {
         Ok(key) => {
-            sim.lock().log(Lane::Operator, format!("cfcookie rotate --resume: done, key {key}"));
+            sim.lock().log(
+                Lane::Operator,
+                format!("cfcookie rotate --resume: done, key {key}"),
+            );
             check::rotation_done(sim);
         }
-        Err(e) => sim.lock().log(Lane::Operator, format!("cfcookie rotate --resume: {e}")),
+        Err(e) => sim
+            .lock()
+            .log(Lane::Operator, format!("cfcookie rotate --resume: {e}")),
     }
 }
 
-async fn compat_rotate(_sim: &Sim, r: &SimRotator) -> Result<String, String> {
-    cfcookie_rotator::driver::rotate_in_process(r, "sim/cfcookie", true)
+async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
+    let token = sim.lock().token();
+    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, move || token)
         .await
         .map(|rep| rep.key_id)
         .map_err(|e| format!("{} {e}", e.error_type()))
@@ -180,13 +216,20 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         let (cold, outage) = {
             let mut w = sim.lock();
             let period = refresh_period(ttl);
-            let cold = w.slots[i].source.is_none() || w.rng.random_bool((period as f64 / (10.0 * 86_400.0)).min(1.0));
-            let outage = w.rng.random_bool((period as f64 / (20.0 * 86_400.0)).min(1.0));
+            let cold = w.slots[i].source.is_none()
+                || w.rng
+                    .random_bool((period as f64 / (10.0 * 86_400.0)).min(1.0));
+            let outage = w
+                .rng
+                .random_bool((period as f64 / (20.0 * 86_400.0)).min(1.0));
             if outage {
                 let len = w.rng.random_range(300..4 * ttl);
                 let now = w.now();
                 w.slots[i].failing_until = now + len;
-                w.log(Lane::Signer(i), format!("cannot read Secrets Manager for {len}s"));
+                w.log(
+                    Lane::Signer(i),
+                    format!("cannot read Secrets Manager for {len}s"),
+                );
             }
             (cold, outage)
         };
@@ -235,11 +278,17 @@ fn refresh_period(ttl: i64) -> i64 {
 }
 
 fn compat_period(ttl: i64) -> i64 {
-    ttl
+    // As `SecretKeySource::spawn_refresh` does: twice per TTL.
+    ttl / 2
 }
 
-async fn compat_refresh(_sim: &Sim, source: &check::Source) -> bool {
-    source.refresh().await.is_ok()
+async fn compat_refresh(sim: &Sim, source: &check::Source) -> bool {
+    let (now, ttl) = {
+        let w = sim.lock();
+        (w.now(), w.p.key_cache_ttl)
+    };
+    source.set_max_age(ttl);
+    source.refresh_at(now).await.is_ok()
 }
 
 /// Viewers: a cookie now and then, presented later to random edges until it expires.
@@ -274,7 +323,10 @@ async fn viewers(sim: Sim) {
                 tokio::time::sleep(secs(at)).await;
                 let mut w = s.lock();
                 if !w.edges[edge].contains(&key) {
-                    w.violate("VIEWER", format!("edge-{edge} refuses a viewer's cookie signed by {key} {at}s ago"));
+                    w.violate(
+                        "VIEWER",
+                        format!("edge-{edge} refuses a viewer's cookie signed by {key} {at}s ago"),
+                    );
                 } else {
                     w.bump("viewer requests allowed");
                 }
@@ -311,7 +363,10 @@ async fn operators(sim: Sim, r: Arc<SimRotator>) {
         let s2 = sim.clone();
         tokio::spawn(async move {
             match what {
-                0 => secrets_manager_rotation(&s2, &r2, "operator: aws secretsmanager rotate-secret").await,
+                0 => {
+                    secrets_manager_rotation(&s2, &r2, "operator: aws secretsmanager rotate-secret")
+                        .await
+                }
                 1 => configuration_test(&s2, &r2).await,
                 _ => operator_resume(&s2, &r2).await,
             }
@@ -393,7 +448,12 @@ fn report(o: &Outcome) -> String {
         stamp(*t)
     );
     for e in w.timeline.iter().filter(|e| e.t >= t - 2 * 86_400) {
-        out.push_str(&format!("  {}  {:<15} {}\n", stamp(e.t), e.lane.to_string(), e.text));
+        out.push_str(&format!(
+            "  {}  {:<15} {}\n",
+            stamp(e.t),
+            e.lane.to_string(),
+            e.text
+        ));
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sim");
     let _ = std::fs::create_dir_all(&dir);
@@ -404,7 +464,7 @@ fn report(o: &Outcome) -> String {
     out
 }
 
-fn stamp(t: i64) -> String {
+pub(crate) fn stamp(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
@@ -415,7 +475,10 @@ fn stamp(t: i64) -> String {
 fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
     if let Ok(seed) = std::env::var("CFCOOKIE_SIM_SEED") {
         let seed: u64 = seed.parse().expect("CFCOOKIE_SIM_SEED is a number");
-        let o = run_seed(Params::for_seed(seed, env_u64("CFCOOKIE_SIM_DAYS", 365) as u32), true);
+        let o = run_seed(
+            Params::for_seed(seed, env_u64("CFCOOKIE_SIM_DAYS", 365) as u32),
+            true,
+        );
         if let Some(sim) = &o.world {
             for e in &sim.lock().timeline {
                 println!("{}  {:<15} {}", stamp(e.t), e.lane.to_string(), e.text);
@@ -424,7 +487,9 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
         assert!(o.violations.is_empty(), "{}", report(&o));
         return;
     }
-    let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 1000);
+    // Unoptimised, a seed-year takes seconds: a plain `cargo nextest run` runs a handful; the
+    // test command (scripts/test) runs a thousand, built with `--cargo-profile sim`.
+    let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 8);
     let first = env_u64("CFCOOKIE_SIM_FIRST_SEED", 0);
     let days = env_u64("CFCOOKIE_SIM_DAYS", 365) as u32;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
@@ -478,5 +543,8 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
             report(o)
         );
     }
-    assert!(rotations >= seeds * u64::from(days) / 2, "too few rotations completed: {rotations}");
+    assert!(
+        rotations >= seeds * u64::from(days) / 2,
+        "too few rotations completed: {rotations}"
+    );
 }

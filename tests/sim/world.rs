@@ -110,7 +110,6 @@ pub(crate) enum Lane {
     CloudFront,
     Edge(usize),
     Signer(usize),
-    Viewer,
     Check,
 }
 
@@ -123,7 +122,6 @@ impl std::fmt::Display for Lane {
             Lane::CloudFront => write!(f, "cloudfront"),
             Lane::Edge(i) => write!(f, "edge-{i}"),
             Lane::Signer(i) => write!(f, "signer-{i}"),
-            Lane::Viewer => write!(f, "viewer"),
             Lane::Check => write!(f, "CHECK"),
         }
     }
@@ -152,7 +150,6 @@ pub(crate) struct World {
     // CloudFront
     pub keys: BTreeMap<String, Key>,
     pub deleted: Vec<(i64, Key)>,
-    pub group_id: String,
     pub group: KeyGroupRecord,
     pub group_modified: i64,
     pub prev_group: Option<(i64, KeyGroupRecord)>,
@@ -167,6 +164,7 @@ pub(crate) struct World {
     pub timeline: Vec<Event>,
     pub last_signed: BTreeMap<String, i64>,
     pub first_key: Option<String>,
+    pub first_key_at: i64,
     pub violations: Vec<(String, i64, String)>,
     pub rotations_done: u64,
     pub last_rotation: i64,
@@ -244,7 +242,9 @@ impl World {
     /// RotateSecret's staging of a new empty AWSPENDING version.
     pub(crate) fn stage_pending(&mut self, token: &str) -> Result<(), String> {
         if self.rotation_in_progress() {
-            return Err("A previous rotation isn't complete. That rotation will be reattempted.".into());
+            return Err(
+                "A previous rotation isn't complete. That rotation will be reattempted.".into(),
+            );
         }
         for v in self.versions.values_mut() {
             v.stages.retain(|s| s != stage::PENDING);
@@ -275,7 +275,10 @@ impl World {
     fn fault(&mut self, operation: &'static str) -> ServiceResult<()> {
         if self.rng.random_bool(self.p.p_throttle) {
             self.bump("throttled");
-            self.log(Lane::CloudFront, format!("{operation}: ThrottlingException"));
+            self.log(
+                Lane::CloudFront,
+                format!("{operation}: ThrottlingException"),
+            );
             return Err(ServiceError::Other {
                 operation,
                 message: "ThrottlingException: Rate exceeded".into(),
@@ -311,13 +314,13 @@ impl Sim {
             rotation_failed: 0,
             keys: BTreeMap::new(),
             deleted: Vec::new(),
-            group_id: "KG-SIM".into(),
             group: KeyGroupRecord {
                 id: "KG-SIM".into(),
                 name: "sim".into(),
                 items: vec![],
                 comment: String::new(),
                 etag: "E0".into(),
+                last_modified: None,
             },
             group_modified: EPOCH,
             prev_group: None,
@@ -330,13 +333,16 @@ impl Sim {
             timeline: Vec::new(),
             last_signed: BTreeMap::new(),
             first_key: None,
+            first_key_at: 0,
             violations: Vec::new(),
             rotations_done: 0,
             last_rotation: EPOCH,
             stats: BTreeMap::new(),
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
-            slots: (0..signers).map(|_| crate::check::Slot::default()).collect(),
+            slots: (0..signers)
+                .map(|_| crate::check::Slot::default())
+                .collect(),
             p,
         };
         // What infra makes: the placeholder secret, a bootstrap key outside the managed
@@ -357,6 +363,7 @@ impl Sim {
                     name: "sim-bootstrap".into(),
                     encoded_key: String::new(),
                     comment: "bootstrap".into(),
+                    created_at: None,
                 },
                 etag: "E-boot".into(),
                 created: EPOCH,
@@ -372,6 +379,7 @@ impl Sim {
                         name: format!("other-stack-{i}"),
                         encoded_key: String::new(),
                         comment: String::new(),
+                        created_at: None,
                     },
                     etag: "E-other".into(),
                     created: EPOCH,
@@ -385,7 +393,8 @@ impl Sim {
             w.edge_ever[e].insert(boot.clone());
             w.edge_lanes[e].push((EPOCH, vec![boot.clone()]));
         }
-        w.params.insert("/sim/key-id".into(), ("none-yet".into(), EPOCH));
+        w.params
+            .insert("/sim/key-id".into(), ("none-yet".into(), EPOCH));
         Sim(Arc::new(Mutex::new(w)))
     }
 
@@ -463,7 +472,6 @@ impl SecretStore for SimSecrets {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.stages.clone()))
                 .collect(),
-            ..Default::default()
         })
     }
 
@@ -517,8 +525,14 @@ impl SecretStore for SimSecrets {
         if !v.stages.iter().any(|s| s == label) {
             v.stages.push(label.to_owned());
         }
-        let key = SecretValue::parse(value).ok().flatten().map(|v| v.key_id.clone());
-        w.log(self.lane.clone(), format!("PutSecretValue {label} {} key {key:?}", short(token)));
+        let key = SecretValue::parse(value)
+            .ok()
+            .flatten()
+            .map(|v| v.key_id.clone());
+        w.log(
+            self.lane.clone(),
+            format!("PutSecretValue {label} {} key {key:?}", short(token)),
+        );
         drop(w);
         crate::check::all(&self.sim);
         Ok(())
@@ -604,11 +618,17 @@ impl KeyRegistry for SimCloudFront {
         self.sim.maybe_slow().await;
         let mut w = self.sim.lock();
         if w.keys.values().any(|k| k.record.name == name) {
-            w.log(Lane::CloudFront, format!("CreatePublicKey {name}: PublicKeyAlreadyExists"));
+            w.log(
+                Lane::CloudFront,
+                format!("CreatePublicKey {name}: PublicKeyAlreadyExists"),
+            );
             return Err(crate::compat::already_exists(name));
         }
         if w.keys.len() >= ACCOUNT_QUOTA {
-            w.log(Lane::CloudFront, format!("CreatePublicKey {name}: TooManyPublicKeys"));
+            w.log(
+                Lane::CloudFront,
+                format!("CreatePublicKey {name}: TooManyPublicKeys"),
+            );
             w.bump("TooManyPublicKeys");
             return Err(crate::compat::too_many_public_keys());
         }
@@ -623,13 +643,17 @@ impl KeyRegistry for SimCloudFront {
                     name: name.to_owned(),
                     encoded_key: encoded_key.to_owned(),
                     comment: comment.to_owned(),
+                    created_at: chrono::DateTime::from_timestamp(now, 0),
                 },
                 etag,
                 created: now,
             },
         );
         let n = w.keys.len();
-        w.log(Lane::CloudFront, format!("CreatePublicKey {id} ({n} keys in the account)"));
+        w.log(
+            Lane::CloudFront,
+            format!("CreatePublicKey {id} ({n} keys in the account)"),
+        );
         Ok(id)
     }
 
@@ -681,7 +705,10 @@ impl KeyRegistry for SimCloudFront {
             w.deleted.push((now, k));
         }
         let n = w.keys.len();
-        w.log(Lane::CloudFront, format!("DeletePublicKey {id} ({n} keys in the account)"));
+        w.log(
+            Lane::CloudFront,
+            format!("DeletePublicKey {id} ({n} keys in the account)"),
+        );
         Ok(())
     }
 
@@ -728,7 +755,10 @@ impl KeyRegistry for SimCloudFront {
         w.prev_group = Some((w.group_modified, old));
         w.group.etag = etag.clone();
         w.group_modified = now;
-        w.log(Lane::CloudFront, format!("UpdateKeyGroup -> {:?}", group.items));
+        w.log(
+            Lane::CloudFront,
+            format!("UpdateKeyGroup -> {:?}", group.items),
+        );
         let items = group.items.clone();
         self.sim.propagate(&mut w, items);
         Ok(etag)
@@ -746,6 +776,17 @@ impl ParameterStore for SimParams {
         let mut w = self.sim.lock();
         w.fault("GetParameter")?;
         Ok(w.params.get(name).map(|(v, _)| v.clone()))
+    }
+
+    async fn get_dated(&self, name: &str) -> ServiceResult<Option<(String, DateTime<Utc>)>> {
+        let mut w = self.sim.lock();
+        w.fault("GetParameter")?;
+        Ok(w.params.get(name).map(|(v, t)| {
+            (
+                v.clone(),
+                Utc.timestamp_opt(*t, 0).single().unwrap_or_default(),
+            )
+        }))
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
