@@ -12,11 +12,11 @@ import pytest
 SERVER = Path(__file__).parent / "emulator" / "server.py"
 
 
-def start_emulator():
+def start_emulator(*extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

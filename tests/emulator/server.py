@@ -21,7 +21,11 @@ Secrets Manager:
   - RotateSecret stages an AWSPENDING version with no value, as Secrets Manager does, and
     records the rotation settings. moto cannot run a Lambda (no Docker); with
     --lambda-endpoint URL it invokes the four steps over the Lambda Invoke API at that URL (for
-    example `cargo lambda watch`), in the background, as Secrets Manager would.
+    example `cargo lambda watch`), in the background, as Secrets Manager would: a failed step
+    makes it retry the whole rotation, from createSecret, with the same token; with
+    RotateImmediately=false it stages an empty AWSPENDING version, invokes testSecret alone on
+    it, then removes it;
+  - DescribeSecret recomputes AutomaticallyAfterDays from a ScheduleExpression.
 Test controls (not AWS APIs), under /_emulator/:
   - POST /_emulator/faults {"operation": "cloudfront.UpdateKeyGroup", "status": 503,
     "code": "ServiceUnavailable", "count": 2}: the next `count` calls of that operation fail;
@@ -53,6 +57,8 @@ from werkzeug.wrappers import Request, Response
 
 LOG = logging.getLogger("emulator")
 MAX_KEYS_PER_GROUP = 5
+# Public keys per account: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
+PUBLIC_KEY_QUOTA = 10
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -142,6 +148,16 @@ def create_public_key(self, caller_ref, name, encoded_key, comment=""):
             raise CloudFrontError("PublicKeyAlreadyExists", "The specified public key already exists.", 409)
     if "-----BEGIN PUBLIC KEY-----" not in encoded_key:
         raise CloudFrontError("InvalidArgument", "EncodedKey is not a PEM public key.", 400)
+    # Names are unique per account, and an account holds at most PUBLIC_KEY_QUOTA keys:
+    # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html
+    if any(k.name == name for k in self.public_keys.values()):
+        raise CloudFrontError("PublicKeyAlreadyExists", f"A public key named {name} already exists.", 409)
+    if len(self.public_keys) >= PUBLIC_KEY_QUOTA:
+        raise CloudFrontError(
+            "TooManyPublicKeys",
+            "The maximum number of public keys for field-level encryption have been created. To create a new public key, delete one of the existing keys.",
+            400,
+        )
     key = cf_models.PublicKey(caller_ref=caller_ref, name=name, encoded_key=encoded_key, comment=comment)
     self.public_keys[key.id] = key
     return key
@@ -345,12 +361,15 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
         raise sm_models.InvalidRequestException(
             "A previous rotation isn't complete. That rotation will be reattempted."
         )
+    token = client_request_token or str(uuid.uuid4())
+    secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+    secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
     if not rotate_immediately:
-        token, steps = current, ["testSecret"]
+        # "Secrets Manager tests the rotation configuration by running the testSecret step of
+        # the Lambda rotation function. The test creates an AWSPENDING version of the secret and
+        # then removes it." (API_RotateSecret.html)
+        steps = ["testSecret"]
     else:
-        token = client_request_token or str(uuid.uuid4())
-        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
-        secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
         steps = ["createSecret", "setSecret", "testSecret", "finishSecret"]
     secret.last_rotation_status = "InProgress"
     if LAMBDA_ENDPOINT:
@@ -359,35 +378,72 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
     return secret.to_short_dict(version_id=token)
 
 
+ROTATION_ATTEMPTS = 3
+
+
+def _invoke(url, secret, token, step):
+    event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token, "RotationToken": str(uuid.uuid4())}
+    req = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            body = resp.read().decode()
+            return not (resp.headers.get("X-Amz-Function-Error") or '"errorType"' in body), body
+    except Exception as e:  # noqa: BLE001 - any failure is a failed invocation
+        return False, str(e)
+
+
 def _run_rotation(backend, secret, token, steps):
-    """Plays Secrets Manager: invoke each step, retry a failed one a few times, then tidy up."""
+    """Plays Secrets Manager: invoke the steps in order; "if any rotation step fails, Secrets
+    Manager retries the entire rotation process multiple times"
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda.html),
+    with the same token. How often and how far apart is not documented: here 3 tries, 1 s and
+    2 s apart."""
     function = LAMBDA_FUNCTION or secret.rotation_lambda_arn.split(":function:")[-1].split(":")[0]
     url = f"{LAMBDA_ENDPOINT.rstrip('/')}/2015-03-31/functions/{function}/invocations"
-    for step in steps:
-        event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token, "RotationToken": str(uuid.uuid4())}
-        for attempt in range(3):
-            req = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=120) as resp:
-                    body = resp.read().decode()
-                    failed = resp.headers.get("X-Amz-Function-Error") or '"errorType"' in body
-            except Exception as e:  # noqa: BLE001 - any failure is a failed invocation
-                body, failed = str(e), True
-            if not failed:
+    for attempt in range(ROTATION_ATTEMPTS):
+        failed_step = None
+        for step in steps:
+            ok, body = _invoke(url, secret, token, step)
+            if not ok:
+                failed_step = step
+                LOG.warning("rotation %s %s failed (attempt %d): %s", secret.name, step, attempt + 1, body[:300])
                 break
-            LOG.warning("rotation %s %s attempt %d failed: %s", secret.name, step, attempt + 1, body[:300])
-            time.sleep(1 + attempt)
-        else:
-            secret.last_rotation_status = f"Failed:{step}"
-            return
-    if steps[-1] == "finishSecret":
-        version = secret.versions.get(token)
-        if version and "AWSPENDING" in version["version_stages"]:
-            version["version_stages"].remove("AWSPENDING")
+        if failed_step is None:
+            break
+        time.sleep(1 + attempt)
+    version = secret.versions.get(token)
+    if steps == ["testSecret"]:
+        # The configuration test's version goes again, whatever the outcome.
+        if version is not None:
+            version["version_stages"] = [s for s in version["version_stages"] if s != "AWSPENDING"]
+            if not version["version_stages"]:
+                del secret.versions[token]
+        secret.last_rotation_status = "Succeeded" if failed_step is None else "Failed:testSecret"
+        return
+    if failed_step is not None:
+        # AWSPENDING stays on the version: the next RotateSecret is refused until it is resolved.
+        secret.last_rotation_status = f"Failed:{failed_step}"
+        return
+    if version and "AWSPENDING" in version["version_stages"]:
+        version["version_stages"].remove("AWSPENDING")
     secret.last_rotation_status = "Succeeded"
 
 
 _orig_to_dict = sm_models.FakeSecret.to_dict
+
+
+def _days_of(expression):
+    """AutomaticallyAfterDays as DescribeSecret reports it for a schedule expression: "In
+    DescribeSecret and ListSecrets, this value is calculated from the rotation schedule"
+    (API_RotationRulesType.html). rate(N days) -> N; rate(N hours) -> whole days, at least 1;
+    a cron() -> 1 when it runs daily. The exact rounding for hours is not documented."""
+    m = re.match(r"^rate\((\d+) (hour|hours|day|days)\)$", (expression or "").strip())
+    if m:
+        n = int(m.group(1))
+        return n if m.group(2).startswith("day") else max(1, n // 24)
+    if (expression or "").startswith("cron("):
+        return 1
+    return None
 
 
 def secret_to_dict(self):
@@ -395,6 +451,9 @@ def secret_to_dict(self):
     extra = getattr(self, "rotation_rules_extra", None)
     if extra and "RotationRules" in d:
         d["RotationRules"].update(extra)
+        days = _days_of(extra.get("ScheduleExpression"))
+        if days:
+            d["RotationRules"]["AutomaticallyAfterDays"] = days
         if not d["RotationRules"].get("AutomaticallyAfterDays"):
             d["RotationRules"].pop("AutomaticallyAfterDays", None)
     return d
@@ -507,15 +566,17 @@ class Controls:
 
 
 def main(argv=None):
-    global LAMBDA_ENDPOINT, LAMBDA_FUNCTION
+    global LAMBDA_ENDPOINT, LAMBDA_FUNCTION, PUBLIC_KEY_QUOTA
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--lambda-endpoint", help="Lambda Invoke API base URL that RotateSecret calls (e.g. cargo lambda watch)")
+    parser.add_argument("--public-key-quota", type=int, default=PUBLIC_KEY_QUOTA, help="public keys per account (CloudFront's default quota is 10)")
     parser.add_argument("--lambda-function", help="function name to invoke there (default: from RotationLambdaARN; `_` for cargo lambda watch --only-lambda-apis)")
     args = parser.parse_args(argv)
     LAMBDA_ENDPOINT = args.lambda_endpoint
     LAMBDA_FUNCTION = args.lambda_function
+    PUBLIC_KEY_QUOTA = args.public_key_quota
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = Controls(DomainDispatcherApplication(create_backend_app))

@@ -128,3 +128,120 @@ def test_faults_and_call_log(endpoint):
     cf.list_public_keys()
     calls = json.loads(urllib.request.urlopen(endpoint + "/_emulator/calls").read())
     assert set(calls) == {"cloudfront.ListPublicKeys"} and len(calls) >= 3, calls  # retried, then served
+
+
+# ------------------------------------------------------------------ rotation as AWS runs it
+
+def test_public_key_names_are_unique_per_account(endpoint):
+    cf = client(endpoint, "cloudfront")
+    cf.create_public_key(PublicKeyConfig={"CallerReference": "u1", "Name": "unique-name", "EncodedKey": PEM})
+    code = error_of(lambda: cf.create_public_key(PublicKeyConfig={"CallerReference": "u2", "Name": "unique-name", "EncodedKey": PEM}))
+    assert code == ("PublicKeyAlreadyExists", 409)
+
+
+def test_too_many_public_keys_at_the_account_quota(with_lambda):
+    url, _ = with_lambda()  # an account of its own: the module's emulator holds other tests' keys
+    cf = client(url, "cloudfront")
+    made = [new_key(cf, f"quota-{i}") for i in range(10)]
+    code = error_of(lambda: new_key(cf, "quota-one-too-many"))
+    assert code == ("TooManyPublicKeys", 400)
+    etag = cf.get_public_key(Id=made[0])["ETag"]
+    cf.delete_public_key(Id=made[0], IfMatch=etag)
+    new_key(cf, "quota-fits-again")
+
+
+def test_automatically_after_days_is_recomputed_from_the_schedule(endpoint):
+    sm = client(endpoint, "secretsmanager")
+    sm.create_secret(Name="s-days", SecretString="v0")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    sm.rotate_secret(SecretId="s-days", RotationLambdaARN=arn, RotationRules={"ScheduleExpression": "rate(2 days)", "Duration": "3h"}, RotateImmediately=False)
+    rules = sm.describe_secret(SecretId="s-days")["RotationRules"]
+    assert rules["AutomaticallyAfterDays"] == 2
+    assert rules["ScheduleExpression"] == "rate(2 days)"
+    assert rules["Duration"] == "3h"
+
+
+class FakeLambda:
+    """A Lambda Invoke API that records each event and fails the steps it is told to."""
+
+    def __init__(self, fail=()):
+        import http.server
+        import threading
+
+        self.events, self.fail = [], list(fail)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.events.append(event)
+                failed = event["Step"] in outer.fail
+                if failed:
+                    outer.fail.remove(event["Step"])
+                body = json.dumps({"errorType": "Injected", "errorMessage": "no"} if failed else {}).encode()
+                self.send_response(200)
+                if failed:
+                    self.send_header("X-Amz-Function-Error", "Unhandled")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def wait_for(predicate):
+    import time
+
+    for _ in range(100):
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture()
+def with_lambda():
+    from conftest import start_emulator
+
+    started = []
+
+    def start(fail=()):
+        fake = FakeLambda(fail)
+        proc, url = start_emulator("--lambda-endpoint", fake.url)
+        started.append((proc, fake))
+        return url, fake
+
+    yield start
+    for proc, fake in started:
+        proc.kill()
+        proc.wait()
+        fake.server.shutdown()
+
+
+def test_a_failed_step_makes_secrets_manager_retry_the_whole_rotation(with_lambda):
+    url, fake = with_lambda(fail=["setSecret"])
+    sm = client(url, "secretsmanager")
+    sm.create_secret(Name="s-retry", SecretString="v0")
+    token = sm.rotate_secret(SecretId="s-retry", RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:f", RotationRules={"AutomaticallyAfterDays": 1})["VersionId"]
+    assert wait_for(lambda: len(fake.events) >= 6)
+    assert [e["Step"] for e in fake.events] == ["createSecret", "setSecret", "createSecret", "setSecret", "testSecret", "finishSecret"]
+    assert {e["ClientRequestToken"] for e in fake.events} == {token}
+
+
+def test_rotate_immediately_false_tests_an_empty_pending_version_then_removes_it(with_lambda):
+    url, fake = with_lambda()
+    sm = client(url, "secretsmanager")
+    sm.create_secret(Name="s-conf", SecretString="v0")
+    current = sm.describe_secret(SecretId="s-conf")["VersionIdsToStages"]
+    sm.rotate_secret(SecretId="s-conf", RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:f", RotationRules={"AutomaticallyAfterDays": 1}, RotateImmediately=False)
+    assert wait_for(lambda: len(fake.events) >= 1)
+    assert [e["Step"] for e in fake.events] == ["testSecret"]
+    token = fake.events[0]["ClientRequestToken"]
+    assert token not in current  # a new version, not AWSCURRENT's
+    assert wait_for(lambda: token not in sm.describe_secret(SecretId="s-conf")["VersionIdsToStages"])
+    stages = sm.describe_secret(SecretId="s-conf")["VersionIdsToStages"]
+    assert not any("AWSPENDING" in s for s in stages.values())
