@@ -139,6 +139,14 @@ impl Emulator {
             .expect("inject fault");
     }
 
+    /// Sets the account's public key quota (CloudFront's is 10).
+    pub fn set_public_key_quota(&self, n: usize) {
+        let body = serde_json::json!({ "public_keys": n }).to_string();
+        ureq::post(&format!("{}/_emulator/quota", self.endpoint()))
+            .send(body.as_bytes())
+            .expect("set quota");
+    }
+
     /// Operations served so far, as `service.Operation`.
     pub fn calls(&self) -> Vec<String> {
         let mut resp = ureq::get(&format!("{}/_emulator/calls", self.endpoint()))

@@ -10,8 +10,8 @@ use cfcookie_rotator::lambda::{handle, RotationEvent};
 use cfcookie_rotator::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
 use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
 use cfcookie_rotator::ports::{
-    FixedClock, KeyRegistry, NoProbe, ParameterStore, Rsa2048Generator, SecretStore, ServiceError,
-    ServiceResult,
+    Clock as _, FixedClock, KeyRegistry, NoProbe, ParameterStore, Rsa2048Generator, SecretStore,
+    ServiceError, ServiceResult,
 };
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
 use cfcookie_rotator::testing::{bootstrap, Emulator};
@@ -105,6 +105,8 @@ trait Backend {
     type R: KeyRegistry + Clone;
     type P: ParameterStore + Clone;
     async fn world(&self) -> World<Self::S, Self::R, Self::P>;
+    /// Sets the account's public key quota.
+    fn set_public_key_quota(&self, w: &World<Self::S, Self::R, Self::P>, n: usize);
 }
 
 struct Fakes;
@@ -132,6 +134,9 @@ impl Backend for Fakes {
             Admin::Fakes(secrets),
         )
     }
+    fn set_public_key_quota(&self, w: &World<Self::S, Self::R, Self::P>, n: usize) {
+        w.rotator.registry.inner.set_quota(n);
+    }
 }
 
 struct Emu {
@@ -142,6 +147,8 @@ struct Emu {
 impl Emu {
     async fn start() -> Emu {
         let emulator = Emulator::start();
+        // One emulator serves many worlds (stacks), more than CloudFront's 10 keys allow.
+        emulator.set_public_key_quota(10_000);
         let aws = emulator.sdk_config().await;
         Emu { emulator, aws }
     }
@@ -165,6 +172,9 @@ impl Backend for Emu {
         );
         world.rotator.config.key_id_parameters = vec![b.parameter];
         world
+    }
+    fn set_public_key_quota(&self, _w: &World<Self::S, Self::R, Self::P>, n: usize) {
+        self.emulator.set_public_key_quota(n);
     }
 }
 
@@ -255,7 +265,10 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
         .to_string()
     }
 
+    /// One rotation, a safe while after the last: two hours on is past P + TTL + L, so the
+    /// previous key may leave the group (S2).
     async fn rotate(&self) -> String {
+        self.rotator.clock.advance(chrono::Duration::hours(2));
         rotate_in_process(&self.rotator, &self.secret, false)
             .await
             .expect("rotate")
@@ -265,6 +278,7 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
     /// Secrets Manager's part for a Lambda rotation: stage, run each step (retrying a step that
     /// crashed, as Secrets Manager retries a failed invocation), remove AWSPENDING.
     async fn lambda_rotation(&self, token: &str) {
+        self.rotator.clock.advance(chrono::Duration::hours(2));
         self.admin
             .stage_pending(&self.secret, token)
             .await
@@ -375,9 +389,7 @@ async fn each_step_twice_is_idempotent<B: Backend>(b: &B) {
             step.aws_name()
         );
     }
-    w.rotator
-        .secrets
-        .move_label(&w.secret, stage::PENDING, None, Some(&token))
+    clear_pending(&w.rotator.secrets, &w.secret, &token)
         .await
         .expect("unstage");
     w.assert_consistent("after a rotation with every step doubled")
@@ -580,9 +592,8 @@ async fn bad_input_changes_nothing<B: Backend>(b: &B) {
     for step in Step::ALL {
         w.retry(step, &token).await;
     }
-    w.rotator
-        .secrets
-        .move_label(&w.secret, stage::PENDING, None, Some(&token))
+    // finishSecret already took AWSPENDING off; what Secrets Manager does after it is a no-op.
+    clear_pending(&w.rotator.secrets, &w.secret, &token)
         .await
         .expect("unstage");
     w.assert_consistent("after the bad inputs").await;
@@ -657,6 +668,192 @@ async fn interval_shorter_than_cookie_lifetime_is_refused<B: Backend>(b: &B) {
     assert_eq!(keys(&before), keys(&after), "no key was made");
 }
 
+/// S2: a rotation right after another would retire a key whose cookies are still valid (and
+/// that signers may still use). It is refused as Rotation.TooSoon with the instant it becomes
+/// safe, and changes nothing; at that instant it goes through.
+async fn back_to_back_rotation_is_refused_until_safe<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.rotate().await;
+    let before = w.snapshot().await;
+    let err = rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect_err("too soon");
+    assert_eq!(err.error_type(), "Rotation.TooSoon", "{err}");
+    let RotationError::TooSoon { safe_at, .. } = err else {
+        unreachable!()
+    };
+    assert!(safe_at > w.rotator.clock.now(), "safe_at is in the future");
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "the refused rotation changed something"
+    );
+    w.rotator
+        .clock
+        .advance(safe_at - w.rotator.clock.now() + chrono::Duration::seconds(1));
+    rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect("safe now");
+    w.assert_consistent("after the retried rotation").await;
+}
+
+/// Activation is measured from the key group change: createSecret puts the new key into the
+/// group and dates active_from from that moment, so a rotation that finishes late never
+/// activates a key the edges have not had for P.
+async fn the_new_key_enters_the_group_at_create_secret<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.rotator.clock.advance(chrono::Duration::hours(2));
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let entered = w.rotator.clock.now();
+    w.rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect("create");
+    let pending = w
+        .status()
+        .await
+        .versions
+        .into_iter()
+        .find(|v| v.id == token)
+        .expect("pending version");
+    let key = pending.key_id.expect("key id");
+    assert!(
+        w.group_items().await.contains(&key),
+        "createSecret put the key into the group"
+    );
+    let active_from =
+        chrono::DateTime::parse_from_rfc3339(&pending.active_from.expect("active_from"))
+            .expect("rfc3339");
+    assert!(
+        active_from >= entered + chrono::Duration::seconds(w.rotator.config.activation_delay),
+        "active_from counts P from the group change"
+    );
+}
+
+/// RotateImmediately=false: Secrets Manager stages a new, empty AWSPENDING version and calls
+/// testSecret alone on it; the rotator tests the current key and passes.
+async fn rotate_immediately_false_passes_on_an_empty_pending_version<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let before = w.snapshot().await;
+    w.rotator
+        .run_step(Step::Test, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect("testSecret on an empty AWSPENDING version");
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "testSecret alone changed something"
+    );
+}
+
+/// The account holds at most 10 public keys. This stack's orphans are swept before
+/// CreatePublicKey, so they never block a rotation; a full account is refused by name, with
+/// nothing changed.
+async fn orphans_are_swept_first_and_a_full_account_is_named<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    let arn = w
+        .rotator
+        .secrets
+        .describe(&w.secret)
+        .await
+        .expect("describe")
+        .arn;
+    let count = || async {
+        w.rotator
+            .registry
+            .list_public_keys()
+            .await
+            .expect("list")
+            .len()
+    };
+    // Room for one key more: another stack's key and an orphan of ours fill it.
+    b.set_public_key_quota(&w, count().await + 2);
+    w.rotator
+        .registry
+        .create_public_key(
+            "other-stack-0",
+            &format!("other-{}", new_token()),
+            &bootstrap_pem(),
+            "",
+        )
+        .await
+        .expect("another stack's key");
+    let orphan = cfcookie_rotator::steps::key_name(
+        &w.rotator.config.key_name_prefix,
+        &arn,
+        "an-abandoned-version",
+    );
+    let orphan_id = w
+        .rotator
+        .registry
+        .create_public_key(
+            &orphan,
+            &format!("orphan-{}", new_token()),
+            &bootstrap_pem(),
+            "",
+        )
+        .await
+        .expect("orphan");
+    w.rotate().await;
+    assert!(
+        w.rotator
+            .registry
+            .get_public_key(&orphan_id)
+            .await
+            .expect("get")
+            .is_none(),
+        "the orphan was swept before CreatePublicKey"
+    );
+    // Full again (current, previous, bootstrap, the other stack's): the next key cannot be made.
+    w.rotator.clock.advance(chrono::Duration::hours(2));
+    let before = w.snapshot().await;
+    let err = rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect_err("the account is full");
+    assert_eq!(err.error_type(), "Rotation.TooManyPublicKeys", "{err}");
+    assert_eq!(before, w.snapshot().await, "nothing changed");
+}
+
+/// With CFCOOKIE_BOOTSTRAP_KEY_NAME, infra's bootstrap key is deleted once the first rotation
+/// took it out of the group, so it no longer counts against the account's quota.
+async fn the_bootstrap_key_is_deleted_after_the_first_rotation<B: Backend>(b: &B) {
+    let mut w = b.world().await;
+    let (record, _) = w
+        .rotator
+        .registry
+        .get_public_key(&w.bootstrap_key)
+        .await
+        .expect("get")
+        .expect("bootstrap key");
+    w.rotator.config.bootstrap_key_name = Some(record.name.clone());
+    w.rotate().await;
+    assert!(
+        w.rotator
+            .registry
+            .get_public_key(&w.bootstrap_key)
+            .await
+            .expect("get")
+            .is_none(),
+        "the bootstrap key is gone"
+    );
+    w.assert_consistent("after the first rotation").await;
+}
+
 fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
     rebuild(r, r.registry.clone(), NoProbe)
 }
@@ -699,6 +896,11 @@ suite!(
     bad_input_changes_nothing,
     broken_values_and_missing_group_are_refused,
     interval_shorter_than_cookie_lifetime_is_refused,
+    back_to_back_rotation_is_refused_until_safe,
+    the_new_key_enters_the_group_at_create_secret,
+    rotate_immediately_false_passes_on_an_empty_pending_version,
+    orphans_are_swept_first_and_a_full_account_is_named,
+    the_bootstrap_key_is_deleted_after_the_first_rotation,
 );
 
 // ------------------------------------------------------------------ emulator only

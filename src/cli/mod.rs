@@ -71,6 +71,13 @@ pub enum Command {
         after_help = "Example:\n  terraform -chdir=infra destroy && cfcookie purge-keys --key-name-prefix media-prod-cfk"
     )]
     PurgeKeys(rotation::PurgeArgs),
+    /// Take a leaked key out of the key group now (the emergency path). Every cookie it signed
+    /// is refused at once; when it is the current key, an emergency rotation makes a new one
+    /// first. Without --yes, prints what it would cost and changes nothing.
+    #[command(
+        after_help = "Example:\n  cfcookie revoke --secret-id media/cfcookie/signing-key --key-group-id 2f6c... --key-id K2JCJMDEHXQW5F --yes\n\nSee the runbook in docs/rotation.md (\"a key has leaked\")."
+    )]
+    Revoke(rotation::RevokeArgs),
 }
 
 /// What a command prints and the exit code it ends with.
@@ -115,5 +122,6 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Status(args) => rotation::status_command(&args),
         Command::Serve(args) => rotation::serve(&args),
         Command::PurgeKeys(args) => rotation::purge_keys(&args),
+        Command::Revoke(args) => rotation::revoke(&args),
     }
 }

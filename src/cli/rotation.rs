@@ -282,3 +282,46 @@ pub(super) fn purge_keys(args: &PurgeArgs) -> Result<Outcome, CliError> {
         })
     })
 }
+
+/// Flags of `revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The CloudFront key id to take out of the key group.
+    #[arg(long)]
+    pub key_id: String,
+    /// Do it. Without this flag, only the cost is printed and nothing changes.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub(super) fn revoke(args: &RevokeArgs) -> Result<Outcome, CliError> {
+    let config = args.target.config()?;
+    let secret = args.target.secret()?.to_owned();
+    if !args.yes {
+        let body = serde_json::json!({
+            "key_id": args.key_id,
+            "changed": false,
+            "cost": [
+                format!("every cookie signed by {} is refused by CloudFront at once (cookies live up to {}s)", args.key_id, config.cookie_lifetime),
+                format!("endpoint instances may keep signing with it for up to {}s (their key cache TTL), and those cookies are refused too", config.key_cache_ttl),
+                format!("when it is the current key, an emergency rotation makes a new key that signs only {}s later; until then cookies are refused", config.activation_delay),
+            ],
+            "to_proceed": "run again with --yes",
+        });
+        return Ok(Outcome {
+            stdout: serde_json::to_string_pretty(&body).unwrap_or_default(),
+            code: 1,
+        });
+    }
+    runtime()?.block_on(async {
+        let mut rotator = sdk_rotator(config).await;
+        let report = cfcookie_rotator::driver::revoke(&mut rotator, &secret, &args.key_id)
+            .await
+            .map_err(|e| CliError::input(e.to_string()))?;
+        Ok(Outcome::print(
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        ))
+    })
+}

@@ -29,6 +29,8 @@ Secrets Manager:
 Test controls (not AWS APIs), under /_emulator/:
   - POST /_emulator/faults {"operation": "cloudfront.UpdateKeyGroup", "status": 503,
     "code": "ServiceUnavailable", "count": 2}: the next `count` calls of that operation fail;
+  - POST /_emulator/quota {"public_keys": N}: the account's public key quota from now on
+    (tests that put many stacks into one emulator raise it);
   - DELETE /_emulator/faults; GET /_emulator/calls (every AWS operation served, in order);
     DELETE /_emulator/calls; GET /_emulator/health.
 """
@@ -362,6 +364,11 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
             "A previous rotation isn't complete. That rotation will be reattempted."
         )
     token = client_request_token or str(uuid.uuid4())
+    if not rotate_immediately and not LAMBDA_ENDPOINT:
+        # No Lambda to test the configuration with: the test's version would be created and
+        # removed at once, so there is nothing to stage.
+        secret.last_rotation_date = int(time.time())
+        return secret.to_short_dict()
     secret.remove_version_stages_from_old_versions(["AWSPENDING"])
     secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
     if not rotate_immediately:
@@ -556,6 +563,10 @@ class Controls:
                 if request.method == "DELETE":
                     self.faults.clear()
                     return Response("", status=204)
+            if request.path == "/_emulator/quota" and request.method == "POST":
+                global PUBLIC_KEY_QUOTA
+                PUBLIC_KEY_QUOTA = int(json.loads(request.get_data())["public_keys"])
+                return Response("", status=204)
             if request.path == "/_emulator/calls":
                 if request.method == "GET":
                     return Response(json.dumps(self.calls), content_type="application/json")
