@@ -1,4 +1,3 @@
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use cfcookie::endpoint::{Endpoint, EndpointConfig};
@@ -6,10 +5,10 @@ use cfcookie::keysource::{SecretKeySource, SecretsManagerReader};
 use cfcookie::signer::{verify_cookies, KeyGroup, PublicKey, ViewerRequest};
 use cfcookie::token::CognitoVerifier;
 use cfcookie_rotator::driver::rotate_in_process;
-use cfcookie_rotator::ports::KeyRegistry as _;
+use cfcookie_rotator::ports::{Clock as _, FixedClock, KeyRegistry as _};
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore};
 use cfcookie_rotator::testing::{bootstrap, Emulator};
-use cfcookie_rotator::{Config, Rotator};
+use cfcookie_rotator::{Config, RotationError, Rotator};
 use http::Method;
 use serde_json::Value;
 
@@ -36,111 +35,150 @@ async fn cloudfront_group(registry: &SdkKeyRegistry, group: &str) -> KeyGroup {
     g
 }
 
-/// During and after a rotation (the rotator against the emulator), no request fails, every
-/// cookie verifies against CloudFront's key group as it is at that moment, and the previous
-/// key signs until the new one's active_from.
+/// Rotations against the emulator with a live endpoint, on a clock the test moves: a short
+/// activation delay (P = 2 s), cache TTL (5 s) and cookie lifetime (60 s). Every cookie the
+/// endpoint mints verifies against CloudFront's key group as it stands, before and after the
+/// activation window; a rotation right after another is refused as too soon instead of
+/// retiring the key that still signs and whose cookies are still valid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_request_fails_across_a_rotation() {
+async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     let emu = Emulator::start();
     let aws = emu.sdk_config().await;
     let b = bootstrap(&aws, "rollover").await;
+    let clock = FixedClock::new(chrono::Utc::now());
+    let mut config = Config::for_tests(&b.group, &b.parameter);
+    config.activation_delay = 2;
+    config.key_cache_ttl = 5;
+    config.cookie_lifetime = 60;
     let rotator = Rotator {
         secrets: SdkSecretStore::new(&aws),
         registry: SdkKeyRegistry::new(&aws),
         params: SdkParameterStore::new(&aws),
         keygen: cfcookie_rotator::ports::Rsa2048Generator,
-        clock: cfcookie_rotator::ports::SystemClock,
+        clock: clock.clone(),
         probe: cfcookie_rotator::ports::NoProbe,
-        config: Config::for_tests(&b.group, &b.parameter),
+        config,
     };
-    let first = rotate_in_process(&rotator, &b.secret, false)
-        .await
-        .expect("first rotation")
-        .key_id;
+    let advance = |secs: i64| clock.advance(chrono::Duration::seconds(secs));
+    let now = || clock.now().timestamp();
 
-    let now = Arc::new(AtomicI64::new(cfcookie::time::now()));
     let issuer = Issuer::new("kid-1");
     let jwks = MemJwks::default();
     *jwks.doc.lock().expect("lock") = serde_json::json!({"keys": [issuer.jwk()]}).to_string();
-    let (config, verifier) = EndpointConfig::from_map(&env(&[])).expect("config");
+    let (config, verifier) =
+        EndpointConfig::from_map(&env(&[("CFCOOKIE_COOKIE_LIFETIME", "60")])).expect("config");
     let keys = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
         SdkSecretStore::new(&aws),
         b.secret.clone(),
     )));
-    keys.refresh().await.expect("load");
-    let clock = now.clone();
+    keys.set_max_age(5);
+    let endpoint_clock = clock.clone();
     let ep = Arc::new(Endpoint {
         verifier: CognitoVerifier::new(verifier, jwks),
         keys: keys.clone(),
         config,
-        clock: Arc::new(move || clock.load(Ordering::SeqCst)),
+        clock: Arc::new(move || endpoint_clock.now().timestamp()),
     });
     let token = {
         let mut c = issuer.claims();
-        c["exp"] = Value::from(now.load(Ordering::SeqCst) + 7200);
-        c["iat"] = Value::from(now.load(Ordering::SeqCst));
+        c["exp"] = Value::from(now() + 7200);
+        c["iat"] = Value::from(now());
         issuer.sign(&issuer.header(), &c)
     };
     let h = headers(&[
         ("authorization", &format!("Bearer {token}")),
         ("host", "media.example.com"),
     ]);
-
     let cf = SdkKeyRegistry::new(&aws);
-    let request = |ep: Arc<Endpoint<_, _>>, h: http::HeaderMap| async move {
+    // A request to the endpoint: the cookies and the key that signed them.
+    let mint = || async {
+        keys.refresh_at(now()).await.expect("refresh");
         let r = ep.handle(&Method::GET, "/cookie", &h).await;
-        let status = r.status().as_u16();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.body());
         let cookie = cookie_header_from(
             r.headers()
                 .get_all("set-cookie")
                 .iter()
                 .map(|v| v.to_str().expect("ascii")),
         );
-        let body: Value = serde_json::from_str(r.body()).unwrap_or(Value::Null);
+        let body: Value = serde_json::from_str(r.body()).expect("json");
         (
-            status,
             cookie,
             body["key_pair_id"].as_str().unwrap_or_default().to_owned(),
         )
     };
-    // The second rotation runs while requests keep coming and the key source keeps refreshing.
-    let rotation = {
-        let secret = b.secret.clone();
-        tokio::spawn(async move {
-            rotate_in_process(&rotator, &secret, false)
-                .await
-                .map(|r| r.key_id)
-        })
-    };
-    let mut served = 0;
-    while !rotation.is_finished() || served < 20 {
-        keys.refresh().await.expect("refresh");
-        let group = cloudfront_group(&cf, &b.group).await;
-        let (status, cookie, key) = request(ep.clone(), h.clone()).await;
-        assert_eq!(status, 200, "request {served} failed during the rotation");
-        let t = now.load(Ordering::SeqCst);
+    // What CloudFront decides now for a viewer presenting `cookie`.
+    let (cf, group_id) = (&cf, b.group.as_str());
+    let trusted = move |cookie: String| async move {
+        let group = cloudfront_group(cf, group_id).await;
         let req = ViewerRequest {
             url: "https://media.example.com/a.jpg",
             cookie_header: Some(&cookie),
             client_ip: None,
-            now: t,
+            now: now(),
         };
-        assert!(
-            verify_cookies(&group, &req).is_ok(),
-            "request {served}: cookies signed by {key} are not trusted by the key group"
-        );
-        served += 1;
-    }
-    let second = rotation.await.expect("join").expect("second rotation");
-    keys.refresh().await.expect("refresh");
-    // Before the new key's active_from: the previous key still signs.
-    assert_eq!(
-        request(ep.clone(), h.clone()).await.2,
-        first,
-        "the new key signed before its activation delay"
-    );
-    // After it: the new key.
-    now.fetch_add(301, Ordering::SeqCst);
-    assert_eq!(request(ep.clone(), h.clone()).await.2, second);
-    println!("{served} requests during the rotation, none failed");
+        verify_cookies(&group, &req)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    };
+
+    let k1 = rotate_in_process(&rotator, &b.secret, false)
+        .await
+        .expect("first rotation")
+        .key_id;
+    advance(120);
+    let (c1, signer) = mint().await;
+    assert_eq!(signer, k1);
+    trusted(c1.clone()).await.expect("k1's cookie");
+
+    // Rotation 2. Inside its activation window signers keep signing with k1.
+    let k2 = rotate_in_process(&rotator, &b.secret, false)
+        .await
+        .expect("second rotation")
+        .key_id;
+    let (c2, signer) = mint().await;
+    assert_eq!(signer, k1, "the new key signed before G + P");
+    trusted(c2.clone())
+        .await
+        .expect("cookie minted inside the activation window");
+
+    // Rotation 3 right away: it would take k1 out of the group while signers sign with it and
+    // its cookies live. Refused, naming when it becomes safe; nothing changed.
+    let safe_at = match rotate_in_process(&rotator, &b.secret, false).await {
+        Err(RotationError::TooSoon { key_id, safe_at }) => {
+            assert_eq!(key_id, k1);
+            safe_at
+        }
+        other => panic!("a back-to-back rotation must be refused as too soon, got {other:?}"),
+    };
+    let (c3, _) = mint().await;
+    trusted(c3)
+        .await
+        .expect("cookie minted after the refused rotation");
+    trusted(c1.clone())
+        .await
+        .expect("k1's earlier cookie is still trusted");
+    trusted(c2.clone())
+        .await
+        .expect("k1's recent cookie is still trusted");
+
+    // The clock moves through the activation window: now k2 signs, and is trusted.
+    advance(3);
+    let (c4, signer) = mint().await;
+    assert_eq!(signer, k2, "k2 signs once G + P has passed");
+    trusted(c4).await.expect("k2's cookie");
+
+    // At the instant S2 allows it, rotation 3 goes through; k1's cookies have expired.
+    clock.advance(safe_at - clock.now() + chrono::Duration::seconds(1));
+    let k3 = rotate_in_process(&rotator, &b.secret, false)
+        .await
+        .expect("third rotation, when safe")
+        .key_id;
+    let (c5, signer) = mint().await;
+    assert_eq!(signer, k2, "k3 is inside its activation window");
+    trusted(c5).await.expect("k2's cookie after rotation 3");
+    advance(3);
+    let (c6, signer) = mint().await;
+    assert_eq!(signer, k3);
+    trusted(c6).await.expect("k3's cookie");
 }
