@@ -432,10 +432,13 @@ impl KeyRegistry for InMemoryKeyRegistry {
     }
 }
 
+/// A parameter's value and LastModifiedDate.
+type Dated = (String, chrono::DateTime<chrono::Utc>);
+
 /// SSM parameters, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryParameterStore {
-    values: Arc<Mutex<BTreeMap<String, (String, chrono::DateTime<chrono::Utc>)>>>,
+    values: Arc<Mutex<BTreeMap<String, Dated>>>,
     /// Where LastModifiedDate comes from.
     pub clock: ServiceClock,
 }

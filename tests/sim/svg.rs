@@ -9,6 +9,9 @@ const W: f64 = 1600.0;
 const LANE_H: f64 = 26.0;
 const LEFT: f64 = 110.0;
 
+/// From, to, label.
+type Bar = (i64, i64, String);
+
 fn colour(key: &str) -> String {
     let h = key
         .bytes()
@@ -28,7 +31,7 @@ pub(crate) fn swimlane(w: &World, at: i64) -> String {
     let to = at + 600;
     let x =
         |t: i64| LEFT + (t.clamp(from, to) - from) as f64 / (to - from) as f64 * (W - LEFT - 10.0);
-    let mut rows: Vec<(String, Vec<(i64, i64, String)>)> = Vec::new();
+    let mut rows: Vec<(String, Vec<Bar>)> = Vec::new();
     for (e, lane) in w.edge_lanes.iter().enumerate() {
         for slot in 0..3 {
             let mut bars = Vec::new();
