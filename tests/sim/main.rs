@@ -10,7 +10,7 @@
 //! (which replaces tokio and the dependency tree under a `--cfg` flag): the rotator already
 //! sleeps and times out through tokio, so the paused clock drives it unchanged.
 //!
-//! - `CFCOOKIE_SIM_SEEDS` (default 8; `scripts/test` runs 1000), `CFCOOKIE_SIM_DAYS` (default 365),
+//! - `CFCOOKIE_SIM_SEEDS` (default 3; `scripts/test` runs 1000), `CFCOOKIE_SIM_DAYS` (default 365),
 //!   `CFCOOKIE_SIM_FIRST_SEED` (default 0): the run.
 //! - `CFCOOKIE_SIM_SEED=n`: replay one seed and print its whole timeline.
 //!
@@ -489,7 +489,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
     }
     // Unoptimised, a seed-year takes seconds: a plain `cargo nextest run` runs a handful; the
     // test command (scripts/test) runs a thousand, built with `--cargo-profile sim`.
-    let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 8);
+    let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 3);
     let first = env_u64("CFCOOKIE_SIM_FIRST_SEED", 0);
     let days = env_u64("CFCOOKIE_SIM_DAYS", 365) as u32;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
@@ -547,4 +547,17 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
         rotations >= seeds * u64::from(days) / 2,
         "too few rotations completed: {rotations}"
     );
+}
+
+/// The checks can fail: edges slower than the propagation allowance P make signers use keys
+/// some edge does not trust yet, and the simulation must say so (S1).
+#[test]
+fn edges_slower_than_the_allowance_are_caught() {
+    let caught = (0..3).any(|seed| {
+        let mut p = Params::for_seed(seed, 20);
+        p.max_edge_delay = p.activation_delay * 4;
+        let o = run_seed(p, false);
+        o.violations.iter().any(|(kind, _, _)| kind == "S1")
+    });
+    assert!(caught, "propagation slower than P went unnoticed");
 }
