@@ -4,9 +4,9 @@
 //! AWSCURRENT once its `active_from` has passed and with AWSPREVIOUS before that, refreshes in
 //! the background twice per TTL (no request waits on Secrets Manager after start-up), and keeps
 //! the last good keys when a refresh fails — but only for TTL: the rotator may retire a key TTL
-//! after its successor became signable (S2 in docs/rotation.md), so a view older than that may
-//! hold retired keys, and the source then refuses (the endpoint answers 503 with the reason)
-//! rather than mint cookies CloudFront would refuse. [`StaticKeySource`] is one key from a file.
+//! after its successor became signable (S2 in docs/rotation.md), so while reads fail a view
+//! older than that may hold retired keys, and the source then refuses (the endpoint answers
+//! 503 with the reason) rather than mint cookies CloudFront would refuse. [`StaticKeySource`] is one key from a file.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -144,6 +144,10 @@ pub struct SecretKeySource<R> {
     last_ok: AtomicI64,
     /// How old the loaded view may be before it may hold retired keys (0: no limit).
     max_age: AtomicI64,
+    /// Whether the last read failed: a view is only distrusted for its age while reads fail,
+    /// so a Lambda environment thawed after a long freeze keeps signing until its refresh,
+    /// which the timer fires at once, has run.
+    last_failed: std::sync::atomic::AtomicBool,
 }
 
 fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, String> {
@@ -171,6 +175,7 @@ impl<R: SecretReader> SecretKeySource<R> {
             loaded: RwLock::new(Loaded::default()),
             last_ok: AtomicI64::new(i64::MIN),
             max_age: AtomicI64::new(0),
+            last_failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -188,6 +193,12 @@ impl<R: SecretReader> SecretKeySource<R> {
 
     /// [`Self::refresh`], with `now` (epoch seconds) as the time of a successful read.
     pub async fn refresh_at(&self, now: i64) -> Result<(), String> {
+        let result = self.load(now).await;
+        self.last_failed.store(result.is_err(), Ordering::SeqCst);
+        result
+    }
+
+    async fn load(&self, now: i64) -> Result<(), String> {
         let (current, previous) = self.reader.read().await?;
         let (old_current, old_previous) = {
             let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
@@ -248,7 +259,11 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
     fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable> {
         let max_age = self.max_age.load(Ordering::SeqCst);
         let last_ok = self.last_ok.load(Ordering::SeqCst);
-        if max_age > 0 && last_ok != i64::MIN && now.saturating_sub(last_ok) > max_age {
+        if max_age > 0
+            && last_ok != i64::MIN
+            && self.last_failed.load(Ordering::SeqCst)
+            && now.saturating_sub(last_ok) > max_age
+        {
             return Err(KeyUnavailable(format!(
                 "the keys were last read {}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again",
                 now.saturating_sub(last_ok)
@@ -274,5 +289,65 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
             g.insert(e.signer.key_pair_id(), e.signer.key().public_key().clone());
         }
         g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use cfcookie_rotator::model::FORMAT;
+    use cfcookie_signer::KeyAlgorithm;
+
+    use super::*;
+
+    /// A secret holding one key, whose reads fail on demand.
+    struct Flaky {
+        value: SecretValue,
+        failing: AtomicBool,
+    }
+
+    impl SecretReader for Arc<Flaky> {
+        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err("Secrets Manager unreachable".into());
+            }
+            Ok((Some(self.value.clone()), None))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_view_older_than_the_ttl_while_reads_fail_is_refused_with_the_reason() {
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let flaky = Arc::new(Flaky {
+            value: SecretValue {
+                format: FORMAT.into(),
+                key_id: "K1".into(),
+                algorithm: "ECDSA_P256".into(),
+                private_key_pem: key.to_pkcs8_pem().to_string(),
+                public_key_pem: key.public_key().to_pem(),
+                created_at: t0,
+                active_from: t0,
+            },
+            failing: AtomicBool::new(false),
+        });
+        let source = SecretKeySource::new(flaky.clone());
+        source.set_max_age(300);
+        let t = t0.timestamp();
+        source.refresh_at(t).await.expect("first read");
+        // A long quiet spell without failed reads (a frozen Lambda) is not distrusted.
+        assert!(source.signer(t + 1000).is_ok());
+        flaky.failing.store(true, Ordering::SeqCst);
+        assert!(source.refresh_at(t + 100).await.is_err());
+        assert!(
+            source.signer(t + 300).is_ok(),
+            "within the TTL the old view still signs"
+        );
+        let refused = source.signer(t + 301).expect_err("stale");
+        assert!(refused.0.contains("may have been retired"), "{}", refused.0);
+        flaky.failing.store(false, Ordering::SeqCst);
+        source.refresh_at(t + 400).await.expect("reads work again");
+        assert_eq!(source.signer(t + 400).expect("fresh").key_pair_id(), "K1");
     }
 }
