@@ -829,6 +829,38 @@ async fn orphans_are_swept_first_and_a_full_account_is_named<B: Backend>(b: &B) 
     assert_eq!(before, w.snapshot().await, "nothing changed");
 }
 
+/// The key-leak path: `revoke` takes a key out of the group at once (breaking S2 on purpose),
+/// deletes it, and says what that costs; a leaked current key is replaced first.
+async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
+    let mut w = b.world().await;
+    let k1 = w.rotate().await;
+    let k2 = w.rotate().await;
+    let report = cfcookie_rotator::driver::revoke(&mut w.rotator, &w.secret, &k1)
+        .await
+        .expect("revoke the previous key");
+    assert_eq!(report.was, "AWSPREVIOUS");
+    assert!(report.deleted && !report.cost.is_empty());
+    assert_eq!(w.group_items().await, BTreeSet::from([k2.clone()]));
+    let report = cfcookie_rotator::driver::revoke(&mut w.rotator, &w.secret, &k2)
+        .await
+        .expect("revoke the current key");
+    assert_eq!(report.was, "AWSCURRENT");
+    let k3 = report
+        .new_key_id
+        .clone()
+        .expect("an emergency rotation made a new key");
+    assert_eq!(w.group_items().await, BTreeSet::from([k3]));
+    assert!(
+        report.cost.iter().any(|c| c.contains("emergency rotation")),
+        "{:?}",
+        report.cost
+    );
+    assert!(
+        w.rotator.config.enforce_retirement_gate,
+        "the gate is back on"
+    );
+}
+
 /// With CFCOOKIE_BOOTSTRAP_KEY_NAME, infra's bootstrap key is deleted once the first rotation
 /// took it out of the group, so it no longer counts against the account's quota.
 async fn the_bootstrap_key_is_deleted_after_the_first_rotation<B: Backend>(b: &B) {
@@ -901,6 +933,7 @@ suite!(
     rotate_immediately_false_passes_on_an_empty_pending_version,
     orphans_are_swept_first_and_a_full_account_is_named,
     the_bootstrap_key_is_deleted_after_the_first_rotation,
+    revoke_takes_a_leaked_key_out_at_once,
 );
 
 // ------------------------------------------------------------------ emulator only
