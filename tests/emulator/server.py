@@ -379,7 +379,11 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
     else:
         steps = ["createSecret", "setSecret", "testSecret", "finishSecret"]
     secret.last_rotation_status = "InProgress"
-    if LAMBDA_ENDPOINT:
+    if LAMBDA_ENDPOINT and steps == ["testSecret"]:
+        # The configuration test runs before RotateSecret answers, so its AWSPENDING version is
+        # gone again by the time the caller can start a rotation.
+        _run_rotation(self, secret, token, steps)
+    elif LAMBDA_ENDPOINT:
         threading.Thread(target=_run_rotation, args=(self, secret, token, steps), daemon=True).start()
     secret.last_rotation_date = int(time.time())
     return secret.to_short_dict(version_id=token)
@@ -407,7 +411,7 @@ def _run_rotation(backend, secret, token, steps):
     2 s apart."""
     function = LAMBDA_FUNCTION or secret.rotation_lambda_arn.split(":function:")[-1].split(":")[0]
     url = f"{LAMBDA_ENDPOINT.rstrip('/')}/2015-03-31/functions/{function}/invocations"
-    for attempt in range(ROTATION_ATTEMPTS):
+    for attempt in range(ROTATION_ATTEMPTS if "createSecret" in steps else 1):
         failed_step = None
         for step in steps:
             ok, body = _invoke(url, secret, token, step)

@@ -36,9 +36,21 @@ async fn rotate_three_times_then_status_is_consistent() {
         (1, &Value::Bool(false)),
         "bootstrap is not yet rotated: {s}"
     );
+    // Short times (P = 0, TTL = 0, L = 2 s): a rotation may retire the previous key 2 s after
+    // the current one became current (S2).
+    let quick = || {
+        let mut c = cli(&emu, &b);
+        c.env("CFCOOKIE_ACTIVATION_DELAY", "0")
+            .env("CFCOOKIE_KEY_CACHE_TTL", "0")
+            .env("CFCOOKIE_COOKIE_LIFETIME", "2");
+        c
+    };
     let mut keys = Vec::new();
     for i in 0..3 {
-        let (code, out, err) = run(cli(&emu, &b).args(["rotate", "--secret-id", &b.secret]));
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        let (code, out, err) = run(quick().args(["rotate", "--secret-id", &b.secret]));
         assert_eq!(code, 0, "rotation {i}: {err}");
         let report: Value = serde_json::from_str(&out).expect("report");
         keys.push(report["key_id"].as_str().expect("key id").to_owned());
@@ -47,9 +59,18 @@ async fn rotate_three_times_then_status_is_consistent() {
             "a private key reached the log"
         );
     }
+    // A fourth right away would retire a key whose cookies are still valid: refused, by name.
+    let (code, _, err) = run(quick().args(["rotate", "--secret-id", &b.secret]));
+    assert_ne!(code, 0);
+    assert!(err.contains("too soon"), "{err}");
     let (code, s) = status(&emu, &b);
     assert_eq!(code, 0, "{s}");
     assert_eq!(s["consistent"], Value::Bool(true), "{s}");
+    assert_eq!(
+        s["time"]["signers_sign_with"].as_str(),
+        keys.last().map(String::as_str),
+        "{s}"
+    );
     let items: Vec<&str> = s["key_group_items"]
         .as_array()
         .expect("items")
