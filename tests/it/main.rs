@@ -25,3 +25,5 @@ mod key_migration;
 mod logs;
 /// Key rollover: the endpoint across a rotation run by the rotator against the emulator.
 mod rollover;
+/// The optional signature cache: shared policies reuse one signature, per-user ones never.
+mod signature_cache;
