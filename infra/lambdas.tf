@@ -14,6 +14,7 @@ module "rotator" {
     CFCOOKIE_ACTIVATION_DELAY = tostring(var.activation_delay_seconds)
     CFCOOKIE_COOKIE_LIFETIME  = tostring(var.cookie_lifetime_seconds)
     CFCOOKIE_KEY_CACHE_TTL    = tostring(var.key_cache_ttl_seconds)
+    CFCOOKIE_KEY_ALGORITHM    = var.key_algorithm
     RUST_LOG                  = "info"
   }
 }

@@ -230,3 +230,13 @@ variable "emulator" {
   type        = bool
   default     = false
 }
+
+variable "key_algorithm" {
+  description = "Algorithm of the signing keys the rotator makes (CFCOOKIE_KEY_ALGORITHM): RSA_2048 or ECDSA_P256. CloudFront accepts both for signed URLs and cookies; a change takes effect at the next rotation, and the key group holds one key of each until the rotation after."
+  type        = string
+  default     = "RSA_2048"
+  validation {
+    condition     = contains(["RSA_2048", "ECDSA_P256"], var.key_algorithm)
+    error_message = "key_algorithm must be RSA_2048 or ECDSA_P256 (CloudFront takes RSA 2048 and ECDSA 256 keys for signed URLs and cookies)."
+  }
+}

@@ -35,6 +35,9 @@ pub struct EndpointConfig {
     pub bind_viewer_ip: bool,
     /// Path prefix the routes live under (`CFCOOKIE_PATH_PREFIX`, default none).
     pub path_prefix: String,
+    /// Reuse of signatures for identical policies (`CFCOOKIE_SIGNATURE_CACHE_SECONDS`, off by
+    /// default; see [`crate::sigcache`]).
+    pub signature_cache: Option<Arc<crate::sigcache::SignatureCache>>,
 }
 
 impl EndpointConfig {
@@ -140,6 +143,10 @@ impl EndpointConfig {
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned(),
+            signature_cache: crate::sigcache::SignatureCache::from_settings(
+                get("CFCOOKIE_SIGNATURE_CACHE_SECONDS").as_deref(),
+                get("CFCOOKIE_SIGNATURE_CACHE_SIZE").as_deref(),
+            )?,
         };
         Ok((config, verifier))
     }
@@ -365,6 +372,8 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
             Err(Refuse(status, code, message)) => return error(status, code, &message),
         };
         let expires = claims.exp.min(now + self.config.cookie_lifetime);
+        let cache = self.config.signature_cache.as_deref();
+        let expires = cache.map_or(expires, |c| c.round_expiry(expires, now));
         let mut policy = Policy::new(resource.clone(), expires);
         if self.config.bind_viewer_ip {
             match viewer_ipv4(headers) {
@@ -389,14 +398,19 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 );
             }
         };
-        let signer = if signer.hash() == self.config.hash {
-            signer
-        } else {
-            Arc::new((*signer).clone().with_hash(self.config.hash))
-        };
         // Wildcards need a custom policy; a fixed resource without one is still sent custom so
         // the cookie never depends on the exact request URL.
-        let cookies = match signer.cookies_as(&policy, cfcookie_signer::PolicyKind::Custom) {
+        let signed = match cache {
+            Some(c) => c.cookies(&signer, self.config.hash, &policy, now),
+            None => signer
+                .sign_with(
+                    &policy,
+                    cfcookie_signer::PolicyKind::Custom,
+                    self.config.hash,
+                )
+                .map(|s| Arc::new(s.into())),
+        };
+        let cookies: Arc<cfcookie_signer::SignedCookies> = match signed {
             Ok(c) => c,
             Err(e) => {
                 return error(

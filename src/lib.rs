@@ -6,6 +6,7 @@
 //! - [`endpoint`]: `/cookie` and `/cookie/remove`, independent of the host.
 //! - [`server`]: the HTTP server host and wiring from the environment; the Lambda host is the
 //!   `cfcookie-endpoint` binary.
+//! - [`sigcache`]: the optional cache of signatures for identical policies.
 //! - [`dev`]: `serve --dev`: local key ring, dev token issuer, guarded content, walkthrough.
 //! - [`cli`]: the `cfcookie` command line (thin: parses, calls the pieces, prints).
 //! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up.
@@ -38,6 +39,7 @@ pub mod issuer;
 pub mod keysource;
 pub mod logging;
 pub mod server;
+pub mod sigcache;
 pub mod time;
 pub mod token;
 

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use cfcookie_signer::KeyAlgorithm;
+
 use crate::error::RotationError;
 
 /// Default activation delay: time for CloudFront edges to see the new key group.
@@ -40,6 +42,21 @@ pub struct Config {
     /// Whether a key may leave the key group only once S2 allows it (always, except for
     /// `cfcookie revoke`, the explicit emergency path). Not an environment setting.
     pub enforce_retirement_gate: bool,
+    /// `CFCOOKIE_KEY_ALGORITHM` (default `RSA_2048`, or `ECDSA_P256`): the algorithm of the keys
+    /// createSecret makes. A change takes effect at the next rotation.
+    pub key_algorithm: KeyAlgorithm,
+}
+
+/// `CFCOOKIE_KEY_ALGORITHM`: exactly `RSA_2048` or `ECDSA_P256` (the names the secret's
+/// `algorithm` field and infra's `key_algorithm` use), default `RSA_2048`.
+pub fn key_algorithm(value: Option<&str>) -> Result<KeyAlgorithm, RotationError> {
+    match value {
+        None | Some("RSA_2048") => Ok(KeyAlgorithm::Rsa2048),
+        Some("ECDSA_P256") => Ok(KeyAlgorithm::EcdsaP256),
+        Some(other) => Err(RotationError::Config(format!(
+            "CFCOOKIE_KEY_ALGORITHM={other:?} must be RSA_2048 or ECDSA_P256"
+        ))),
+    }
 }
 
 /// How long testSecret's canary may take in all, so that its worst case ends well inside the
@@ -105,6 +122,7 @@ impl Config {
                 .unwrap_or(2000),
             bootstrap_key_name: get("CFCOOKIE_BOOTSTRAP_KEY_NAME"),
             enforce_retirement_gate: true,
+            key_algorithm: key_algorithm(get("CFCOOKIE_KEY_ALGORITHM").as_deref())?,
         };
         if config.cookie_lifetime == 0 {
             return Err(RotationError::Config(
@@ -135,6 +153,7 @@ impl Config {
             canary_backoff_ms: 2000,
             bootstrap_key_name: None,
             enforce_retirement_gate: true,
+            key_algorithm: KeyAlgorithm::Rsa2048,
         }
     }
 }
@@ -164,6 +183,24 @@ mod tests {
         );
         assert_eq!(c.key_name_prefix, "cfcookie");
         assert_eq!(c.minimum_interval(), 4200);
+        assert_eq!(c.key_algorithm, KeyAlgorithm::Rsa2048);
+    }
+
+    #[test]
+    fn key_algorithm_is_one_of_two_names() {
+        let with = |v: &str| {
+            Config::from_map(&map(&[
+                ("CFCOOKIE_KEY_GROUP_ID", "g"),
+                ("CFCOOKIE_KEY_ALGORITHM", v),
+            ]))
+            .map(|c| c.key_algorithm)
+        };
+        assert_eq!(with("ECDSA_P256").unwrap(), KeyAlgorithm::EcdsaP256);
+        assert_eq!(with("RSA_2048").unwrap(), KeyAlgorithm::Rsa2048);
+        for bad in ["ECDSA_P384", "RSA_4096", "rsa", "ed25519"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("CFCOOKIE_KEY_ALGORITHM"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub type SdkRotator = Rotator<
     sdk::SdkSecretStore,
     sdk::SdkKeyRegistry,
     sdk::SdkParameterStore,
-    ports::Rsa2048Generator,
+    ports::AwsLcKeyGenerator,
     ports::SystemClock,
     ports::HttpProbe,
 >;
@@ -46,7 +46,7 @@ pub async fn sdk_rotator(config: Config) -> SdkRotator {
         secrets: sdk::SdkSecretStore::new(&aws),
         registry: sdk::SdkKeyRegistry::new(&aws),
         params: sdk::SdkParameterStore::new(&aws),
-        keygen: ports::Rsa2048Generator,
+        keygen: ports::AwsLcKeyGenerator(config.key_algorithm),
         clock: ports::SystemClock,
         probe: ports::HttpProbe,
         config,

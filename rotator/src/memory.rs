@@ -312,6 +312,29 @@ impl InMemoryKeyRegistry {
     }
 }
 
+/// CreatePublicKey's `EncodedKey`: a SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`) of an
+/// RSA-2048 or EC P-256 key; anything else is CloudFront's `InvalidArgument`. "CloudFront
+/// supports signed URLs and signed cookies with RSA 2048 or ECDSA 256 key signatures":
+/// <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_PublicKeyConfig.html>;
+/// errors: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html>.
+pub fn check_encoded_key(encoded_key: &str) -> ServiceResult<()> {
+    let refuse = |why: String| ServiceError::Other {
+        operation: "CreatePublicKey",
+        message: format!("InvalidArgument: EncodedKey {why}"),
+    };
+    if !encoded_key
+        .trim_start()
+        .starts_with("-----BEGIN PUBLIC KEY-----")
+    {
+        return Err(refuse(
+            "is not a PUBLIC KEY (SubjectPublicKeyInfo) PEM block".into(),
+        ));
+    }
+    cfcookie_signer::PublicKey::from_pem(encoded_key)
+        .map(|_| ())
+        .map_err(|e| refuse(e.to_string()))
+}
+
 impl KeyRegistry for InMemoryKeyRegistry {
     async fn create_public_key(
         &self,
@@ -332,6 +355,7 @@ impl KeyRegistry for InMemoryKeyRegistry {
                 message: format!("invalid name {name:?}"),
             });
         }
+        check_encoded_key(encoded_key)?;
         if c.keys.values().any(|(_, _, r)| r == caller_reference) {
             return Err(ServiceError::AlreadyExists(format!(
                 "caller reference {caller_reference}"
@@ -459,5 +483,53 @@ impl ParameterStore for InMemoryParameterStore {
         let now = self.clock.now();
         lock(&self.values).insert(name.to_owned(), (value.to_owned(), now));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod encoded_key_tests {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _};
+
+    use super::*;
+
+    fn spki_pem(der: &[u8]) -> String {
+        pem::encode(&pem::Pem::new("PUBLIC KEY", der.to_vec()))
+    }
+
+    fn rsa(size: KeySize) -> String {
+        let k = RsaKeyPair::generate(size).unwrap();
+        spki_pem(k.public_key().as_der().unwrap().as_ref())
+    }
+
+    fn ec(alg: &'static signature::EcdsaSigningAlgorithm) -> String {
+        let k = EcdsaKeyPair::generate(alg).unwrap();
+        spki_pem(k.public_key().as_der().unwrap().as_ref())
+    }
+
+    fn refused(pem: &str) -> bool {
+        let r = block_on(InMemoryKeyRegistry::default().create_public_key("n", "r", pem, ""));
+        matches!(r, Err(ServiceError::Other { operation: "CreatePublicKey", ref message }) if message.starts_with("InvalidArgument"))
+    }
+
+    /// The fake's futures never wait; run one to completion without a runtime.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(f)
+    }
+
+    #[test]
+    fn only_rsa_2048_and_p256_spki_are_accepted() {
+        assert!(!refused(&rsa(KeySize::Rsa2048)));
+        assert!(!refused(&ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)));
+        assert!(refused(&rsa(KeySize::Rsa3072)));
+        assert!(refused(&rsa(KeySize::Rsa4096)));
+        assert!(refused(&ec(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)));
+        assert!(refused("not a key"));
+        let p256 = ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING);
+        assert!(refused(&p256.replace("PUBLIC KEY", "RSA PUBLIC KEY")));
     }
 }

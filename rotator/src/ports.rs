@@ -141,6 +141,23 @@ impl KeyGenerator for Rsa2048Generator {
     }
 }
 
+/// Key pairs of the algorithm `CFCOOKIE_KEY_ALGORITHM` names, from AWS-LC. CloudFront takes
+/// RSA-2048 and ECDSA P-256 for signed URLs and cookies; the signer refuses anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsLcKeyGenerator(pub cfcookie_signer::KeyAlgorithm);
+
+impl Default for AwsLcKeyGenerator {
+    fn default() -> Self {
+        AwsLcKeyGenerator(cfcookie_signer::KeyAlgorithm::Rsa2048)
+    }
+}
+
+impl KeyGenerator for AwsLcKeyGenerator {
+    fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError> {
+        cfcookie_signer::PrivateKey::generate(self.0)
+    }
+}
+
 /// The time.
 pub trait Clock: Send + Sync {
     /// Now.

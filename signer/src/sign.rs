@@ -127,6 +127,17 @@ impl Signer {
     /// Signs `policy` as `kind`. A canned policy must be exact (no wildcard, no start time, no
     /// address condition).
     pub fn sign(&self, policy: &Policy, kind: PolicyKind) -> Result<SignedPolicy, SignError> {
+        self.sign_with(policy, kind, self.hash)
+    }
+
+    /// Signs `policy` as `kind` under `hash`, whatever this signer's own digest: a server whose
+    /// digest differs from its key source's default need not clone a signer per request.
+    pub fn sign_with(
+        &self,
+        policy: &Policy,
+        kind: PolicyKind,
+        hash: HashAlgorithm,
+    ) -> Result<SignedPolicy, SignError> {
         policy.validate()?;
         if kind == PolicyKind::Canned && policy.needs_custom() {
             return Err(SignError::Url(
@@ -135,14 +146,14 @@ impl Signer {
             ));
         }
         let policy_json = policy.to_json();
-        let signature = encoding::encode(&self.key.sign(self.hash, policy_json.as_bytes())?);
+        let signature = encoding::encode(&self.key.sign(hash, policy_json.as_bytes())?);
         Ok(SignedPolicy {
             kind,
             policy_json,
             expires: policy.date_less_than,
             signature,
             key_pair_id: self.key_pair_id.clone(),
-            hash: self.hash,
+            hash,
         })
     }
 

@@ -140,6 +140,36 @@ def _check_items(backend, items):
             raise no_such_public_key(key_id)
 
 
+# ------------------------------------------------------------------------- CloudFront key types
+
+def check_encoded_key(encoded_key):
+    """CreatePublicKey's EncodedKey: a SubjectPublicKeyInfo PEM of an RSA-2048 or EC P-256 key.
+    "CloudFront supports signed URLs and signed cookies with RSA 2048 or ECDSA 256 key
+    signatures" (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_PublicKeyConfig.html);
+    anything else is InvalidArgument (400), the error CreatePublicKey lists for a bad argument
+    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    def refuse(why):
+        return CloudFrontError("InvalidArgument", f"EncodedKey {why}.", 400)
+
+    if not encoded_key.lstrip().startswith("-----BEGIN PUBLIC KEY-----"):
+        raise refuse("is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+    try:
+        key = load_pem_public_key(encoded_key.encode())
+    except (ValueError, TypeError) as e:
+        raise refuse(f"cannot be read: {e}") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size != 2048:
+            raise refuse(f"is a {key.key_size}-bit RSA key; only RSA 2048 and ECDSA 256 are supported")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise refuse(f"is an EC key on {key.curve.name}; only RSA 2048 and ECDSA 256 are supported")
+    else:
+        raise refuse(f"is a {type(key).__name__}; only RSA 2048 and ECDSA 256 are supported")
+
+
 def create_public_key(self, caller_ref, name, encoded_key, comment=""):
     if not NAME_RE.match(name or ""):
         raise CloudFrontError("InvalidArgument", f"Invalid public key name {name!r}.", 400)
@@ -148,8 +178,7 @@ def create_public_key(self, caller_ref, name, encoded_key, comment=""):
             if key.name == name and key.encoded_key.strip() == encoded_key.strip():
                 return key  # an identical retry returns the same key
             raise CloudFrontError("PublicKeyAlreadyExists", "The specified public key already exists.", 409)
-    if "-----BEGIN PUBLIC KEY-----" not in encoded_key:
-        raise CloudFrontError("InvalidArgument", "EncodedKey is not a PEM public key.", 400)
+    check_encoded_key(encoded_key)
     # Names are unique per account, and an account holds at most PUBLIC_KEY_QUOTA keys:
     # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html
     if any(k.name == name for k in self.public_keys.values()):

@@ -7,6 +7,8 @@ import urllib.request
 import boto3
 import botocore
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 def client(endpoint, service, **config):
     return boto3.client(
@@ -15,10 +17,12 @@ def client(endpoint, service, **config):
     )
 
 
-PEM = """-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtJ3R3cVnOvYPtkJdqm41
------END PUBLIC KEY-----
-"""
+def spki_pem(private_key):
+    return private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# CreatePublicKey takes only RSA-2048 or EC P-256 SubjectPublicKeyInfo PEM.
+PEM = spki_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
 def error_of(call):
@@ -245,3 +249,30 @@ def test_rotate_immediately_false_tests_an_empty_pending_version_then_removes_it
     assert wait_for(lambda: token not in sm.describe_secret(SecretId="s-conf")["VersionIdsToStages"])
     stages = sm.describe_secret(SecretId="s-conf")["VersionIdsToStages"]
     assert not any("AWSPENDING" in s for s in stages.values())
+
+
+def test_create_public_key_takes_rsa_2048_and_ec_p256_spki_only(endpoint):
+    """API_PublicKeyConfig: "CloudFront supports signed URLs and signed cookies with RSA 2048 or
+    ECDSA 256 key signatures"; anything else is InvalidArgument."""
+    cf = client(endpoint, "cloudfront")
+
+    def create(name, pem):
+        return cf.create_public_key(PublicKeyConfig={"CallerReference": name, "Name": name, "EncodedKey": pem})
+
+    p256 = spki_pem(ec.generate_private_key(ec.SECP256R1()))
+    created = create("kt-p256", p256)["PublicKey"]
+    assert cf.get_public_key(Id=created["Id"])["PublicKey"]["PublicKeyConfig"]["EncodedKey"].strip() == p256.strip()
+    create("kt-rsa2048", spki_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    pkcs1 = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(Encoding.PEM, PublicFormat.PKCS1).decode()
+    for name, pem in [
+        ("kt-p384", spki_pem(ec.generate_private_key(ec.SECP384R1()))),
+        ("kt-k256", spki_pem(ec.generate_private_key(ec.SECP256K1()))),
+        ("kt-rsa3072", spki_pem(rsa.generate_private_key(public_exponent=65537, key_size=3072))),
+        ("kt-rsa1024", spki_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))),
+        ("kt-ed25519", spki_pem(ed25519.Ed25519PrivateKey.generate())),
+        ("kt-pkcs1", pkcs1),
+        ("kt-garbage", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
+    ]:
+        assert error_of(lambda: create(name, pem)) == ("InvalidArgument", 400), name
+    names = {k["Name"] for k in cf.list_public_keys()["PublicKeyList"].get("Items", [])}
+    assert not any(n in names for n in ("kt-p384", "kt-k256", "kt-rsa3072", "kt-rsa1024", "kt-ed25519", "kt-pkcs1", "kt-garbage"))

@@ -121,6 +121,22 @@ def test_environment_variables_are_the_ones_the_binaries_read():
         assert required <= keys, f"{name} lacks {required - keys}"
 
 
+def test_key_algorithm_is_validated_and_reaches_the_rotator():
+    variable = blocks("variable")["key_algorithm"]
+    assert variable["default"] == "RSA_2048", "the client asked for RSA by default"
+    conditions = " ".join(json.dumps(v["condition"]) for v in variable["validation"])
+    allowed = set(re.findall(r"(RSA_2048|ECDSA_P256|[A-Z]+_[A-Z0-9]+)", conditions))
+    # The rotator accepts exactly the names the variable allows.
+    config = (ROOT / "rotator/src/config.rs").read_text()
+    m = re.search(r"pub fn key_algorithm.*?\n}\n", config, re.S)
+    assert m, "key_algorithm() not found in rotator/src/config.rs"
+    rust_accepts = set(re.findall(r'Some\("([A-Z0-9_]+)"\)', m.group(0)))
+    assert allowed == rust_accepts == {"RSA_2048", "ECDSA_P256"}, (allowed, rust_accepts)
+    env = blocks("module")["rotator"]["environment"]
+    env = env[0] if isinstance(env, list) else env
+    assert "var.key_algorithm" in json.dumps(env.get("CFCOOKIE_KEY_ALGORITHM")), env
+
+
 def test_zip_paths_are_what_cargo_lambda_builds():
     variables = blocks("variable")
     ci = (ROOT / ".ci/run").read_text()

@@ -18,7 +18,12 @@ mod cli_signing;
 mod conformance;
 /// The cookie endpoint: bad tokens, JWKS, CORS, hosts, real Cognito tokens, Lambda vs server.
 mod endpoint;
+/// `CFCOOKIE_KEY_ALGORITHM` switched RSA -> ECDSA -> RSA by rotation under a live `serve`, each
+/// cookie checked with openssl against the key group of that moment.
+mod key_migration;
 /// With debug logs on, no token, signature or key material reaches a log line.
 mod logs;
 /// Key rollover: the endpoint across a rotation run by the rotator against the emulator.
 mod rollover;
+/// The optional signature cache: shared policies reuse one signature, per-user ones never.
+mod signature_cache;
