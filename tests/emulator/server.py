@@ -418,6 +418,173 @@ SMB.get_secret_value = get_secret_value
 SMB.rotate_secret = rotate_secret
 
 
+# ------------------------------------------------------------------------- infra run: CloudFront response headers policies
+# moto has no response headers policies; infra's distribution attaches one (security headers,
+# CORS). Written from the CloudFront API reference:
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateResponseHeadersPolicy.html,
+# .../API_GetResponseHeadersPolicy.html, .../API_UpdateResponseHeadersPolicy.html,
+# .../API_DeleteResponseHeadersPolicy.html (If-Match; NoSuchResponseHeadersPolicy 404;
+# ResponseHeadersPolicyAlreadyExists 409; ResponseHeadersPolicyInUse 409).
+
+from moto.cloudfront import urls as cf_urls
+
+cf_urls.url_paths.update({
+    "{0}/2020-05-31/response-headers-policy$": cf_responses.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": cf_responses.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": cf_responses.CloudFrontResponse.dispatch,
+})
+RESPONSE_HEADERS_POLICIES = {}
+
+
+def _rhp_lookup(policy_id):
+    policy = RESPONSE_HEADERS_POLICIES.get(policy_id)
+    if policy is None:
+        raise CloudFrontError("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.", 404)
+    return policy
+
+
+def _rhp_result(policy):
+    return ActionResult({
+        "ResponseHeadersPolicy": {"Id": policy["Id"], "LastModifiedTime": policy["LastModifiedTime"], "ResponseHeadersPolicyConfig": policy["Config"]},
+        "ETag": policy["ETag"],
+        "Location": f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy['Id']}",
+    })
+
+
+def _rhp_id(self):
+    parts = self.path.rstrip("/").split("/")
+    return parts[-2] if parts[-1] == "config" else parts[-1]
+
+
+def r_create_response_headers_policy(self):
+    config = self._get_param("ResponseHeadersPolicyConfig")
+    if any(p["Config"].get("Name") == config.get("Name") for p in RESPONSE_HEADERS_POLICIES.values()):
+        raise CloudFrontError("ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists.", 409)
+    policy = {"Id": str(uuid.uuid4()), "LastModifiedTime": utcnow(), "Config": config, "ETag": new_etag()}
+    RESPONSE_HEADERS_POLICIES[policy["Id"]] = policy
+    return _rhp_result(policy)
+
+
+def r_get_response_headers_policy(self):
+    return _rhp_result(_rhp_lookup(_rhp_id(self)))
+
+
+def r_get_response_headers_policy_config(self):
+    policy = _rhp_lookup(_rhp_id(self))
+    return ActionResult({"ResponseHeadersPolicyConfig": policy["Config"], "ETag": policy["ETag"]})
+
+
+def r_update_response_headers_policy(self):
+    policy = _rhp_lookup(_rhp_id(self))
+    check_if_match(_if_match(self), policy["ETag"])
+    policy.update(Config=self._get_param("ResponseHeadersPolicyConfig"), ETag=new_etag(), LastModifiedTime=utcnow())
+    return _rhp_result(policy)
+
+
+def r_delete_response_headers_policy(self):
+    policy_id = _rhp_id(self)
+    policy = _rhp_lookup(policy_id)
+    check_if_match(_if_match(self), policy["ETag"])
+    for dist in self.backend.distributions.values():
+        if policy_id in json.dumps(dist.distribution_config.__dict__, default=lambda o: getattr(o, "__dict__", str(o))):
+            raise CloudFrontError("ResponseHeadersPolicyInUse", "The response headers policy is in use.", 409)
+    del RESPONSE_HEADERS_POLICIES[policy_id]
+    return EmptyResult()
+
+
+R.create_response_headers_policy = r_create_response_headers_policy
+R.get_response_headers_policy = r_get_response_headers_policy
+R.get_response_headers_policy_config = r_get_response_headers_policy_config
+R.update_response_headers_policy = r_update_response_headers_policy
+R.delete_response_headers_policy = r_delete_response_headers_policy
+CF_ROUTES_INFRA = [
+    ("POST", r"/2020-05-31/response-headers-policy$", "CreateResponseHeadersPolicy"),
+    ("GET", r"/2020-05-31/response-headers-policy/[^/]+$", "GetResponseHeadersPolicy"),
+    ("PUT", r"/2020-05-31/response-headers-policy/[^/]+$", "UpdateResponseHeadersPolicy"),
+    ("DELETE", r"/2020-05-31/response-headers-policy/[^/]+$", "DeleteResponseHeadersPolicy"),
+]
+
+
+# ------------------------------------------------------------------------- infra run: what the distribution and Lambda return
+# Read back as CloudFront and Lambda answer, so a second `terraform plan` sees no change and the
+# infra test can check what users depend on:
+#  - an origin keeps its OriginAccessControlId
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_Origin.html);
+#  - a behavior with a CachePolicyId has no ForwardedValues, the deprecated alternative
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CacheBehavior.html);
+#  - SSLSupportMethod only with a custom certificate
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html);
+#  - a function keeps its LoggingConfig
+#    (https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html).
+
+from moto.awslambda import models as lambda_models
+
+_orig_origin_init = cf_models.Origin.__init__
+
+
+def _origin_init(self, origin):
+    _orig_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+cf_models.Origin.__init__ = _origin_init
+_orig_behaviour_init = cf_models.DefaultCacheBehaviour.__init__
+
+
+def _behaviour_init(self, config):
+    uses_cache_policy = bool(config.get("CachePolicyId")) and "ForwardedValues" not in config
+    _orig_behaviour_init(self, config)
+    if uses_cache_policy:
+        self.forwarded_values = None
+
+
+cf_models.DefaultCacheBehaviour.__init__ = _behaviour_init
+_orig_cert_init = cf_models.ViewerCertificate.__init__
+
+
+def _cert_init(self, config):
+    # SSLSupportMethod is only set (and returned) with a custom certificate.
+    _orig_cert_init(self, config)
+    self.ssl_support_method = config.get("SSLSupportMethod") or None
+
+
+cf_models.ViewerCertificate.__init__ = _cert_init
+_orig_fn_init = lambda_models.LambdaFunction.__init__
+_orig_fn_update = lambda_models.LambdaFunction.update_configuration
+_orig_fn_config = lambda_models.LambdaFunction.get_configuration
+
+
+def _fn_logging(spec, name):
+    given = spec.get("LoggingConfig") or {}
+    out = {"LogFormat": given.get("LogFormat", "Text"), "LogGroup": given.get("LogGroup", f"/aws/lambda/{name}")}
+    if out["LogFormat"] == "JSON":
+        out["ApplicationLogLevel"] = given.get("ApplicationLogLevel", "INFO")
+        out["SystemLogLevel"] = given.get("SystemLogLevel", "INFO")
+    return out
+
+
+def _fn_init(self, account_id, spec, region, *args, **kwargs):
+    _orig_fn_init(self, account_id, spec, region, *args, **kwargs)
+    self.logging_config = _fn_logging(spec, self.function_name)
+
+
+def _fn_update(self, config_updates):
+    result = _orig_fn_update(self, config_updates)
+    if "LoggingConfig" in config_updates:
+        self.logging_config = _fn_logging(config_updates, self.function_name)
+    return result
+
+
+def _fn_config(self, *args, **kwargs):
+    config = _orig_fn_config(self, *args, **kwargs)
+    config["LoggingConfig"] = getattr(self, "logging_config", None) or _fn_logging({}, self.function_name)
+    return config
+
+
+lambda_models.LambdaFunction.__init__ = _fn_init
+lambda_models.LambdaFunction.update_configuration = _fn_update
+lambda_models.LambdaFunction.get_configuration = _fn_config
+
 # ------------------------------------------------------------------------- middleware
 
 CF_ROUTES = [
@@ -430,7 +597,7 @@ CF_ROUTES = [
     ("GET", r"/2020-05-31/key-group/[^/]+$", "GetKeyGroup"),
     ("PUT", r"/2020-05-31/key-group/[^/]+$", "UpdateKeyGroup"),
     ("DELETE", r"/2020-05-31/key-group/[^/]+$", "DeleteKeyGroup"),
-]
+] + CF_ROUTES_INFRA
 TARGET_PREFIXES = {"secretsmanager": "secretsmanager", "AmazonSSM": "ssm", "AWSCognitoIdentityProviderService": "cognito-idp"}
 
 
