@@ -44,7 +44,7 @@ def tf(args, cwd, check=True, timeout=600):
 def unquote(value):
     """python-hcl2 8 keeps HCL's quotes on labels and string literals: drop them."""
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+        return {unquote(k): unquote(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
     if isinstance(value, list):
         return [unquote(v) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
@@ -116,9 +116,15 @@ def test_environment_variables_are_the_ones_the_binaries_read():
         keys = set()
         for part in (env if isinstance(env, list) else [env]):
             keys |= set(re.findall(r"(CFCOOKIE_[A-Z_]+)", json.dumps(part)))
-        unknown = keys - reads
+        unknown = keys - reads - contract_variables()
         assert not unknown, f"{name} sets variables its binary never reads: {unknown}"
         assert required <= keys, f"{name} lacks {required - keys}"
+
+
+def contract_variables():
+    """Settings agreed in docs/decisions/ that infra passes ahead of the binary reading them."""
+    text = " ".join(p.read_text() for p in (ROOT / "docs/decisions").glob("*.md"))
+    return set(re.findall(r"`(CFCOOKIE_[A-Z_]+)`", text))
 
 
 def test_zip_paths_are_what_cargo_lambda_builds():
@@ -129,16 +135,110 @@ def test_zip_paths_are_what_cargo_lambda_builds():
         assert f"--bin {fn}" in ci and "--arm64 --output-format zip" in ci
 
 
-def test_distribution_trusts_the_key_group_and_cookie_behavior_is_uncached():
+def test_distribution_trusts_the_key_group_and_cookie_behaviors_are_uncached():
     dist = blocks("resource", "aws_cloudfront_distribution")["media"]
     default = dist["default_cache_behavior"][0]
     assert default["trusted_key_groups"] == ["${aws_cloudfront_key_group.signers.id}"]
-    behaviors = [b for b in dist["ordered_cache_behavior"] if b.get("path_pattern") == "cookie*"]
-    assert len(behaviors) == 1, "exactly one cookie* behavior"
-    cookie = behaviors[0]
+    behaviors = dist["dynamic"][0]["ordered_cache_behavior"] if "dynamic" in dist else None
+    assert behaviors and behaviors["for_each"] == "${local.cookie_paths}"
+    cookie = behaviors["content"][0]
     assert cookie["cache_policy_id"] == "${local.cache_policy_disabled}"
     assert CACHING_DISABLED in (INFRA / "cdn.tf").read_text()
     assert "trusted_key_groups" not in cookie, "the cookie endpoint must be reachable without cookies"
+
+
+def test_cookie_behaviors_are_exactly_the_endpoints_paths():
+    # `cookie*` also matched /cookies/... and /cookie-jar.png, which then never reached S3.
+    assert blocks("locals")["cookie_paths"] == ["/cookie", "/cookie/*"]
+
+
+def test_no_distribution_wide_error_pages_and_nothing_public():
+    # Custom error responses apply to every behavior: they replaced the endpoint's own bodies
+    # and cached one viewer's refusal for the next. errors/* was readable without cookies.
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert "custom_error_response" not in json.dumps(dist)
+    assert "errors/" not in json.dumps(dist)
+
+
+def test_alarm_topic_key_lets_cloudwatch_and_eventbridge_publish():
+    # alias/aws/sns cannot grant them kms:GenerateDataKey*/kms:Decrypt: alarms never arrived.
+    topic = blocks("resource", "aws_sns_topic")["alarms"]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.alarms.arn}", topic["kms_master_key_id"]
+    policy = blocks("data", "aws_iam_policy_document")["alarms_key"]
+    grants = [st for st in policy["statement"] if set(st["actions"]) >= {"kms:GenerateDataKey*", "kms:Decrypt"}]
+    assert grants, "no statement grants kms:GenerateDataKey* and kms:Decrypt"
+    services = {i for st in grants for p in st["principals"] for i in p["identifiers"]}
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services, services
+
+
+def test_lock_file_covers_every_platform_and_docs_say_how_to_add_one():
+    lock = (INFRA / ".terraform.lock.hcl").read_text()
+    zh = re.findall(r'"zh:([0-9a-f]{64})"', lock)
+    # One zh: hash per package the provider publishes (linux, darwin, windows, freebsd,
+    # openbsd, solaris on their architectures): 14 for 5.100.0.
+    assert len(set(zh)) >= 14, f"only {len(set(zh))} platform hashes: terraform init fails off linux_amd64"
+    deploy = (ROOT / "docs/deploy.md").read_text()
+    assert re.search(r"terraform (-chdir=\S+ )?providers lock", deploy), "docs/deploy.md does not say how to lock more platforms"
+    assert "-platform=darwin_arm64" in deploy and "-platform=windows_amd64" in deploy
+
+
+def test_placeholder_version_keeps_a_label_of_its_own():
+    version = blocks("resource", "aws_secretsmanager_secret_version")["placeholder"]
+    assert version["version_stages"] == ["AWSCURRENT", "${local.placeholder_stage}"]
+    assert blocks("locals")["placeholder_stage"] not in ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
+
+
+def test_media_cors_is_answered_by_the_distribution():
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert dist["default_cache_behavior"][0]["response_headers_policy_id"] == "${aws_cloudfront_response_headers_policy.media.id}"
+    policy = blocks("resource", "aws_cloudfront_response_headers_policy")["media"]
+    cors = policy["dynamic"][0]["cors_config"]["content"][0]
+    assert cors["access_control_allow_credentials"] is True and cors["origin_override"] is True
+    assert cors["access_control_allow_origins"][0]["items"] == "${var.cors_allowed_origins}"
+
+
+def test_cloudfront_may_list_the_bucket_so_a_missing_key_is_404_and_root_is_no_listing():
+    policy = blocks("data", "aws_iam_policy_document")["media_bucket"]
+    listing = [st for st in policy["statement"] if "s3:ListBucket" in st["actions"]]
+    assert listing and "${aws_s3_bucket.media.arn}" in listing[0]["resources"]
+    assert listing[0]["principals"][0]["identifiers"] == ["cloudfront.amazonaws.com"]
+    assert blocks("resource", "aws_cloudfront_distribution")["media"]["default_root_object"] == "index.html"
+
+
+def test_sign_up_is_closed_and_the_pool_protected_by_default():
+    pool = blocks("resource", "aws_cognito_user_pool")["users"]
+    assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] == "${!var.allow_self_sign_up}"
+    variables = blocks("variable")
+    assert variables["allow_self_sign_up"]["default"] is False
+    assert variables["user_pool_deletion_protection"]["default"] is True
+    assert "ACTIVE" in pool["deletion_protection"]
+
+
+def test_canary_is_wired_within_the_rotators_timeout_and_invocation_is_scoped():
+    rotator = blocks("module")["rotator"]
+    assert "CFCOOKIE_CANARY_URL" in json.dumps(rotator["environment"])
+    loc = blocks("locals")
+    attempts, backoff_ms, timeout = loc["canary_attempts"], loc["canary_backoff_ms"], loc["rotator_timeout_seconds"]
+    request_timeout = int(re.search(r"timeout_global\(Some\(std::time::Duration::from_secs\((\d+)\)", (ROOT / "rotator/src/ports.rs").read_text()).group(1))
+    waits = sum(backoff_ms * 2**i for i in range(attempts - 1)) / 1000
+    # Leave the other steps' calls half the function's time.
+    assert attempts * request_timeout + waits <= timeout / 2 + 30, (attempts, request_timeout, waits, timeout)
+    permission = blocks("resource", "aws_lambda_permission")["secrets_manager_invokes_rotator"]
+    assert permission["source_arn"] == "${aws_secretsmanager_secret.signing_key.arn}"
+
+
+def test_rotation_schedule_uses_days_from_a_day_on():
+    loc = blocks("locals")
+    assert "days" in loc["rotation_schedule"] and "hours" in loc["rotation_schedule"]
+    variables = (INFRA / "variables.tf").read_text()
+    assert "var.rotation_interval_hours % 24 == 0" in variables
+
+
+def test_key_id_parameters_and_their_grant_come_from_one_list():
+    policy = blocks("data", "aws_iam_policy_document")["rotator"]
+    grant = [st for st in policy["statement"] if "ssm:PutParameter" in st["actions"]][0]
+    assert grant["resources"] == "${local.key_id_parameter_arns}"
+    assert 'CFCOOKIE_KEY_ID_PARAMETER   = join(",", local.key_id_parameters)' in (INFRA / "lambdas.tf").read_text()
 
 
 def test_bucket_blocks_public_access():
@@ -164,7 +264,7 @@ def copy_infra(tmp_path):
 
 
 def emulator_provider(work, endpoint):
-    services = ["acm", "cloudfront", "cloudwatch", "cognitoidp", "events", "iam", "lambda", "logs", "s3", "secretsmanager", "sns", "ssm", "sts"]
+    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "secretsmanager", "sns", "ssm", "sts"]
     eps = "\n".join(f'    {s} = "{endpoint}"' for s in services)
     common = f'''  access_key                  = "testing"
   secret_key                  = "testing"
@@ -190,6 +290,9 @@ def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
         "name_prefix must be 3-24 characters",
         "rotation_interval_hours is too short",
         "rotator_zip does not exist",
+        "existing_user_pool_id needs existing_client_ids",
+        "allow_self_sign_up needs required_groups",
+        "acm_certificate_arn is a placeholder",
     ):
         assert message in out, f"expected {message!r} in:\n{out}"
 
@@ -200,41 +303,150 @@ def cfcookie(*args, env):
     return subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+EMULATOR_TFVARS = """name_prefix = "emu-stack"
+emulator = true
+rotate_immediately = false
+secret_recovery_window_days = 0
+force_destroy_bucket = true
+user_pool_deletion_protection = false
+rotator_zip = "rotator.zip"
+endpoint_zip = "endpoint.zip"
+rotation_interval_hours = 720
+enable_uploads = true
+cors_allowed_origins = ["https://app.example.com"]
+extra_key_id_parameters = ["/emu-stack/other/key-id"]
+cognito_domain_prefix = "emu-stack"
+access_logs = true
+"""
+CLIENT_KW = dict(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def planned_changes(work, tfvars="emulator.tfvars"):
+    """The resource changes `terraform plan` proposes, as (address, actions)."""
+    tf(["plan", "-input=false", "-no-color", f"-var-file={tfvars}", "-out=check.plan"], cwd=work)
+    plan = json.loads(tf(["show", "-json", "check.plan"], cwd=work).stdout)
+    return [(c["address"], c["change"]["actions"]) for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
+
+
+def check_distribution(cf, out):
+    """What users depend on, read back from the distribution as applied."""
+    config = cf.get_distribution_config(Id=out["distribution_id"])["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+    assert origins["media"]["OriginAccessControlId"], "S3 is not behind OAC"
+    assert origins["cookie-endpoint"]["OriginAccessControlId"], "the endpoint's function URL is not behind OAC"
+    assert origins["cookie-endpoint"]["DomainName"].endswith(".on.aws")
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "media"
+    assert default["TrustedKeyGroups"]["Enabled"] and default["TrustedKeyGroups"]["Items"] == [out["key_group_id"]]
+    assert default.get("ResponseHeadersPolicyId"), "no CORS/security headers policy on media"
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert set(behaviors) == {"/cookie", "/cookie/*"}, set(behaviors)
+    for b in behaviors.values():
+        assert b["TargetOriginId"] == "cookie-endpoint"
+        assert b["CachePolicyId"] == CACHING_DISABLED
+        # Managed-AllViewerExceptHostHeader forwards every viewer header, the token header too.
+        assert b["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        assert not b.get("TrustedKeyGroups", {}).get("Enabled")
+    assert config.get("CustomErrorResponses", {}).get("Quantity", 0) == 0
+    assert config["DefaultRootObject"] == "index.html"
+    policy = cf.get_response_headers_policy(Id=default["ResponseHeadersPolicyId"])["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]
+    cors = policy["CorsConfig"]
+    assert cors["AccessControlAllowCredentials"] is True
+    assert cors["AccessControlAllowOrigins"]["Items"] == ["https://app.example.com"]
+
+
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
     work = copy_infra(tmp_path)
     emulator_provider(work, endpoint)
-    (work / "emulator.tfvars").write_text(
-        'name_prefix = "emu-stack"\nemulator = true\nrotate_immediately = false\nsecret_recovery_window_days = 0\nforce_destroy_bucket = true\n'
-        'rotator_zip = "rotator.zip"\nendpoint_zip = "endpoint.zip"\n'
-    )
+    (work / "emulator.tfvars").write_text(EMULATOR_TFVARS)
     tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
     tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
-    out = json.loads(tf(["output", "-json"], cwd=work).stdout)
-    value = lambda k: out[k]["value"]
+    out = {k: v["value"] for k, v in json.loads(tf(["output", "-json"], cwd=work).stdout).items()}
+    kw = dict(endpoint_url=endpoint, **CLIENT_KW)
+    cf, sm, lam, iam = (boto3.client(n, **kw) for n in ("cloudfront", "secretsmanager", "lambda", "iam"))
+
+    # A second plan right after apply changes nothing: every attribute reads back as written.
+    assert planned_changes(work) == []
+    check_distribution(cf, out)
+
+    rotation = sm.describe_secret(SecretId=out["secret_id"])["RotationRules"]
+    # 720 hours is written as days: Secrets Manager's rate() in hours stops below a day.
+    assert rotation["ScheduleExpression"] == "rate(30 days)", rotation
+
+    rotator_env = lam.get_function_configuration(FunctionName=out["rotator_function"])["Environment"]["Variables"]
+    canary = rotator_env["CFCOOKIE_CANARY_URL"]
+    assert canary == f"https://{out['distribution_domain']}/_cfcookie/canary.txt"
+    s3 = boto3.client("s3", **kw)
+    assert s3.head_object(Bucket=out["bucket"], Key="_cfcookie/canary.txt")["ContentLength"] > 0
+    # Every parameter the rotator writes is one its role may write.
+    names = rotator_env["CFCOOKIE_KEY_ID_PARAMETER"].split(",")
+    assert names == ["/emu-stack/cfcookie/key-id", "/emu-stack/other/key-id"]
+    role = iam.get_role_policy(RoleName=out["rotator_function"], PolicyName="api")["PolicyDocument"]
+    role = role if isinstance(role, dict) else json.loads(role)
+    granted = [st for st in role["Statement"] if "ssm:PutParameter" in st["Action"]][0]["Resource"]
+    granted = granted if isinstance(granted, list) else [granted]
+    assert sorted(granted) == sorted(f"arn:aws:ssm:eu-west-1:123456789012:parameter{n}" for n in names), granted
+
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "CFCOOKIE_KEY_GROUP_ID": value("key_group_id"),
-           "CFCOOKIE_KEY_ID_PARAMETER": value("key_id_parameter"), "CFCOOKIE_KEY_NAME_PREFIX": value("key_name_prefix")}
-    for _ in range(3):
-        r = cfcookie("rotate", "--secret-id", value("secret_id"), env=env)
-        assert r.returncode == 0, r.stderr
-    r = cfcookie("status", "--secret-id", value("secret_id"), env=env)
+           "AWS_SECRET_ACCESS_KEY": "testing", "CFCOOKIE_KEY_GROUP_ID": out["key_group_id"],
+           "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"]}
+
+    def rotate(n):
+        for _ in range(n):
+            r = cfcookie("rotate", "--secret-id", out["secret_id"], env=env)
+            assert r.returncode == 0, r.stderr
+
+    def placeholder_stages():
+        versions = sm.describe_secret(SecretId=out["secret_id"])["VersionIdsToStages"]
+        return versions.get(out["placeholder_version_id"], [])
+
+    def current_version():
+        versions = sm.describe_secret(SecretId=out["secret_id"])["VersionIdsToStages"]
+        return next(v for v, stages in versions.items() if "AWSCURRENT" in stages)
+
+    rotate(3)
+    # Three rotations took AWSCURRENT and AWSPREVIOUS off the placeholder; its own label keeps it,
+    # so Secrets Manager never deletes it and Terraform never re-creates it over the live key.
+    assert placeholder_stages() == ["CFCOOKIE_PLACEHOLDER"], placeholder_stages()
+    live = current_version()
+    r = cfcookie("status", "--secret-id", out["secret_id"], env=env)
     status = json.loads(r.stdout)
     assert r.returncode == 0 and status["consistent"], status["problems"]
     assert len(status["key_group_items"]) == 2
+
+    # After the first rotation has published a key id, Terraform lets the bootstrap key go
+    # (docs/decisions/0002-bootstrap-key-lifetime.md): its removal is the only change.
+    changes = planned_changes(work)
+    assert all(a == "aws_cloudfront_public_key.bootstrap[0]" and acts == ["delete"] for a, acts in changes), changes
+    tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+    assert planned_changes(work) == []
+    rotate(3)
+    tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+    assert current_version() != live and placeholder_stages() == ["CFCOOKIE_PLACEHOLDER"]
+    live = current_version()
+    value = json.loads(sm.get_secret_value(SecretId=out["secret_id"])["SecretString"])
+    assert value["format"] == "cfcookie/1", "an apply put the placeholder back over the live key"
+    r = cfcookie("status", "--secret-id", out["secret_id"], env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout
+
     tf(["destroy", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
-    r = cfcookie("purge-keys", "--key-name-prefix", value("key_name_prefix"), env=env)
+    r = cfcookie("purge-keys", "--key-name-prefix", out["key_name_prefix"], env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(json.loads(r.stdout)["deleted"]) == 2, "the rotator's two live keys are purged"
-    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    cf = boto3.client("cloudfront", **kw)
     left = {
         "public keys": [k["Name"] for k in cf.list_public_keys()["PublicKeyList"].get("Items", []) if k["Name"].startswith("emu-stack")],
         "key groups": [g["KeyGroup"]["KeyGroupConfig"]["Name"] for g in cf.list_key_groups()["KeyGroupList"].get("Items", []) if g["KeyGroup"]["KeyGroupConfig"]["Name"].startswith("emu-stack")],
-        "secrets": [s["Name"] for s in boto3.client("secretsmanager", **kw).list_secrets()["SecretList"] if s["Name"].startswith("emu-stack")],
-        "functions": [f["FunctionName"] for f in boto3.client("lambda", **kw).list_functions()["Functions"] if f["FunctionName"].startswith("emu-stack")],
-        "parameters": [p["Name"] for p in boto3.client("ssm", **kw).describe_parameters()["Parameters"] if p["Name"].startswith("/emu-stack")],
-        "buckets": [b["Name"] for b in boto3.client("s3", **kw).list_buckets()["Buckets"] if b["Name"].startswith("emu-stack")],
-        "roles": [r["RoleName"] for r in boto3.client("iam", **kw).list_roles()["Roles"] if r["RoleName"].startswith("emu-stack")],
+        "distributions": [d["Id"] for d in cf.list_distributions()["DistributionList"].get("Items", [])],
+        "origin access controls": [o["Name"] for o in cf.list_origin_access_controls()["OriginAccessControlList"].get("Items", []) if o["Name"].startswith("emu-stack")],
+        "secrets": [s["Name"] for s in sm.list_secrets()["SecretList"] if s["Name"].startswith("emu-stack")],
+        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("emu-stack")],
+        "parameters": [p["Name"] for p in boto3.client("ssm", **kw).describe_parameters()["Parameters"] if p["Name"].startswith("/emu-stack/cfcookie")],
+        "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("emu-stack")],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("emu-stack")],
         "user pools": [p["Name"] for p in boto3.client("cognito-idp", **kw).list_user_pools(MaxResults=60)["UserPools"] if p["Name"].startswith("emu-stack")],
+        "identity pools": [p["IdentityPoolName"] for p in boto3.client("cognito-identity", **kw).list_identity_pools(MaxResults=60)["IdentityPools"] if p["IdentityPoolName"].startswith("emu-stack")],
+        "topics": [t["TopicArn"] for t in boto3.client("sns", **kw).list_topics()["Topics"] if "emu-stack" in t["TopicArn"]],
+        "alarms": [a["AlarmName"] for a in boto3.client("cloudwatch", **kw).describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith("emu-stack")],
+        "kms keys": [k["KeyId"] for k in boto3.client("kms", **kw).list_keys()["Keys"] if boto3.client("kms", **kw).describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"],
     }
     assert not any(left.values()), f"left behind: {left}"
