@@ -201,6 +201,14 @@ impl<R: SecretReader> SecretKeySource<R> {
         Ok(())
     }
 
+    /// The current (AWSCURRENT) key's id and `active_from`, when one is loaded.
+    pub fn current_key(&self) -> Option<(String, i64)> {
+        let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        l.current
+            .as_ref()
+            .map(|e| (e.signer.key_pair_id().to_owned(), e.active_from))
+    }
+
     /// Refreshes every `ttl` until the process ends, logging (not failing) on errors.
     pub fn spawn_refresh(self: &Arc<Self>, ttl: Duration) -> tokio::task::JoinHandle<()>
     where

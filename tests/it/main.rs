@@ -20,5 +20,7 @@ mod conformance;
 mod endpoint;
 /// With debug logs on, no token, signature or key material reaches a log line.
 mod logs;
+/// The endpoint re-reads its resource template from SSM while it runs.
+mod resource_refresh;
 /// Key rollover: the endpoint across a rotation run by the rotator against the emulator.
 mod rollover;
