@@ -355,6 +355,77 @@ def check_distribution(cf, out):
     assert cors["AccessControlAllowOrigins"]["Items"] == ["https://app.example.com"]
 
 
+IAM_SIM = Path(__file__).parent / "iam_sim"
+
+
+def simulate(policy, principal, cases):
+    """Decisions of an IAM policy simulator independent of the emulator (tests/infra/iam_sim)."""
+    assert shutil.which("node"), "node is not installed (scripts/test installs it)"
+    assert (IAM_SIM / "node_modules/@cloud-copilot/iam-simulate").is_dir(), "scripts/test installs tests/infra/iam_sim"
+    request = {"policy": policy, "principal": principal, "accountId": "123456789012", "cases": cases}
+    r = subprocess.run(["node", str(IAM_SIM / "evaluate.mjs")], input=json.dumps(request), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert all("decision" in o for o in out), out
+    return [o["decision"] for o in out]
+
+
+def check_upload_scoping(kw, out):
+    """The uploader role, as the emulator holds it, writes only under the caller's own prefix."""
+    identity = boto3.client("cognito-identity", **kw)
+    pool = identity.describe_identity_pool(IdentityPoolId=out["uploads"]["identity_pool_id"])
+    assert pool["AllowUnauthenticatedIdentities"] is False
+    assert pool["CognitoIdentityProviders"][0]["ProviderName"] == out["uploads"]["login_provider"]
+    iam = boto3.client("iam", **kw)
+    role_name = out["uploads"]["role_arn"].split("/")[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = trust if isinstance(trust, dict) else json.loads(trust)
+    cond = trust["Statement"][0]["Condition"]
+    assert cond["StringEquals"]["cognito-identity.amazonaws.com:aud"] == out["uploads"]["identity_pool_id"]
+    assert cond["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"] == "authenticated"
+    names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    assert names == ["own-prefix"], names
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="own-prefix")["PolicyDocument"]
+    policy = policy if isinstance(policy, dict) else json.loads(policy)
+    bucket = f"arn:aws:s3:::{out['uploads']['bucket']}"
+    alice, bob = "3f2b6c1e-0d7a-4e55-9a51-6a0c4f1e2d3b", "9c8d7e6f-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+    tag = {"aws:PrincipalTag/sub": alice}
+    cases = [
+        ("s3:PutObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "Allowed"),
+        ("s3:PutObject", f"{bucket}/users/{alice}/deep/dir/x.bin", tag, "Allowed"),
+        ("s3:PutObject", f"{bucket}/users/{bob}/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/users/{alice}-x/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/photos/cat.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/users/{alice}/holiday.jpg", {}, "ImplicitlyDenied"),
+        ("s3:GetObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:DeleteObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "ImplicitlyDenied"),
+    ]
+    principal = f"arn:aws:sts::123456789012:assumed-role/{role_name}/CognitoIdentityCredentials"
+    got = simulate(policy, principal, [{"action": a, "resource": r, "context": c} for a, r, c, _ in cases])
+    assert got == [want for *_, want in cases], list(zip([(a, r) for a, r, _, _ in cases], got))
+
+
+def test_per_user_cookies_cover_exactly_the_upload_prefix():
+    # The cookie template's {sub} is the access token's sub; the role's prefix is the same claim
+    # carried in as a principal tag.
+    loc = blocks("locals")
+    assert loc["upload_object_arn"].endswith("/${local.upload_prefix}/$${aws:PrincipalTag/sub}/*")
+    tags = blocks("resource", "aws_cognito_identity_pool_provider_principal_tag")["uploads"]
+    assert tags["principal_tags"] == {"sub": "sub"}
+    assert "${local.upload_prefix}/{sub}/*" in blocks("resource", "aws_ssm_parameter")["resource"]["value"]
+    pool = blocks("resource", "aws_cognito_identity_pool")["uploads"]
+    assert pool["allow_unauthenticated_identities"] is False
+
+
+def test_key_age_metric_reads_the_field_the_endpoint_logs():
+    metric = blocks("resource", "aws_cloudwatch_log_metric_filter")["key_age"]
+    field = re.search(r"\$\.fields\.(\w+)", metric["pattern"]).group(1)
+    assert re.search(rf"\b{field} = ", (ROOT / "src/server.rs").read_text()), f"src/server.rs never logs {field}"
+    alarm = blocks("resource", "aws_cloudwatch_metric_alarm")["key_too_old"]
+    assert alarm["threshold"] == "${local.key_age_alarm_seconds}"
+    assert blocks("locals")["key_age_alarm_seconds"] == "${2 * var.rotation_interval_hours * 3600}"
+
+
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
     work = copy_infra(tmp_path)
     emulator_provider(work, endpoint)
@@ -368,6 +439,7 @@ def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
     # A second plan right after apply changes nothing: every attribute reads back as written.
     assert planned_changes(work) == []
     check_distribution(cf, out)
+    check_upload_scoping(kw, out)
 
     rotation = sm.describe_secret(SecretId=out["secret_id"])["RotationRules"]
     # 720 hours is written as days: Secrets Manager's rate() in hours stops below a day.
