@@ -585,6 +585,104 @@ lambda_models.LambdaFunction.__init__ = _fn_init
 lambda_models.LambdaFunction.update_configuration = _fn_update
 lambda_models.LambdaFunction.get_configuration = _fn_config
 
+# ------------------------------------------------------------------------- infra run: enforced IAM
+# moto enforces IAM once told to (INITIAL_NO_AUTH_ACTION_COUNT, or POST /moto-api/reset-auth),
+# but it authorizes Secrets Manager and SSM calls against Resource "*", so a role granted an
+# action on one secret or parameter ARN, as IAM policies should be written, is refused even that.
+# These give the request's real resource, as IAM evaluates it:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html
+# (resource type "Secret": the secret's ARN) and
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+# (resource type "parameter": arn:...:parameter/NAME without the leading slash).
+# CloudFront's key actions take no resource-level permissions ("*"), which moto already uses.
+
+from moto.secretsmanager import responses as sm_responses
+from moto.ssm import responses as ssm_responses
+
+
+def _secret_resource(self):
+    secret_id = self._get_param("SecretId")
+    if secret_id:
+        try:
+            backend = sm_models.secretsmanager_backends[self.current_account][self.region]
+            if backend._is_valid_identifier(secret_id):
+                return backend.secrets[secret_id].arn
+        except Exception:  # noqa: BLE001 - unknown secret: let the action answer ResourceNotFound
+            pass
+    return "*"
+
+
+def _parameter_resource(self):
+    name = self._get_param("Name")
+    if name and not name.startswith("arn:"):
+        return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter/{name.lstrip('/')}"
+    return name or "*"
+
+
+sm_responses.SecretsManagerResponse._determine_resource = _secret_resource
+ssm_responses.SimpleSystemManagerResponse._determine_resource = _parameter_resource
+
+
+from moto.iam import access_control as iam_access_control
+_orig_aws_request = iam_access_control.IAMRequestBase._create_aws_request
+
+
+def _aws_request(self):
+    # moto signs a bodiless request (a REST GET such as CloudFront's ListPublicKeys) over its
+    # parsed parameters instead of the empty payload the client signed, so every such call failed
+    # with SignatureDoesNotMatch once IAM was enforced (SigV4: the payload hash is of the body,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
+    request = _orig_aws_request(self)
+    if not self._body:
+        request.data = b""
+    return request
+
+
+iam_access_control.IAMRequestBase._create_aws_request = _aws_request
+
+
+class IamErrorShapes:
+    """moto answers every refused call in the Query protocol's error shape
+    (<ErrorResponse><Errors><Error>), which REST-XML and JSON clients cannot read: the AWS SDK
+    reports an error with no code. Rewritten here to the shape of the service called:
+    CloudFront's <ErrorResponse><Error>... with AccessDenied
+    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/CommonErrors.html), and for the
+    JSON services (Secrets Manager, SSM) {"__type": "AccessDeniedException", ...}
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html)."""
+
+    QUERY_ERROR = re.compile(rb"<Errors>\s*(<Error>.*?</Error>)\s*</Errors>", re.S)
+    MESSAGE = re.compile(rb"<Message>(.*?)</Message>", re.S)
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        op = operation_of(Request(environ))
+        json_service = bool(environ.get("HTTP_X_AMZ_TARGET"))
+        if not (op.startswith("cloudfront.") or json_service):
+            return self.app(environ, start_response)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        status, headers = captured["status"], captured["headers"]
+        found = self.QUERY_ERROR.search(body) if status.startswith("403") else None
+        if found:
+            headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+            if json_service:
+                message = self.MESSAGE.search(found.group(1))
+                body = json.dumps({"__type": "AccessDeniedException", "message": message.group(1).decode() if message else "access denied"}).encode()
+                headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "AccessDeniedException")]
+            else:
+                body = b'<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/">' + found.group(1) + b"<RequestId>" + str(uuid.uuid4()).encode() + b"</RequestId></ErrorResponse>"
+                headers.append(("Content-Type", "text/xml"))
+            headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
+
 # ------------------------------------------------------------------------- middleware
 
 CF_ROUTES = [
@@ -685,7 +783,7 @@ def main(argv=None):
     LAMBDA_FUNCTION = args.lambda_function
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = Controls(DomainDispatcherApplication(create_backend_app))
+    app = Controls(IamErrorShapes(DomainDispatcherApplication(create_backend_app)))
     print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 
