@@ -633,7 +633,7 @@ def _aws_request(self):
     # with SignatureDoesNotMatch once IAM was enforced (SigV4: the payload hash is of the body,
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
     request = _orig_aws_request(self)
-    if not self._body:
+    if not self._body and self._method in ("GET", "HEAD", "DELETE"):
         request.data = b""
     return request
 

@@ -522,3 +522,132 @@ def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
         "kms keys": [k["KeyId"] for k in boto3.client("kms", **kw).list_keys()["Keys"] if boto3.client("kms", **kw).describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"],
     }
     assert not any(left.values()), f"left behind: {left}"
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, proc, what):
+    import time
+    import urllib.request
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError as e:
+            if getattr(e, "code", None):  # an HTTP answer: the server is up
+                return
+            assert proc.poll() is None, f"{what} exited"
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
+
+
+def wait_for_port(port, proc, what):
+    import socket
+    import time
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, f"{what} exited"
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
+
+
+def reset_auth(endpoint, count):
+    """moto's own control: IAM is enforced after `count` more requests ("inf": never)."""
+    import urllib.request
+    req = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
+    """Secrets Manager (the emulator) drives the built cfcookie-rotator through cargo-lambda's
+    Runtime API, running with the credentials of the role Terraform made, IAM enforced; with one
+    action taken from that role the rotation fails with AccessDenied."""
+    import sys
+    rotator_bin = Path(os.environ.get("CFCOOKIE_ROTATOR_BIN", str(ROOT / "target/debug/cfcookie-rotator")))
+    assert rotator_bin.exists(), f"{rotator_bin} is not built (scripts/test builds it first)"
+    assert shutil.which("cargo-lambda"), "cargo-lambda is not installed (scripts/test installs it into .venv)"
+    api_port, emu_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{emu_port}"
+    procs = []
+    try:
+        watch = subprocess.Popen(["cargo-lambda", "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(api_port)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(watch)
+        emu = subprocess.Popen([sys.executable, str(ROOT / "tests/emulator/server.py"), "--port", str(emu_port),
+                                "--lambda-endpoint", f"http://127.0.0.1:{api_port}", "--lambda-function", "_"],
+                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "emulator.log", "w"))
+        procs.append(emu)
+        wait_for(endpoint + "/_emulator/health", emu, "emulator")
+        wait_for_port(api_port, watch, "cargo lambda watch")
+
+        work = copy_infra(tmp_path)
+        emulator_provider(work, endpoint)
+        (work / "emulator.tfvars").write_text(
+            'name_prefix = "iam-stack"\nemulator = true\nrotate_immediately = false\nsecret_recovery_window_days = 0\n'
+            'force_destroy_bucket = true\nuser_pool_deletion_protection = false\nrotator_zip = "rotator.zip"\n'
+            'endpoint_zip = "endpoint.zip"\ncanary = false\n'
+        )
+        tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
+        tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+        out = {k: v["value"] for k, v in json.loads(tf(["output", "-json"], cwd=work).stdout).items()}
+        root_kw = dict(endpoint_url=endpoint, **CLIENT_KW)
+        iam = boto3.client("iam", **root_kw)
+        # An operator with every right, for what Secrets Manager's caller does (RotateSecret,
+        # status); the rotator gets only its role's.
+        iam.create_user(UserName="operator")
+        iam.put_user_policy(UserName="operator", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="operator")["AccessKey"]
+        role_arn = iam.get_role(RoleName=out["rotator_function"])["Role"]["Arn"]
+        # Lambda hands the function its role's session; moto cannot evaluate a service principal
+        # in a trust policy under enforcement, so the session is taken before enforcement starts.
+        creds = boto3.client("sts", **root_kw).assume_role(RoleArn=role_arn, RoleSessionName="cfcookie-rotator")["Credentials"]
+        function_env = boto3.client("lambda", **root_kw).get_function_configuration(FunctionName=out["rotator_function"])["Environment"]["Variables"]
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CFCOOKIE_"))}
+        rotator_log = open(tmp_path / "rotator.log", "w")
+        rotator = subprocess.Popen([str(rotator_bin)], env={
+            **base, **function_env, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
+            "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        }, stdout=rotator_log, stderr=subprocess.STDOUT)
+        procs.append(rotator)
+        operator = {**base, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                    "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"], "CFCOOKIE_KEY_GROUP_ID": out["key_group_id"],
+                    "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"]}
+        reset_auth(endpoint, "0")
+
+        def rotate():
+            return cfcookie("rotate", "--via-secrets-manager", "--timeout", "120", "--secret-id", out["secret_id"], env=operator)
+
+        for _ in range(3):
+            r = rotate()
+            assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\nrotator:\n{(tmp_path / 'rotator.log').read_text()[-3000:]}"
+        r = cfcookie("status", "--secret-id", out["secret_id"], env=operator)
+        assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout + r.stderr
+
+        # One action less: the same rotation now fails, with AccessDenied from the emulator.
+        op_iam = boto3.client("iam", endpoint_url=endpoint, region_name="eu-west-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        policy = op_iam.get_role_policy(RoleName=out["rotator_function"], PolicyName="api")["PolicyDocument"]
+        policy = policy if isinstance(policy, dict) else json.loads(policy)
+        for st in policy["Statement"]:
+            if isinstance(st["Action"], list) and "cloudfront:UpdateKeyGroup" in st["Action"]:
+                st["Action"].remove("cloudfront:UpdateKeyGroup")
+        op_iam.put_role_policy(RoleName=out["rotator_function"], PolicyName="api", PolicyDocument=json.dumps(policy))
+        r = rotate()
+        log = (tmp_path / "rotator.log").read_text()
+        assert r.returncode != 0, r.stdout
+        assert "AccessDenied" in log and "UpdateKeyGroup" in log, log[-3000:]
+    finally:
+        for p in reversed(procs):
+            p.kill()
+            p.wait()
