@@ -566,6 +566,54 @@ def reset_auth(endpoint, count):
     urllib.request.urlopen(req, timeout=10).read()
 
 
+def check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator):
+    """The built cfcookie-endpoint answers a recorded function-URL event for /cookie with the
+    credentials of the endpoint role Terraform made (IAM enforced): cookies signed by the key
+    the rotations made current, for the resource Terraform wrote."""
+    import urllib.request
+    endpoint_bin = Path(os.environ.get("CFCOOKIE_ENDPOINT_BIN", str(ROOT / "target/debug/cfcookie-endpoint")))
+    assert endpoint_bin.exists(), f"{endpoint_bin} is not built (scripts/test builds it first)"
+    api_port = free_port()
+    watch = subprocess.Popen(["cargo-lambda", "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(api_port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(watch)
+    wait_for_port(api_port, watch, "cargo lambda watch")
+    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=operator["AWS_ACCESS_KEY_ID"],
+              aws_secret_access_key=operator["AWS_SECRET_ACCESS_KEY"])
+    idp = boto3.client("cognito-idp", **kw)
+    pool, client = out["user_pool_id"], out["client_id"]
+    idp.admin_create_user(UserPoolId=pool, Username="alice@example.com", TemporaryPassword="Temp-Passw0rd-1", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="alice@example.com", Password="Corr3ct-Horse-Battery", Permanent=True)
+    token = idp.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": "alice@example.com", "PASSWORD": "Corr3ct-Horse-Battery"})["AuthenticationResult"]["AccessToken"]
+    role_arn = boto3.client("iam", **kw).get_role(RoleName=out["endpoint_function"])["Role"]["Arn"]
+    reset_auth(endpoint, "inf")  # see above: the role session is taken outside enforcement
+    creds = boto3.client("sts", **root_kw).assume_role(RoleArn=role_arn, RoleSessionName="cfcookie-endpoint")["Credentials"]
+    function_env = boto3.client("lambda", **root_kw).get_function_configuration(FunctionName=out["endpoint_function"])["Environment"]["Variables"]
+    reset_auth(endpoint, "0")
+    log = open(tmp_path / "endpoint.log", "w")
+    fn = subprocess.Popen([str(endpoint_bin)], env={
+        **base, **function_env, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
+        # The emulator's pool publishes its JWKS on the emulator, not on cognito-idp's host.
+        "CFCOOKIE_JWKS_URL": f"{endpoint}/{pool}/.well-known/jwks.json",
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
+        "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    }, stdout=log, stderr=subprocess.STDOUT)
+    procs.append(fn)
+    event = (ROOT / "tests/data/lambda/function_url.json").read_text().replace("{{TOKEN}}", token)
+    req = urllib.request.Request(f"http://127.0.0.1:{api_port}/2015-03-31/functions/_/invocations", data=event.encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    answer = json.loads(urllib.request.urlopen(req, timeout=120).read())
+    assert answer["statusCode"] == 200, f"{answer}\n{(tmp_path / 'endpoint.log').read_text()[-3000:]}"
+    cookies = dict(c.split(";")[0].split("=", 1) for c in answer["cookies"])
+    # Signed by a key the distribution trusts: the previous one until the new key's activation
+    # delay has passed (S1), then the current one.
+    group = boto3.client("cloudfront", **kw).get_key_group(Id=out["key_group_id"])["KeyGroup"]["KeyGroupConfig"]["Items"]
+    assert cookies["CloudFront-Key-Pair-Id"] in group, (cookies["CloudFront-Key-Pair-Id"], group)
+    assert json.loads(answer["body"])["resource"] == f"https://{out['distribution_domain']}/*"
+
+
 def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
     """Secrets Manager (the emulator) drives the built cfcookie-rotator through cargo-lambda's
     Runtime API, running with the credentials of the role Terraform made, IAM enforced; with one
@@ -633,6 +681,8 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
             assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\nrotator:\n{(tmp_path / 'rotator.log').read_text()[-3000:]}"
         r = cfcookie("status", "--secret-id", out["secret_id"], env=operator)
         assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout + r.stderr
+
+        check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator)
 
         # One action less: the same rotation now fails, with AccessDenied from the emulator.
         op_iam = boto3.client("iam", endpoint_url=endpoint, region_name="eu-west-1",
