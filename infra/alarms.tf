@@ -1,9 +1,54 @@
-# A failed rotation reaches a person within minutes: EventBridge on Secrets Manager's
-# RotationFailed, CloudWatch alarms on rotator errors and endpoint 5xx, all to one SNS topic.
+# A failed or stalled rotation reaches a person within minutes: EventBridge on Secrets Manager's
+# RotationFailed, CloudWatch alarms on rotator errors, endpoint 5xx and a key older than about
+# twice the rotation interval, all to one SNS topic.
+#
+# The topic is encrypted with a customer-managed key: CloudWatch alarms and EventBridge can only
+# publish to an encrypted topic whose key policy grants them kms:GenerateDataKey* and
+# kms:Decrypt, which the AWS-managed alias/aws/sns key's policy cannot be made to do
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+
+data "aws_iam_policy_document" "alarms_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource means this key only; write access is the account's own administration of it.
+  #checkov:skip=CKV_AWS_356:Same: in a key policy "*" is the key the policy is attached to.
+  #checkov:skip=CKV_AWS_109:Same: the account administers its own key, as KMS's default key policy does.
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+  statement {
+    # Condition keys are left off on purpose: EventBridge's KMS requests carry no
+    # aws:SourceAccount/aws:SourceArn, so a condition on them would drop every notification
+    # (same SNS page as above).
+    sid       = "AlarmPublishers"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description             = "${var.name_prefix} cfcookie alarm topic (CloudWatch and EventBridge may publish)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy                  = data.aws_iam_policy_document.alarms_key.json
+}
+
+resource "aws_kms_alias" "alarms" {
+  name          = "alias/${var.name_prefix}-cfcookie-alarms"
+  target_key_id = aws_kms_key.alarms.key_id
+}
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name_prefix}-cfcookie-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
 }
 
 data "aws_iam_policy_document" "alarms_topic" {
@@ -54,6 +99,8 @@ resource "aws_cloudwatch_event_target" "rotation_failed" {
   arn       = aws_sns_topic.alarms.arn
 }
 
+# Lambda's own metrics (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
+# Errors counts failed invocations, Url5xxCount the function URL's 5xx answers.
 resource "aws_cloudwatch_metric_alarm" "rotator_errors" {
   alarm_name          = "${var.name_prefix}-cfcookie-rotator-errors"
   alarm_description   = "The rotation Lambda failed a step (see its log for the Rotation.* error type and docs/rotation.md)."
@@ -80,6 +127,38 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_5xx" {
   evaluation_periods  = 1
   threshold           = 5
   comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+# Key age. CloudWatch evaluates an alarm over at most seven days
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html,
+# Period), shorter than most rotation intervals, so "no rotation succeeded lately" cannot be
+# an alarm; a gauge can. Every warm endpoint instance logs the active key's age with each key
+# refresh (`active key age`, field key_age_seconds, src/server.rs); this filter turns it into a
+# metric and the alarm fires when the key is older than twice the rotation interval.
+resource "aws_cloudwatch_log_metric_filter" "key_age" {
+  name           = "${var.name_prefix}-cfcookie-key-age"
+  log_group_name = module.endpoint.log_group
+  pattern        = "{ $.fields.key_age_seconds = * }"
+  metric_transformation {
+    name      = "ActiveKeyAgeSeconds"
+    namespace = local.metric_namespace
+    value     = "$.fields.key_age_seconds"
+    unit      = "Seconds"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "key_too_old" {
+  alarm_name          = "${var.name_prefix}-cfcookie-key-too-old"
+  alarm_description   = "The active signing key is older than twice the rotation interval: rotation has stopped (docs/rotation.md)."
+  namespace           = local.metric_namespace
+  metric_name         = "ActiveKeyAgeSeconds"
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = local.key_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }

@@ -1,8 +1,12 @@
 # Who may get cookies: a Cognito user pool and a public app client (code flow, no secret).
+# Sign-up is closed unless allow_self_sign_up (which then needs required_groups, validated in
+# variables.tf): an open pool would hand cookies for all media to anyone on the internet
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/signing-up-users-in-your-app.html).
 
 resource "aws_cognito_user_pool" "users" {
   count                    = var.existing_user_pool_id == null ? 1 : 0
   name                     = "${var.name_prefix}-users"
+  deletion_protection      = var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"
   username_attributes      = ["email"]
   auto_verified_attributes = ["email"]
   mfa_configuration        = "OPTIONAL"
@@ -17,7 +21,7 @@ resource "aws_cognito_user_pool" "users" {
     require_uppercase = true
   }
   admin_create_user_config {
-    allow_admin_create_user_only = false
+    allow_admin_create_user_only = !var.allow_self_sign_up
   }
 }
 

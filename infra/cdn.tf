@@ -1,13 +1,16 @@
-# The distribution: media behind signed cookies; /cookie* to the endpoint, uncached.
+# The distribution: media behind signed cookies; /cookie and /cookie/* to the endpoint, uncached.
 
 locals {
-  # AWS managed policies (fixed ids, documented by CloudFront).
+  # AWS managed policies (fixed ids, documented by CloudFront:
+  # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html,
+  # .../using-managed-origin-request-policies.html).
   cache_policy_optimized      = "658327ea-f89d-4fab-a63d-7e88639e58f6" # Managed-CachingOptimized
   cache_policy_disabled       = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
   origin_request_all_but_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
-  response_headers_security   = "67f7725c-6f97-4210-82d7-5512b31e9d03" # Managed-SecurityHeadersPolicy
   endpoint_origin_domain      = trimsuffix(trimprefix(aws_lambda_function_url.endpoint.function_url, "https://"), "/")
-  error_documents             = var.json_error_responses ? { "403" = "forbidden", "404" = "not_found" } : {}
+  # The endpoint serves exactly /cookie and /cookie/… ; a pattern like cookie* would also send
+  # /cookies/… or /cookie-jar.png to it.
+  cookie_paths = ["/cookie", "/cookie/*"]
 }
 
 resource "aws_cloudfront_origin_access_control" "s3" {
@@ -26,20 +29,58 @@ resource "aws_cloudfront_origin_access_control" "endpoint" {
   signing_protocol                  = "sigv4"
 }
 
-resource "aws_s3_object" "error_document" {
-  for_each      = local.error_documents
-  bucket        = aws_s3_bucket.media.id
-  key           = "errors/${each.key}.json"
-  content       = jsonencode({ error = each.value, message = each.key == "403" ? "sign in to get access (GET /cookie)" : "no such object" })
-  content_type  = "application/json"
-  cache_control = "no-store"
-  # Written once versioning and encryption are on: an object written before would keep a
-  # "null" version outside the bucket's versioning.
-  depends_on = [aws_s3_bucket_versioning.media, aws_s3_bucket_server_side_encryption_configuration.media]
+# Security headers on every media answer, and CORS for the apps in cors_allowed_origins.
+# CloudFront answers CORS itself (origin_override), so S3 need not see Origin and the cache key
+# stays as it is. Only simple requests work cross-origin (GET/HEAD without custom headers, e.g.
+# <img crossorigin="use-credentials">): a browser sends a preflight without cookies
+# (https://fetch.spec.whatwg.org/#cors-preflight-fetch), and a behavior that trusts a key group
+# refuses any request without them.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-response-headers-policies.html
+resource "aws_cloudfront_response_headers_policy" "media" {
+  name    = "${var.name_prefix}-cfcookie-media"
+  comment = "security headers; CORS with credentials for the configured app origins"
+  security_headers_config {
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = "SAMEORIGIN"
+      override     = true
+    }
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = true
+    }
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+  }
+  dynamic "cors_config" {
+    for_each = length(var.cors_allowed_origins) > 0 ? [1] : []
+    content {
+      access_control_allow_credentials = true
+      access_control_allow_headers {
+        items = ["range"]
+      }
+      access_control_allow_methods {
+        items = ["GET", "HEAD"]
+      }
+      access_control_allow_origins {
+        items = var.cors_allowed_origins
+      }
+      access_control_expose_headers {
+        items = ["ETag", "Content-Length", "Content-Range"]
+      }
+      access_control_max_age_sec = 3600
+      origin_override            = true
+    }
+  }
 }
 
 resource "aws_cloudfront_distribution" "media" {
-  count           = var.emulator ? 0 : 1
   enabled         = true
   is_ipv6_enabled = true
   http_version    = "http2and3"
@@ -47,6 +88,9 @@ resource "aws_cloudfront_distribution" "media" {
   price_class     = var.price_class
   aliases         = var.domain_name != null ? [var.domain_name] : []
   web_acl_id      = var.web_acl_id
+  # "/" must never reach S3 as a bucket listing: the OAC may list the bucket (storage.tf) so
+  # that a missing key answers 404.
+  default_root_object = "index.html"
 
   origin {
     origin_id                = "media"
@@ -73,42 +117,34 @@ resource "aws_cloudfront_distribution" "media" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = local.cache_policy_optimized
-    response_headers_policy_id = local.response_headers_security
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.media.id
     trusted_key_groups         = [aws_cloudfront_key_group.signers.id]
   }
 
-  ordered_cache_behavior {
-    path_pattern             = "cookie*"
-    target_origin_id         = "cookie-endpoint"
-    viewer_protocol_policy   = "https-only"
-    allowed_methods          = ["GET", "HEAD", "OPTIONS"]
-    cached_methods           = ["GET", "HEAD"]
-    compress                 = true
-    cache_policy_id          = local.cache_policy_disabled
-    origin_request_policy_id = local.origin_request_all_but_host
-  }
-
+  # No custom_error_response: error pages apply to every behavior of the distribution
+  # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/GeneratingCustomErrorResponses.html),
+  # so they would replace the endpoint's own 401/403/404 bodies, and their error caching would
+  # keep one user's refusal for the next viewer on the same edge.
   dynamic "ordered_cache_behavior" {
-    for_each = var.json_error_responses ? [1] : []
+    for_each = local.cookie_paths
     content {
-      path_pattern               = "errors/*"
-      target_origin_id           = "media"
-      viewer_protocol_policy     = "redirect-to-https"
-      allowed_methods            = ["GET", "HEAD"]
-      cached_methods             = ["GET", "HEAD"]
-      compress                   = true
-      cache_policy_id            = local.cache_policy_optimized
-      response_headers_policy_id = local.response_headers_security
+      path_pattern             = ordered_cache_behavior.value
+      target_origin_id         = "cookie-endpoint"
+      viewer_protocol_policy   = "https-only"
+      allowed_methods          = ["GET", "HEAD", "OPTIONS"]
+      cached_methods           = ["GET", "HEAD"]
+      compress                 = true
+      cache_policy_id          = local.cache_policy_disabled
+      origin_request_policy_id = local.origin_request_all_but_host
     }
   }
 
-  dynamic "custom_error_response" {
-    for_each = local.error_documents
+  dynamic "logging_config" {
+    for_each = var.access_logs ? [1] : []
     content {
-      error_code            = tonumber(custom_error_response.key)
-      response_code         = tonumber(custom_error_response.key)
-      response_page_path    = "/errors/${custom_error_response.key}.json"
-      error_caching_min_ttl = 10
+      bucket          = aws_s3_bucket.logs[0].bucket_domain_name
+      prefix          = "cloudfront/"
+      include_cookies = false
     }
   }
 
@@ -119,19 +155,18 @@ resource "aws_cloudfront_distribution" "media" {
   }
 
   viewer_certificate {
-    cloudfront_default_certificate = var.acm_certificate_arn == null
-    acm_certificate_arn            = var.acm_certificate_arn
-    ssl_support_method             = var.acm_certificate_arn == null ? null : "sni-only"
-    minimum_protocol_version       = var.acm_certificate_arn == null ? "TLSv1" : "TLSv1.2_2021"
+    cloudfront_default_certificate = local.certificate_arn == null
+    acm_certificate_arn            = local.certificate_arn
+    ssl_support_method             = local.certificate_arn == null ? null : "sni-only"
+    minimum_protocol_version       = local.certificate_arn == null ? "TLSv1" : "TLSv1.2_2021"
   }
 
-  #checkov:skip=CKV_AWS_86:Standard logging needs a log bucket the operator chooses; enable it there.
+  #checkov:skip=CKV_AWS_86:Standard logging is optional (access_logs = true creates a log bucket).
   #checkov:skip=CKV_AWS_68:A WAF web ACL is optional (variable web_acl_id); signed cookies already gate the content.
   #checkov:skip=CKV2_AWS_47:Same: WAF is optional.
-  #checkov:skip=CKV_AWS_174:With the default *.cloudfront.net certificate CloudFront fixes the minimum TLS version; with acm_certificate_arn it is TLSv1.2_2021.
-  #checkov:skip=CKV2_AWS_42:A custom certificate is optional (domain_name + acm_certificate_arn).
+  #checkov:skip=CKV_AWS_174:With the default *.cloudfront.net certificate CloudFront fixes the minimum TLS version; with a certificate it is TLSv1.2_2021.
+  #checkov:skip=CKV2_AWS_42:A custom certificate is optional (domain_name).
   #checkov:skip=CKV_AWS_310:Origin failover needs a second bucket; out of scope.
-  #checkov:skip=CKV_AWS_305:There is no index document: every object is private media.
   #checkov:skip=CKV_AWS_374:Geo restriction is a business decision, not a security default.
-  #checkov:skip=CKV2_AWS_32:The media and error behaviors carry the managed SecurityHeadersPolicy; the cookie behavior answers JSON with Cache-Control: no-store set by the endpoint.
+  #checkov:skip=CKV2_AWS_32:The media behavior carries a response headers policy; the cookie behaviors answer JSON with Cache-Control: no-store set by the endpoint.
 }

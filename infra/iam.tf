@@ -27,9 +27,10 @@ data "aws_iam_policy_document" "rotator" {
     resources = ["*"]
   }
   statement {
+    # Every parameter named in CFCOOKIE_KEY_ID_PARAMETER, from the same list (locals.tf).
     sid       = "KeyIdParameter"
     actions   = ["ssm:GetParameter", "ssm:PutParameter"]
-    resources = [aws_ssm_parameter.key_id.arn]
+    resources = local.key_id_parameter_arns
   }
 }
 

@@ -1,15 +1,38 @@
 # The key group CloudFront trusts, the secret the rotator keeps, and the published key id.
 
+# The bootstrap key exists only until the first rotation has published a real key id: the
+# rotator (CFCOOKIE_BOOTSTRAP_KEY_NAME) deletes it once it has left the group, so it does not
+# hold one of the account's ten public keys for ever, and Terraform then stops declaring it
+# (docs/decisions/0002-bootstrap-key-lifetime.md). GetParametersByPath, unlike GetParameter,
+# does not fail on the first apply, when the parameter does not exist yet.
+data "aws_ssm_parameters_by_path" "published" {
+  path = "/${var.name_prefix}/cfcookie"
+}
+
+locals {
+  published_key_id = try(nonsensitive(data.aws_ssm_parameters_by_path.published.values[
+    index(data.aws_ssm_parameters_by_path.published.names, local.key_id_parameter)
+  ]), "none-yet")
+  # CloudFront public key ids start with "K"; the parameter's initial value does not.
+  bootstrap_needed = !startswith(local.published_key_id, "K")
+}
+
 resource "aws_cloudfront_public_key" "bootstrap" {
+  count       = local.bootstrap_needed ? 1 : 0
   name        = local.bootstrap_key_name
   comment     = "cfcookie bootstrap: no private key exists; the first rotation replaces it"
   encoded_key = file("${path.module}/keys/bootstrap-public-key.pem")
 }
 
+moved {
+  from = aws_cloudfront_public_key.bootstrap
+  to   = aws_cloudfront_public_key.bootstrap[0]
+}
+
 resource "aws_cloudfront_key_group" "signers" {
   name    = "${var.name_prefix}-cfcookie"
   comment = "current + previous signing key, maintained by ${var.name_prefix}-cfcookie-rotator"
-  items   = [aws_cloudfront_public_key.bootstrap.id]
+  items   = aws_cloudfront_public_key.bootstrap[*].id
   lifecycle {
     # The rotator owns the membership from the first rotation on.
     ignore_changes = [items]
@@ -24,9 +47,17 @@ resource "aws_secretsmanager_secret" "signing_key" {
   #checkov:skip=CKV2_AWS_57:Rotation is configured by aws_secretsmanager_secret_rotation below, which checkov does not link to the secret.
 }
 
+# The first value of the secret, before any rotation. It carries its own staging label besides
+# AWSCURRENT: Secrets Manager may delete a version that has lost every label
+# (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html),
+# which two rotations would do to a version holding only AWSCURRENT; the provider then drops it
+# from state and the next apply would put the placeholder back as AWSCURRENT, over the live key.
+# The rotator never moves this label, so the version, and Terraform's record of it, last as long
+# as the secret (docs/decisions/0003-placeholder-secret-version.md).
 resource "aws_secretsmanager_secret_version" "placeholder" {
-  secret_id     = aws_secretsmanager_secret.signing_key.id
-  secret_string = jsonencode({ placeholder = "set by Terraform; the first rotation replaces it with a key" })
+  secret_id      = aws_secretsmanager_secret.signing_key.id
+  secret_string  = jsonencode({ placeholder = "set by Terraform; the first rotation replaces it with a key" })
+  version_stages = ["AWSCURRENT", local.placeholder_stage]
   lifecycle {
     ignore_changes = [secret_string, version_stages]
   }
@@ -37,7 +68,7 @@ resource "aws_secretsmanager_secret_rotation" "signing_key" {
   rotation_lambda_arn = module.rotator.function_arn
   rotate_immediately  = var.rotate_immediately
   rotation_rules {
-    schedule_expression = "rate(${var.rotation_interval_hours} hours)"
+    schedule_expression = local.rotation_schedule
   }
   depends_on = [aws_lambda_permission.secrets_manager_invokes_rotator, aws_secretsmanager_secret_version.placeholder]
 }

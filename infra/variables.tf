@@ -78,6 +78,11 @@ variable "rotation_interval_hours" {
     error_message = "rotation_interval_hours must be between 4 (Secrets Manager's shortest schedule) and 8760."
   }
   validation {
+    # Secrets Manager's rate() is written in days from one day on (locals.tf).
+    condition     = var.rotation_interval_hours < 24 || var.rotation_interval_hours % 24 == 0
+    error_message = "rotation_interval_hours of 24 or more must be whole days (a multiple of 24): the schedule is then rate(N days)."
+  }
+  validation {
     condition     = var.rotation_interval_hours * 3600 > var.cookie_lifetime_seconds + var.activation_delay_seconds + var.key_cache_ttl_seconds
     error_message = "rotation_interval_hours is too short: a rotation interval must exceed cookie_lifetime_seconds + activation_delay_seconds + key_cache_ttl_seconds, or the previous key leaves the key group while its cookies are still valid."
   }
@@ -110,18 +115,40 @@ variable "price_class" {
 }
 
 variable "domain_name" {
-  description = "Optional alternate domain of the distribution (e.g. media.example.com); needs acm_certificate_arn."
+  description = "Optional alternate domain of the distribution (e.g. media.example.com). Terraform requests its certificate in us-east-1 with DNS validation, unless acm_certificate_arn names one."
   type        = string
   default     = null
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be a lower-case DNS name such as media.example.com."
+  }
+}
+
+variable "route53_zone_id" {
+  description = "Optional Route 53 hosted zone of domain_name: Terraform then writes the certificate's validation record and the alias records."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.route53_zone_id == null || var.domain_name != null
+    error_message = "route53_zone_id needs domain_name."
+  }
 }
 
 variable "acm_certificate_arn" {
-  description = "ACM certificate (us-east-1) for domain_name."
+  description = "Optional issued ACM certificate (us-east-1) for domain_name, instead of the one Terraform requests; checked against domain_name at plan time."
   type        = string
   default     = null
   validation {
     condition     = var.acm_certificate_arn == null || can(regex("^arn:aws:acm:us-east-1:[0-9]{12}:certificate/", var.acm_certificate_arn))
     error_message = "acm_certificate_arn must be an ACM certificate ARN in us-east-1 (CloudFront's region for certificates)."
+  }
+  validation {
+    condition     = var.acm_certificate_arn == null || var.domain_name != null
+    error_message = "acm_certificate_arn needs domain_name (the name the certificate is for)."
+  }
+  validation {
+    condition     = var.acm_certificate_arn == null || !can(regex("/0{8}-0{4}-0{4}-0{4}-0{12}$", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn is a placeholder; leave it unset to have Terraform request the certificate."
   }
 }
 
@@ -131,14 +158,8 @@ variable "web_acl_id" {
   default     = null
 }
 
-variable "json_error_responses" {
-  description = "Normalise 403/404 from the distribution to a small JSON body."
-  type        = bool
-  default     = true
-}
-
 variable "cors_allowed_origins" {
-  description = "Origins of apps that call /cookie from the browser with credentials (CFCOOKIE_ALLOWED_ORIGINS) and read media cross-origin (bucket CORS)."
+  description = "Origins of apps that call /cookie from the browser with credentials (CFCOOKIE_ALLOWED_ORIGINS), read media cross-origin (the distribution's response headers policy) and, with uploads, PUT to the bucket (bucket CORS)."
   type        = list(string)
   default     = []
   validation {
@@ -148,9 +169,25 @@ variable "cors_allowed_origins" {
 }
 
 variable "required_groups" {
-  description = "Cognito groups of which a user needs one to get cookies (empty: any signed-in user)."
+  description = "Cognito groups of which a user needs one to get cookies (empty: any signed-in user; sign-up is closed unless allow_self_sign_up)."
   type        = list(string)
   default     = []
+}
+
+variable "allow_self_sign_up" {
+  description = "Let anyone sign up to the user pool. Off: only administrators create users. On, required_groups must say who gets cookies."
+  type        = bool
+  default     = false
+  validation {
+    condition     = !var.allow_self_sign_up || length(var.required_groups) > 0
+    error_message = "allow_self_sign_up needs required_groups: otherwise anyone on the internet can sign up and get cookies for all media."
+  }
+}
+
+variable "user_pool_deletion_protection" {
+  description = "Protect the user pool (and its users) from deletion, including by terraform destroy."
+  type        = bool
+  default     = true
 }
 
 variable "existing_user_pool_id" {
@@ -163,6 +200,11 @@ variable "existing_client_ids" {
   description = "With existing_user_pool_id: the app client ids whose tokens are accepted."
   type        = list(string)
   default     = []
+  validation {
+    # An empty CFCOOKIE_CLIENT_IDS makes the endpoint fail at start-up: every /cookie a 502.
+    condition     = var.existing_user_pool_id == null || length(var.existing_client_ids) > 0
+    error_message = "existing_user_pool_id needs existing_client_ids: the app client ids whose tokens the endpoint accepts."
+  }
 }
 
 variable "callback_urls" {
@@ -238,5 +280,49 @@ variable "key_algorithm" {
   validation {
     condition     = contains(["RSA_2048", "ECDSA_P256"], var.key_algorithm)
     error_message = "key_algorithm must be RSA_2048 or ECDSA_P256 (CloudFront takes RSA 2048 and ECDSA 256 keys for signed URLs and cookies)."
+  }
+}
+
+variable "canary" {
+  description = "testSecret fetches a real object under the protected behavior with the new key's cookies (CFCOOKIE_CANARY_URL) before the key becomes current."
+  type        = bool
+  default     = true
+}
+
+variable "extra_key_id_parameters" {
+  description = "More SSM parameters that receive the active key id, besides the stack's own (created by the rotator if missing; the rotator's role may write exactly these)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for n in var.extra_key_id_parameters : can(regex("^/[A-Za-z0-9_./-]+$", n))])
+    error_message = "extra_key_id_parameters must be SSM parameter names starting with '/'."
+  }
+}
+
+variable "enable_uploads" {
+  description = "A Cognito identity pool whose signed-in users may upload (s3:PutObject) under users/<their sub>/ only."
+  type        = bool
+  default     = false
+}
+
+variable "per_user_cookies" {
+  description = "Cookies cover only users/<sub>/* of the signed-in user (the prefix they upload to) instead of all media."
+  type        = bool
+  default     = false
+}
+
+variable "access_logs" {
+  description = "Create a log bucket and send CloudFront standard logs to it (kept log_retention_days)."
+  type        = bool
+  default     = false
+}
+
+variable "noncurrent_version_days" {
+  description = "Days an overwritten or deleted media object's old version is kept."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "noncurrent_version_days must be at least 1."
   }
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::keysource::KeySource;
+use crate::resource::SharedResource;
 use crate::token::{Claims, TokenError, TokenUse, VerifierConfig};
 
 /// Endpoint settings (from `CFCOOKIE_*`; see the README).
@@ -18,8 +19,9 @@ use crate::token::{Claims, TokenError, TokenUse, VerifierConfig};
 pub struct EndpointConfig {
     /// Maximum cookie lifetime, seconds (`CFCOOKIE_COOKIE_LIFETIME`).
     pub cookie_lifetime: i64,
-    /// Resource template (`CFCOOKIE_RESOURCE`), default `https://{host}/*`.
-    pub resource: String,
+    /// Resource template (`CFCOOKIE_RESOURCE`), default `https://{host}/*`; shared so a
+    /// refresh from `CFCOOKIE_RESOURCE_PARAMETER` reaches a running endpoint.
+    pub resource: SharedResource,
     /// Hosts `{host}` may take (`CFCOOKIE_ALLOWED_HOSTS`), lower-case.
     pub allowed_hosts: Vec<String>,
     /// Cookie attributes (Domain, Path, SameSite, Secure, HttpOnly).
@@ -129,7 +131,7 @@ impl EndpointConfig {
         })?;
         let config = EndpointConfig {
             cookie_lifetime: secs("CFCOOKIE_COOKIE_LIFETIME", 3600)?,
-            resource,
+            resource: SharedResource::new(resource),
             allowed_hosts,
             cookie,
             allowed_origins: list("CFCOOKIE_ALLOWED_ORIGINS"),
@@ -450,7 +452,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
     }
 
     fn resource(&self, headers: &HeaderMap, claims: &Claims) -> Result<String, Refuse> {
-        let mut out = self.config.resource.clone();
+        let mut out = self.config.resource.get();
         if out.contains("{host}") {
             let host = headers
                 .get(header::HOST)

@@ -235,6 +235,14 @@ impl<R: SecretReader> SecretKeySource<R> {
         Ok(())
     }
 
+    /// The current (AWSCURRENT) key's id and `active_from`, when one is loaded.
+    pub fn current_key(&self) -> Option<(String, i64)> {
+        let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        l.current
+            .as_ref()
+            .map(|e| (e.signer.key_pair_id().to_owned(), e.active_from))
+    }
+
     /// Refreshes twice per `ttl` until the process ends, logging (not failing) on errors; one
     /// failed read leaves the view younger than `ttl`, two in a row make the source refuse.
     pub fn spawn_refresh(self: &Arc<Self>, ttl: Duration) -> tokio::task::JoinHandle<()>

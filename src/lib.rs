@@ -10,6 +10,7 @@
 //! - [`dev`]: `serve --dev`: local key ring, dev token issuer, guarded content, walkthrough.
 //! - [`cli`]: the `cfcookie` command line (thin: parses, calls the pieces, prints).
 //! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up.
+//! - [`resource`]: the endpoint's resource template, refreshed from SSM while it runs.
 //!
 //! - [`issuer`]: library use by backend services ([`Issuer`]).
 //!
@@ -38,6 +39,7 @@ pub mod endpoint;
 pub mod issuer;
 pub mod keysource;
 pub mod logging;
+pub mod resource;
 pub mod server;
 pub mod sigcache;
 pub mod time;

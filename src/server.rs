@@ -23,6 +23,26 @@ use crate::token::{CognitoVerifier, HttpJwks};
 /// role to exactly these).
 pub const ENDPOINT_API_CALLS: &[&str] = &["secretsmanager:GetSecretValue", "ssm:GetParameter"];
 
+fn resource_parameter(env: &HashMap<String, String>) -> Option<String> {
+    env.get("CFCOOKIE_RESOURCE_PARAMETER")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+async fn read_resource_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
+    let out = ssm.get_parameter().name(name).send().await.map_err(|e| {
+        format!(
+            "CFCOOKIE_RESOURCE_PARAMETER {name}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        )
+    })?;
+    Ok(out
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap_or_default()
+        .to_owned())
+}
+
 /// Reads `CFCOOKIE_RESOURCE_PARAMETER` (SSM) into `CFCOOKIE_RESOURCE`. Terraform writes the
 /// distribution's domain there after creating it: the endpoint's own environment cannot hold
 /// it, because the distribution's origin is this function's URL.
@@ -30,32 +50,81 @@ async fn with_resource_parameter(
     env: &HashMap<String, String>,
 ) -> Result<HashMap<String, String>, String> {
     let mut env = env.clone();
-    let Some(name) = env
-        .get("CFCOOKIE_RESOURCE_PARAMETER")
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-    else {
+    let Some(name) = resource_parameter(&env) else {
         return Ok(env);
     };
-    let aws = load_aws_config().await;
-    let out = aws_sdk_ssm::Client::new(&aws)
-        .get_parameter()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "CFCOOKIE_RESOURCE_PARAMETER {name}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            )
-        })?;
-    let value = out
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap_or_default()
-        .to_owned();
+    let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
+    let value = read_resource_parameter(&ssm, &name).await?;
     env.insert("CFCOOKIE_RESOURCE".into(), value);
     Ok(env)
+}
+
+/// Re-reads `CFCOOKIE_RESOURCE_PARAMETER` every `period` (the key cache TTL, so a changed
+/// domain reaches warm instances as fast as a new key does) and swaps a changed template into
+/// `resource`. A new value is held to the start-up checks (the whole configuration is read again
+/// with it); one that fails them, or a failed read, leaves the template in use and is logged.
+pub fn spawn_resource_refresh(
+    env: HashMap<String, String>,
+    ssm: aws_sdk_ssm::Client,
+    resource: crate::resource::SharedResource,
+    period: Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let name = resource_parameter(&env)?;
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            refresh_resource(&env, &ssm, &name, &resource).await;
+        }
+    }))
+}
+
+/// One refresh of [`spawn_resource_refresh`]: reads the parameter and swaps in a changed,
+/// valid template.
+pub async fn refresh_resource(
+    env: &HashMap<String, String>,
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    resource: &crate::resource::SharedResource,
+) {
+    let value = match read_resource_parameter(ssm, name).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "resource refresh failed; keeping the template in use");
+            return;
+        }
+    };
+    if resource == &value.as_str() {
+        return;
+    }
+    let mut candidate = env.clone();
+    candidate.insert("CFCOOKIE_RESOURCE".into(), value.clone());
+    match EndpointConfig::from_map(&candidate) {
+        Ok(_) => {
+            tracing::info!(parameter = name, resource = %value, "resource template changed");
+            resource.set(value);
+        }
+        Err(e) => {
+            tracing::warn!(parameter = name, error = %e, "new resource template refused; keeping the one in use");
+        }
+    }
+}
+
+/// Logs the active key's age with every key refresh (`key_age_seconds`): infra turns the line
+/// into a metric and alarms when the key is older than about two rotation intervals, which a
+/// stopped rotation would otherwise never tell anyone.
+fn spawn_key_age_log<R: crate::keysource::SecretReader + 'static>(
+    source: Arc<SecretKeySource<R>>,
+    period: Duration,
+) {
+    tokio::spawn(async move {
+        loop {
+            if let Some((key_id, active_from)) = source.current_key() {
+                let age = crate::time::now() - active_from;
+                tracing::info!(key_id = %key_id, key_age_seconds = age.max(0), "active key age");
+            }
+            tokio::time::sleep(period).await;
+        }
+    });
 }
 
 /// The key source the environment selects.
@@ -113,10 +182,20 @@ pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<Deployed
                 tracing::error!(error = %e, "cannot load the signing keys yet");
             }
             source.spawn_refresh(Duration::from_secs(ttl));
+            spawn_key_age_log(Arc::clone(&source), Duration::from_secs(ttl));
             AnyKeySource::Secret(source)
         }
         (None, _, None) => return Err("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID".into()),
     };
+    if resource_parameter(env).is_some() {
+        let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
+        spawn_resource_refresh(
+            env.clone(),
+            ssm,
+            config.resource.clone(),
+            Duration::from_secs(ttl),
+        );
+    }
     let verifier = CognitoVerifier::new(verifier_config, HttpJwks);
     if let Err(e) = verifier.prefetch().await {
         tracing::warn!(error = %e, "cannot fetch the JWKS yet; will retry on the first token");

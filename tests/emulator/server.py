@@ -517,6 +517,271 @@ SMB.get_secret_value = get_secret_value
 SMB.rotate_secret = rotate_secret
 
 
+# ------------------------------------------------------------------------- infra run: CloudFront response headers policies
+# moto has no response headers policies; infra's distribution attaches one (security headers,
+# CORS). Written from the CloudFront API reference:
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateResponseHeadersPolicy.html,
+# .../API_GetResponseHeadersPolicy.html, .../API_UpdateResponseHeadersPolicy.html,
+# .../API_DeleteResponseHeadersPolicy.html (If-Match; NoSuchResponseHeadersPolicy 404;
+# ResponseHeadersPolicyAlreadyExists 409; ResponseHeadersPolicyInUse 409).
+
+from moto.cloudfront import urls as cf_urls
+
+cf_urls.url_paths.update({
+    "{0}/2020-05-31/response-headers-policy$": cf_responses.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": cf_responses.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": cf_responses.CloudFrontResponse.dispatch,
+})
+RESPONSE_HEADERS_POLICIES = {}
+
+
+def _rhp_lookup(policy_id):
+    policy = RESPONSE_HEADERS_POLICIES.get(policy_id)
+    if policy is None:
+        raise CloudFrontError("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.", 404)
+    return policy
+
+
+def _rhp_result(policy):
+    return ActionResult({
+        "ResponseHeadersPolicy": {"Id": policy["Id"], "LastModifiedTime": policy["LastModifiedTime"], "ResponseHeadersPolicyConfig": policy["Config"]},
+        "ETag": policy["ETag"],
+        "Location": f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy['Id']}",
+    })
+
+
+def _rhp_id(self):
+    parts = self.path.rstrip("/").split("/")
+    return parts[-2] if parts[-1] == "config" else parts[-1]
+
+
+def r_create_response_headers_policy(self):
+    config = self._get_param("ResponseHeadersPolicyConfig")
+    if any(p["Config"].get("Name") == config.get("Name") for p in RESPONSE_HEADERS_POLICIES.values()):
+        raise CloudFrontError("ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists.", 409)
+    policy = {"Id": str(uuid.uuid4()), "LastModifiedTime": utcnow(), "Config": config, "ETag": new_etag()}
+    RESPONSE_HEADERS_POLICIES[policy["Id"]] = policy
+    return _rhp_result(policy)
+
+
+def r_get_response_headers_policy(self):
+    return _rhp_result(_rhp_lookup(_rhp_id(self)))
+
+
+def r_get_response_headers_policy_config(self):
+    policy = _rhp_lookup(_rhp_id(self))
+    return ActionResult({"ResponseHeadersPolicyConfig": policy["Config"], "ETag": policy["ETag"]})
+
+
+def r_update_response_headers_policy(self):
+    policy = _rhp_lookup(_rhp_id(self))
+    check_if_match(_if_match(self), policy["ETag"])
+    policy.update(Config=self._get_param("ResponseHeadersPolicyConfig"), ETag=new_etag(), LastModifiedTime=utcnow())
+    return _rhp_result(policy)
+
+
+def r_delete_response_headers_policy(self):
+    policy_id = _rhp_id(self)
+    policy = _rhp_lookup(policy_id)
+    check_if_match(_if_match(self), policy["ETag"])
+    for dist in self.backend.distributions.values():
+        if policy_id in json.dumps(dist.distribution_config.__dict__, default=lambda o: getattr(o, "__dict__", str(o))):
+            raise CloudFrontError("ResponseHeadersPolicyInUse", "The response headers policy is in use.", 409)
+    del RESPONSE_HEADERS_POLICIES[policy_id]
+    return EmptyResult()
+
+
+R.create_response_headers_policy = r_create_response_headers_policy
+R.get_response_headers_policy = r_get_response_headers_policy
+R.get_response_headers_policy_config = r_get_response_headers_policy_config
+R.update_response_headers_policy = r_update_response_headers_policy
+R.delete_response_headers_policy = r_delete_response_headers_policy
+CF_ROUTES_INFRA = [
+    ("POST", r"/2020-05-31/response-headers-policy$", "CreateResponseHeadersPolicy"),
+    ("GET", r"/2020-05-31/response-headers-policy/[^/]+$", "GetResponseHeadersPolicy"),
+    ("PUT", r"/2020-05-31/response-headers-policy/[^/]+$", "UpdateResponseHeadersPolicy"),
+    ("DELETE", r"/2020-05-31/response-headers-policy/[^/]+$", "DeleteResponseHeadersPolicy"),
+]
+
+
+# ------------------------------------------------------------------------- infra run: what the distribution and Lambda return
+# Read back as CloudFront and Lambda answer, so a second `terraform plan` sees no change and the
+# infra test can check what users depend on:
+#  - an origin keeps its OriginAccessControlId
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_Origin.html);
+#  - a behavior with a CachePolicyId has no ForwardedValues, the deprecated alternative
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CacheBehavior.html);
+#  - SSLSupportMethod only with a custom certificate
+#    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html);
+#  - a function keeps its LoggingConfig
+#    (https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html).
+
+from moto.awslambda import models as lambda_models
+
+_orig_origin_init = cf_models.Origin.__init__
+
+
+def _origin_init(self, origin):
+    _orig_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+cf_models.Origin.__init__ = _origin_init
+_orig_behaviour_init = cf_models.DefaultCacheBehaviour.__init__
+
+
+def _behaviour_init(self, config):
+    uses_cache_policy = bool(config.get("CachePolicyId")) and "ForwardedValues" not in config
+    _orig_behaviour_init(self, config)
+    if uses_cache_policy:
+        self.forwarded_values = None
+
+
+cf_models.DefaultCacheBehaviour.__init__ = _behaviour_init
+_orig_cert_init = cf_models.ViewerCertificate.__init__
+
+
+def _cert_init(self, config):
+    # SSLSupportMethod is only set (and returned) with a custom certificate.
+    _orig_cert_init(self, config)
+    self.ssl_support_method = config.get("SSLSupportMethod") or None
+
+
+cf_models.ViewerCertificate.__init__ = _cert_init
+_orig_fn_init = lambda_models.LambdaFunction.__init__
+_orig_fn_update = lambda_models.LambdaFunction.update_configuration
+_orig_fn_config = lambda_models.LambdaFunction.get_configuration
+
+
+def _fn_logging(spec, name):
+    given = spec.get("LoggingConfig") or {}
+    out = {"LogFormat": given.get("LogFormat", "Text"), "LogGroup": given.get("LogGroup", f"/aws/lambda/{name}")}
+    if out["LogFormat"] == "JSON":
+        out["ApplicationLogLevel"] = given.get("ApplicationLogLevel", "INFO")
+        out["SystemLogLevel"] = given.get("SystemLogLevel", "INFO")
+    return out
+
+
+def _fn_init(self, account_id, spec, region, *args, **kwargs):
+    _orig_fn_init(self, account_id, spec, region, *args, **kwargs)
+    self.logging_config = _fn_logging(spec, self.function_name)
+
+
+def _fn_update(self, config_updates):
+    result = _orig_fn_update(self, config_updates)
+    if "LoggingConfig" in config_updates:
+        self.logging_config = _fn_logging(config_updates, self.function_name)
+    return result
+
+
+def _fn_config(self, *args, **kwargs):
+    config = _orig_fn_config(self, *args, **kwargs)
+    config["LoggingConfig"] = getattr(self, "logging_config", None) or _fn_logging({}, self.function_name)
+    return config
+
+
+lambda_models.LambdaFunction.__init__ = _fn_init
+lambda_models.LambdaFunction.update_configuration = _fn_update
+lambda_models.LambdaFunction.get_configuration = _fn_config
+
+# ------------------------------------------------------------------------- infra run: enforced IAM
+# moto enforces IAM once told to (INITIAL_NO_AUTH_ACTION_COUNT, or POST /moto-api/reset-auth),
+# but it authorizes Secrets Manager and SSM calls against Resource "*", so a role granted an
+# action on one secret or parameter ARN, as IAM policies should be written, is refused even that.
+# These give the request's real resource, as IAM evaluates it:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html
+# (resource type "Secret": the secret's ARN) and
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+# (resource type "parameter": arn:...:parameter/NAME without the leading slash).
+# CloudFront's key actions take no resource-level permissions ("*"), which moto already uses.
+
+from moto.secretsmanager import responses as sm_responses
+from moto.ssm import responses as ssm_responses
+
+
+def _secret_resource(self):
+    secret_id = self._get_param("SecretId")
+    if secret_id:
+        try:
+            backend = sm_models.secretsmanager_backends[self.current_account][self.region]
+            if backend._is_valid_identifier(secret_id):
+                return backend.secrets[secret_id].arn
+        except Exception:  # noqa: BLE001 - unknown secret: let the action answer ResourceNotFound
+            pass
+    return "*"
+
+
+def _parameter_resource(self):
+    name = self._get_param("Name")
+    if name and not name.startswith("arn:"):
+        return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter/{name.lstrip('/')}"
+    return name or "*"
+
+
+sm_responses.SecretsManagerResponse._determine_resource = _secret_resource
+ssm_responses.SimpleSystemManagerResponse._determine_resource = _parameter_resource
+
+
+from moto.iam import access_control as iam_access_control
+_orig_aws_request = iam_access_control.IAMRequestBase._create_aws_request
+
+
+def _aws_request(self):
+    # moto signs a bodiless request (a REST GET such as CloudFront's ListPublicKeys) over its
+    # parsed parameters instead of the empty payload the client signed, so every such call failed
+    # with SignatureDoesNotMatch once IAM was enforced (SigV4: the payload hash is of the body,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
+    request = _orig_aws_request(self)
+    if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+        request.data = b""
+    return request
+
+
+iam_access_control.IAMRequestBase._create_aws_request = _aws_request
+
+
+class IamErrorShapes:
+    """moto answers every refused call in the Query protocol's error shape
+    (<ErrorResponse><Errors><Error>), which REST-XML and JSON clients cannot read: the AWS SDK
+    reports an error with no code. Rewritten here to the shape of the service called:
+    CloudFront's <ErrorResponse><Error>... with AccessDenied
+    (https://docs.aws.amazon.com/cloudfront/latest/APIReference/CommonErrors.html), and for the
+    JSON services (Secrets Manager, SSM) {"__type": "AccessDeniedException", ...}
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html)."""
+
+    QUERY_ERROR = re.compile(rb"<Errors>\s*(<Error>.*?</Error>)\s*</Errors>", re.S)
+    MESSAGE = re.compile(rb"<Message>(.*?)</Message>", re.S)
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        op = operation_of(Request(environ))
+        json_service = bool(environ.get("HTTP_X_AMZ_TARGET"))
+        if not (op.startswith("cloudfront.") or json_service):
+            return self.app(environ, start_response)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        status, headers = captured["status"], captured["headers"]
+        found = self.QUERY_ERROR.search(body) if status.startswith("403") else None
+        if found:
+            headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+            if json_service:
+                message = self.MESSAGE.search(found.group(1))
+                body = json.dumps({"__type": "AccessDeniedException", "message": message.group(1).decode() if message else "access denied"}).encode()
+                headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "AccessDeniedException")]
+            else:
+                body = b'<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/">' + found.group(1) + b"<RequestId>" + str(uuid.uuid4()).encode() + b"</RequestId></ErrorResponse>"
+                headers.append(("Content-Type", "text/xml"))
+            headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
+
 # ------------------------------------------------------------------------- middleware
 
 CF_ROUTES = [
@@ -529,7 +794,7 @@ CF_ROUTES = [
     ("GET", r"/2020-05-31/key-group/[^/]+$", "GetKeyGroup"),
     ("PUT", r"/2020-05-31/key-group/[^/]+$", "UpdateKeyGroup"),
     ("DELETE", r"/2020-05-31/key-group/[^/]+$", "DeleteKeyGroup"),
-]
+] + CF_ROUTES_INFRA
 TARGET_PREFIXES = {"secretsmanager": "secretsmanager", "AmazonSSM": "ssm", "AWSCognitoIdentityProviderService": "cognito-idp"}
 
 
@@ -623,7 +888,7 @@ def main(argv=None):
     PUBLIC_KEY_QUOTA = args.public_key_quota
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = Controls(DomainDispatcherApplication(create_backend_app))
+    app = Controls(IamErrorShapes(DomainDispatcherApplication(create_backend_app)))
     print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 

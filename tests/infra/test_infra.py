@@ -44,7 +44,7 @@ def tf(args, cwd, check=True, timeout=600):
 def unquote(value):
     """python-hcl2 8 keeps HCL's quotes on labels and string literals: drop them."""
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+        return {unquote(k): unquote(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
     if isinstance(value, list):
         return [unquote(v) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
@@ -116,7 +116,7 @@ def test_environment_variables_are_the_ones_the_binaries_read():
         keys = set()
         for part in (env if isinstance(env, list) else [env]):
             keys |= set(re.findall(r"(CFCOOKIE_[A-Z_]+)", json.dumps(part)))
-        unknown = keys - reads
+        unknown = keys - reads - contract_variables()
         assert not unknown, f"{name} sets variables its binary never reads: {unknown}"
         assert required <= keys, f"{name} lacks {required - keys}"
 
@@ -132,9 +132,16 @@ def test_key_algorithm_is_validated_and_reaches_the_rotator():
     assert m, "key_algorithm() not found in rotator/src/config.rs"
     rust_accepts = set(re.findall(r'Some\("([A-Z0-9_]+)"\)', m.group(0)))
     assert allowed == rust_accepts == {"RSA_2048", "ECDSA_P256"}, (allowed, rust_accepts)
-    env = blocks("module")["rotator"]["environment"]
-    env = env[0] if isinstance(env, list) else env
-    assert "var.key_algorithm" in json.dumps(env.get("CFCOOKIE_KEY_ALGORITHM")), env
+    env = json.dumps(blocks("module")["rotator"]["environment"])
+    assert re.search(r"CFCOOKIE_KEY_ALGORITHM\W+=?\W*\$?\{?var\.key_algorithm", env) or (
+        '"CFCOOKIE_KEY_ALGORITHM": "${var.key_algorithm}"' in env
+    ), env
+
+
+def contract_variables():
+    """Settings agreed in docs/decisions/ that infra passes ahead of the binary reading them."""
+    text = " ".join(p.read_text() for p in (ROOT / "docs/decisions").glob("*.md"))
+    return set(re.findall(r"`(CFCOOKIE_[A-Z_]+)`", text))
 
 
 def test_zip_paths_are_what_cargo_lambda_builds():
@@ -145,16 +152,110 @@ def test_zip_paths_are_what_cargo_lambda_builds():
         assert f"--bin {fn}" in ci and "--arm64 --output-format zip" in ci
 
 
-def test_distribution_trusts_the_key_group_and_cookie_behavior_is_uncached():
+def test_distribution_trusts_the_key_group_and_cookie_behaviors_are_uncached():
     dist = blocks("resource", "aws_cloudfront_distribution")["media"]
     default = dist["default_cache_behavior"][0]
     assert default["trusted_key_groups"] == ["${aws_cloudfront_key_group.signers.id}"]
-    behaviors = [b for b in dist["ordered_cache_behavior"] if b.get("path_pattern") == "cookie*"]
-    assert len(behaviors) == 1, "exactly one cookie* behavior"
-    cookie = behaviors[0]
+    behaviors = dist["dynamic"][0]["ordered_cache_behavior"] if "dynamic" in dist else None
+    assert behaviors and behaviors["for_each"] == "${local.cookie_paths}"
+    cookie = behaviors["content"][0]
     assert cookie["cache_policy_id"] == "${local.cache_policy_disabled}"
     assert CACHING_DISABLED in (INFRA / "cdn.tf").read_text()
     assert "trusted_key_groups" not in cookie, "the cookie endpoint must be reachable without cookies"
+
+
+def test_cookie_behaviors_are_exactly_the_endpoints_paths():
+    # `cookie*` also matched /cookies/... and /cookie-jar.png, which then never reached S3.
+    assert blocks("locals")["cookie_paths"] == ["/cookie", "/cookie/*"]
+
+
+def test_no_distribution_wide_error_pages_and_nothing_public():
+    # Custom error responses apply to every behavior: they replaced the endpoint's own bodies
+    # and cached one viewer's refusal for the next. errors/* was readable without cookies.
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert "custom_error_response" not in json.dumps(dist)
+    assert "errors/" not in json.dumps(dist)
+
+
+def test_alarm_topic_key_lets_cloudwatch_and_eventbridge_publish():
+    # alias/aws/sns cannot grant them kms:GenerateDataKey*/kms:Decrypt: alarms never arrived.
+    topic = blocks("resource", "aws_sns_topic")["alarms"]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.alarms.arn}", topic["kms_master_key_id"]
+    policy = blocks("data", "aws_iam_policy_document")["alarms_key"]
+    grants = [st for st in policy["statement"] if set(st["actions"]) >= {"kms:GenerateDataKey*", "kms:Decrypt"}]
+    assert grants, "no statement grants kms:GenerateDataKey* and kms:Decrypt"
+    services = {i for st in grants for p in st["principals"] for i in p["identifiers"]}
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services, services
+
+
+def test_lock_file_covers_every_platform_and_docs_say_how_to_add_one():
+    lock = (INFRA / ".terraform.lock.hcl").read_text()
+    zh = re.findall(r'"zh:([0-9a-f]{64})"', lock)
+    # One zh: hash per package the provider publishes (linux, darwin, windows, freebsd,
+    # openbsd, solaris on their architectures): 14 for 5.100.0.
+    assert len(set(zh)) >= 14, f"only {len(set(zh))} platform hashes: terraform init fails off linux_amd64"
+    deploy = (ROOT / "docs/deploy.md").read_text()
+    assert re.search(r"terraform (-chdir=\S+ )?providers lock", deploy), "docs/deploy.md does not say how to lock more platforms"
+    assert "-platform=darwin_arm64" in deploy and "-platform=windows_amd64" in deploy
+
+
+def test_placeholder_version_keeps_a_label_of_its_own():
+    version = blocks("resource", "aws_secretsmanager_secret_version")["placeholder"]
+    assert version["version_stages"] == ["AWSCURRENT", "${local.placeholder_stage}"]
+    assert blocks("locals")["placeholder_stage"] not in ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
+
+
+def test_media_cors_is_answered_by_the_distribution():
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert dist["default_cache_behavior"][0]["response_headers_policy_id"] == "${aws_cloudfront_response_headers_policy.media.id}"
+    policy = blocks("resource", "aws_cloudfront_response_headers_policy")["media"]
+    cors = policy["dynamic"][0]["cors_config"]["content"][0]
+    assert cors["access_control_allow_credentials"] is True and cors["origin_override"] is True
+    assert cors["access_control_allow_origins"][0]["items"] == "${var.cors_allowed_origins}"
+
+
+def test_cloudfront_may_list_the_bucket_so_a_missing_key_is_404_and_root_is_no_listing():
+    policy = blocks("data", "aws_iam_policy_document")["media_bucket"]
+    listing = [st for st in policy["statement"] if "s3:ListBucket" in st["actions"]]
+    assert listing and "${aws_s3_bucket.media.arn}" in listing[0]["resources"]
+    assert listing[0]["principals"][0]["identifiers"] == ["cloudfront.amazonaws.com"]
+    assert blocks("resource", "aws_cloudfront_distribution")["media"]["default_root_object"] == "index.html"
+
+
+def test_sign_up_is_closed_and_the_pool_protected_by_default():
+    pool = blocks("resource", "aws_cognito_user_pool")["users"]
+    assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] == "${!var.allow_self_sign_up}"
+    variables = blocks("variable")
+    assert variables["allow_self_sign_up"]["default"] is False
+    assert variables["user_pool_deletion_protection"]["default"] is True
+    assert "ACTIVE" in pool["deletion_protection"]
+
+
+def test_canary_is_wired_within_the_rotators_timeout_and_invocation_is_scoped():
+    rotator = blocks("module")["rotator"]
+    assert "CFCOOKIE_CANARY_URL" in json.dumps(rotator["environment"])
+    loc = blocks("locals")
+    attempts, backoff_ms, timeout = loc["canary_attempts"], loc["canary_backoff_ms"], loc["rotator_timeout_seconds"]
+    request_timeout = int(re.search(r"timeout_global\(Some\(std::time::Duration::from_secs\((\d+)\)", (ROOT / "rotator/src/ports.rs").read_text()).group(1))
+    waits = sum(backoff_ms * 2**i for i in range(attempts - 1)) / 1000
+    # Leave the other steps' calls half the function's time.
+    assert attempts * request_timeout + waits <= timeout / 2 + 30, (attempts, request_timeout, waits, timeout)
+    permission = blocks("resource", "aws_lambda_permission")["secrets_manager_invokes_rotator"]
+    assert permission["source_arn"] == "${aws_secretsmanager_secret.signing_key.arn}"
+
+
+def test_rotation_schedule_uses_days_from_a_day_on():
+    loc = blocks("locals")
+    assert "days" in loc["rotation_schedule"] and "hours" in loc["rotation_schedule"]
+    variables = (INFRA / "variables.tf").read_text()
+    assert "var.rotation_interval_hours % 24 == 0" in variables
+
+
+def test_key_id_parameters_and_their_grant_come_from_one_list():
+    policy = blocks("data", "aws_iam_policy_document")["rotator"]
+    grant = [st for st in policy["statement"] if "ssm:PutParameter" in st["actions"]][0]
+    assert grant["resources"] == "${local.key_id_parameter_arns}"
+    assert 'CFCOOKIE_KEY_ID_PARAMETER   = join(",", local.key_id_parameters)' in (INFRA / "lambdas.tf").read_text()
 
 
 def test_bucket_blocks_public_access():
@@ -180,7 +281,7 @@ def copy_infra(tmp_path):
 
 
 def emulator_provider(work, endpoint):
-    services = ["acm", "cloudfront", "cloudwatch", "cognitoidp", "events", "iam", "lambda", "logs", "s3", "secretsmanager", "sns", "ssm", "sts"]
+    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "secretsmanager", "sns", "ssm", "sts"]
     eps = "\n".join(f'    {s} = "{endpoint}"' for s in services)
     common = f'''  access_key                  = "testing"
   secret_key                  = "testing"
@@ -206,6 +307,9 @@ def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
         "name_prefix must be 3-24 characters",
         "rotation_interval_hours is too short",
         "rotator_zip does not exist",
+        "existing_user_pool_id needs existing_client_ids",
+        "allow_self_sign_up needs required_groups",
+        "acm_certificate_arn is a placeholder",
     ):
         assert message in out, f"expected {message!r} in:\n{out}"
 
@@ -216,41 +320,401 @@ def cfcookie(*args, env):
     return subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+EMULATOR_TFVARS = """name_prefix = "emu-stack"
+emulator = true
+rotate_immediately = false
+secret_recovery_window_days = 0
+force_destroy_bucket = true
+user_pool_deletion_protection = false
+rotator_zip = "rotator.zip"
+endpoint_zip = "endpoint.zip"
+rotation_interval_hours = 720
+enable_uploads = true
+cors_allowed_origins = ["https://app.example.com"]
+extra_key_id_parameters = ["/emu-stack/other/key-id"]
+cognito_domain_prefix = "emu-stack"
+access_logs = true
+"""
+CLIENT_KW = dict(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def planned_changes(work, tfvars="emulator.tfvars"):
+    """The resource changes `terraform plan` proposes, as (address, actions)."""
+    tf(["plan", "-input=false", "-no-color", f"-var-file={tfvars}", "-out=check.plan"], cwd=work)
+    plan = json.loads(tf(["show", "-json", "check.plan"], cwd=work).stdout)
+    return [(c["address"], c["change"]["actions"]) for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
+
+
+def check_distribution(cf, out):
+    """What users depend on, read back from the distribution as applied."""
+    config = cf.get_distribution_config(Id=out["distribution_id"])["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+    assert origins["media"]["OriginAccessControlId"], "S3 is not behind OAC"
+    assert origins["cookie-endpoint"]["OriginAccessControlId"], "the endpoint's function URL is not behind OAC"
+    assert origins["cookie-endpoint"]["DomainName"].endswith(".on.aws")
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "media"
+    assert default["TrustedKeyGroups"]["Enabled"] and default["TrustedKeyGroups"]["Items"] == [out["key_group_id"]]
+    assert default.get("ResponseHeadersPolicyId"), "no CORS/security headers policy on media"
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert set(behaviors) == {"/cookie", "/cookie/*"}, set(behaviors)
+    for b in behaviors.values():
+        assert b["TargetOriginId"] == "cookie-endpoint"
+        assert b["CachePolicyId"] == CACHING_DISABLED
+        # Managed-AllViewerExceptHostHeader forwards every viewer header, the token header too.
+        assert b["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        assert not b.get("TrustedKeyGroups", {}).get("Enabled")
+    assert config.get("CustomErrorResponses", {}).get("Quantity", 0) == 0
+    assert config["DefaultRootObject"] == "index.html"
+    policy = cf.get_response_headers_policy(Id=default["ResponseHeadersPolicyId"])["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]
+    cors = policy["CorsConfig"]
+    assert cors["AccessControlAllowCredentials"] is True
+    assert cors["AccessControlAllowOrigins"]["Items"] == ["https://app.example.com"]
+
+
+IAM_SIM = Path(__file__).parent / "iam_sim"
+
+
+def simulate(policy, principal, cases):
+    """Decisions of an IAM policy simulator independent of the emulator (tests/infra/iam_sim)."""
+    assert shutil.which("node"), "node is not installed (scripts/test installs it)"
+    assert (IAM_SIM / "node_modules/@cloud-copilot/iam-simulate").is_dir(), "scripts/test installs tests/infra/iam_sim"
+    request = {"policy": policy, "principal": principal, "accountId": "123456789012", "cases": cases}
+    r = subprocess.run(["node", str(IAM_SIM / "evaluate.mjs")], input=json.dumps(request), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert all("decision" in o for o in out), out
+    return [o["decision"] for o in out]
+
+
+def check_upload_scoping(kw, out):
+    """The uploader role, as the emulator holds it, writes only under the caller's own prefix."""
+    identity = boto3.client("cognito-identity", **kw)
+    pool = identity.describe_identity_pool(IdentityPoolId=out["uploads"]["identity_pool_id"])
+    assert pool["AllowUnauthenticatedIdentities"] is False
+    assert pool["CognitoIdentityProviders"][0]["ProviderName"] == out["uploads"]["login_provider"]
+    iam = boto3.client("iam", **kw)
+    role_name = out["uploads"]["role_arn"].split("/")[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = trust if isinstance(trust, dict) else json.loads(trust)
+    cond = trust["Statement"][0]["Condition"]
+    assert cond["StringEquals"]["cognito-identity.amazonaws.com:aud"] == out["uploads"]["identity_pool_id"]
+    assert cond["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"] == "authenticated"
+    names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    assert names == ["own-prefix"], names
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="own-prefix")["PolicyDocument"]
+    policy = policy if isinstance(policy, dict) else json.loads(policy)
+    bucket = f"arn:aws:s3:::{out['uploads']['bucket']}"
+    alice, bob = "3f2b6c1e-0d7a-4e55-9a51-6a0c4f1e2d3b", "9c8d7e6f-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+    tag = {"aws:PrincipalTag/sub": alice}
+    cases = [
+        ("s3:PutObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "Allowed"),
+        ("s3:PutObject", f"{bucket}/users/{alice}/deep/dir/x.bin", tag, "Allowed"),
+        ("s3:PutObject", f"{bucket}/users/{bob}/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/users/{alice}-x/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/photos/cat.jpg", tag, "ImplicitlyDenied"),
+        ("s3:PutObject", f"{bucket}/users/{alice}/holiday.jpg", {}, "ImplicitlyDenied"),
+        ("s3:GetObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "ImplicitlyDenied"),
+        ("s3:DeleteObject", f"{bucket}/users/{alice}/holiday.jpg", tag, "ImplicitlyDenied"),
+    ]
+    principal = f"arn:aws:sts::123456789012:assumed-role/{role_name}/CognitoIdentityCredentials"
+    got = simulate(policy, principal, [{"action": a, "resource": r, "context": c} for a, r, c, _ in cases])
+    assert got == [want for *_, want in cases], list(zip([(a, r) for a, r, _, _ in cases], got))
+
+
+def test_per_user_cookies_cover_exactly_the_upload_prefix():
+    # The cookie template's {sub} is the access token's sub; the role's prefix is the same claim
+    # carried in as a principal tag.
+    loc = blocks("locals")
+    assert loc["upload_object_arn"].endswith("/${local.upload_prefix}/$${aws:PrincipalTag/sub}/*")
+    tags = blocks("resource", "aws_cognito_identity_pool_provider_principal_tag")["uploads"]
+    assert tags["principal_tags"] == {"sub": "sub"}
+    assert "${local.upload_prefix}/{sub}/*" in blocks("resource", "aws_ssm_parameter")["resource"]["value"]
+    pool = blocks("resource", "aws_cognito_identity_pool")["uploads"]
+    assert pool["allow_unauthenticated_identities"] is False
+
+
+def test_key_age_metric_reads_the_field_the_endpoint_logs():
+    metric = blocks("resource", "aws_cloudwatch_log_metric_filter")["key_age"]
+    field = re.search(r"\$\.fields\.(\w+)", metric["pattern"]).group(1)
+    assert re.search(rf"\b{field} = ", (ROOT / "src/server.rs").read_text()), f"src/server.rs never logs {field}"
+    alarm = blocks("resource", "aws_cloudwatch_metric_alarm")["key_too_old"]
+    assert alarm["threshold"] == "${local.key_age_alarm_seconds}"
+    assert blocks("locals")["key_age_alarm_seconds"] == "${2 * var.rotation_interval_hours * 3600}"
+
+
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
     work = copy_infra(tmp_path)
     emulator_provider(work, endpoint)
-    (work / "emulator.tfvars").write_text(
-        'name_prefix = "emu-stack"\nemulator = true\nrotate_immediately = false\nsecret_recovery_window_days = 0\nforce_destroy_bucket = true\n'
-        'rotator_zip = "rotator.zip"\nendpoint_zip = "endpoint.zip"\n'
-    )
+    (work / "emulator.tfvars").write_text(EMULATOR_TFVARS)
     tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
     tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
-    out = json.loads(tf(["output", "-json"], cwd=work).stdout)
-    value = lambda k: out[k]["value"]
+    out = {k: v["value"] for k, v in json.loads(tf(["output", "-json"], cwd=work).stdout).items()}
+    kw = dict(endpoint_url=endpoint, **CLIENT_KW)
+    cf, sm, lam, iam = (boto3.client(n, **kw) for n in ("cloudfront", "secretsmanager", "lambda", "iam"))
+
+    # A second plan right after apply changes nothing: every attribute reads back as written.
+    assert planned_changes(work) == []
+    check_distribution(cf, out)
+    check_upload_scoping(kw, out)
+
+    rotation = sm.describe_secret(SecretId=out["secret_id"])["RotationRules"]
+    # 720 hours is written as days: Secrets Manager's rate() in hours stops below a day.
+    assert rotation["ScheduleExpression"] == "rate(30 days)", rotation
+
+    rotator_env = lam.get_function_configuration(FunctionName=out["rotator_function"])["Environment"]["Variables"]
+    canary = rotator_env["CFCOOKIE_CANARY_URL"]
+    assert canary == f"https://{out['distribution_domain']}/_cfcookie/canary.txt"
+    s3 = boto3.client("s3", **kw)
+    assert s3.head_object(Bucket=out["bucket"], Key="_cfcookie/canary.txt")["ContentLength"] > 0
+    # Every parameter the rotator writes is one its role may write.
+    names = rotator_env["CFCOOKIE_KEY_ID_PARAMETER"].split(",")
+    assert names == ["/emu-stack/cfcookie/key-id", "/emu-stack/other/key-id"]
+    role = iam.get_role_policy(RoleName=out["rotator_function"], PolicyName="api")["PolicyDocument"]
+    role = role if isinstance(role, dict) else json.loads(role)
+    granted = [st for st in role["Statement"] if "ssm:PutParameter" in st["Action"]][0]["Resource"]
+    granted = granted if isinstance(granted, list) else [granted]
+    assert sorted(granted) == sorted(f"arn:aws:ssm:eu-west-1:123456789012:parameter{n}" for n in names), granted
+
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "CFCOOKIE_KEY_GROUP_ID": value("key_group_id"),
-           "CFCOOKIE_KEY_ID_PARAMETER": value("key_id_parameter"), "CFCOOKIE_KEY_NAME_PREFIX": value("key_name_prefix")}
-    for _ in range(3):
-        r = cfcookie("rotate", "--secret-id", value("secret_id"), env=env)
-        assert r.returncode == 0, r.stderr
-    r = cfcookie("status", "--secret-id", value("secret_id"), env=env)
+           "AWS_SECRET_ACCESS_KEY": "testing", "CFCOOKIE_KEY_GROUP_ID": out["key_group_id"],
+           "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"]}
+
+    def rotate(n):
+        for _ in range(n):
+            r = cfcookie("rotate", "--secret-id", out["secret_id"], env=env)
+            assert r.returncode == 0, r.stderr
+
+    def placeholder_stages():
+        versions = sm.describe_secret(SecretId=out["secret_id"])["VersionIdsToStages"]
+        return versions.get(out["placeholder_version_id"], [])
+
+    def current_version():
+        versions = sm.describe_secret(SecretId=out["secret_id"])["VersionIdsToStages"]
+        return next(v for v, stages in versions.items() if "AWSCURRENT" in stages)
+
+    rotate(3)
+    # Three rotations took AWSCURRENT and AWSPREVIOUS off the placeholder; its own label keeps it,
+    # so Secrets Manager never deletes it and Terraform never re-creates it over the live key.
+    assert placeholder_stages() == ["CFCOOKIE_PLACEHOLDER"], placeholder_stages()
+    live = current_version()
+    r = cfcookie("status", "--secret-id", out["secret_id"], env=env)
     status = json.loads(r.stdout)
     assert r.returncode == 0 and status["consistent"], status["problems"]
     assert len(status["key_group_items"]) == 2
+
+    # After the first rotation has published a key id, Terraform lets the bootstrap key go
+    # (docs/decisions/0002-bootstrap-key-lifetime.md): its removal is the only change.
+    changes = planned_changes(work)
+    assert all(a == "aws_cloudfront_public_key.bootstrap[0]" and acts == ["delete"] for a, acts in changes), changes
+    tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+    assert planned_changes(work) == []
+    rotate(3)
+    tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+    assert current_version() != live and placeholder_stages() == ["CFCOOKIE_PLACEHOLDER"]
+    live = current_version()
+    value = json.loads(sm.get_secret_value(SecretId=out["secret_id"])["SecretString"])
+    assert value["format"] == "cfcookie/1", "an apply put the placeholder back over the live key"
+    r = cfcookie("status", "--secret-id", out["secret_id"], env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout
+
     tf(["destroy", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
-    r = cfcookie("purge-keys", "--key-name-prefix", value("key_name_prefix"), env=env)
+    r = cfcookie("purge-keys", "--key-name-prefix", out["key_name_prefix"], env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(json.loads(r.stdout)["deleted"]) == 2, "the rotator's two live keys are purged"
-    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    cf = boto3.client("cloudfront", **kw)
     left = {
         "public keys": [k["Name"] for k in cf.list_public_keys()["PublicKeyList"].get("Items", []) if k["Name"].startswith("emu-stack")],
         "key groups": [g["KeyGroup"]["KeyGroupConfig"]["Name"] for g in cf.list_key_groups()["KeyGroupList"].get("Items", []) if g["KeyGroup"]["KeyGroupConfig"]["Name"].startswith("emu-stack")],
-        "secrets": [s["Name"] for s in boto3.client("secretsmanager", **kw).list_secrets()["SecretList"] if s["Name"].startswith("emu-stack")],
-        "functions": [f["FunctionName"] for f in boto3.client("lambda", **kw).list_functions()["Functions"] if f["FunctionName"].startswith("emu-stack")],
-        "parameters": [p["Name"] for p in boto3.client("ssm", **kw).describe_parameters()["Parameters"] if p["Name"].startswith("/emu-stack")],
-        "buckets": [b["Name"] for b in boto3.client("s3", **kw).list_buckets()["Buckets"] if b["Name"].startswith("emu-stack")],
-        "roles": [r["RoleName"] for r in boto3.client("iam", **kw).list_roles()["Roles"] if r["RoleName"].startswith("emu-stack")],
+        "distributions": [d["Id"] for d in cf.list_distributions()["DistributionList"].get("Items", [])],
+        "origin access controls": [o["Name"] for o in cf.list_origin_access_controls()["OriginAccessControlList"].get("Items", []) if o["Name"].startswith("emu-stack")],
+        "secrets": [s["Name"] for s in sm.list_secrets()["SecretList"] if s["Name"].startswith("emu-stack")],
+        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("emu-stack")],
+        "parameters": [p["Name"] for p in boto3.client("ssm", **kw).describe_parameters()["Parameters"] if p["Name"].startswith("/emu-stack/cfcookie")],
+        "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("emu-stack")],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("emu-stack")],
         "user pools": [p["Name"] for p in boto3.client("cognito-idp", **kw).list_user_pools(MaxResults=60)["UserPools"] if p["Name"].startswith("emu-stack")],
+        "identity pools": [p["IdentityPoolName"] for p in boto3.client("cognito-identity", **kw).list_identity_pools(MaxResults=60)["IdentityPools"] if p["IdentityPoolName"].startswith("emu-stack")],
+        "topics": [t["TopicArn"] for t in boto3.client("sns", **kw).list_topics()["Topics"] if "emu-stack" in t["TopicArn"]],
+        "alarms": [a["AlarmName"] for a in boto3.client("cloudwatch", **kw).describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith("emu-stack")],
+        "kms keys": [k["KeyId"] for k in boto3.client("kms", **kw).list_keys()["Keys"] if boto3.client("kms", **kw).describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"],
     }
     assert not any(left.values()), f"left behind: {left}"
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, proc, what):
+    import time
+    import urllib.request
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError as e:
+            if getattr(e, "code", None):  # an HTTP answer: the server is up
+                return
+            assert proc.poll() is None, f"{what} exited"
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
+
+
+def wait_for_port(port, proc, what):
+    import socket
+    import time
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, f"{what} exited"
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
+
+
+def reset_auth(endpoint, count):
+    """moto's own control: IAM is enforced after `count` more requests ("inf": never)."""
+    import urllib.request
+    req = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator):
+    """The built cfcookie-endpoint answers a recorded function-URL event for /cookie with the
+    credentials of the endpoint role Terraform made (IAM enforced): cookies signed by the key
+    the rotations made current, for the resource Terraform wrote."""
+    import urllib.request
+    endpoint_bin = Path(os.environ.get("CFCOOKIE_ENDPOINT_BIN", str(ROOT / "target/debug/cfcookie-endpoint")))
+    assert endpoint_bin.exists(), f"{endpoint_bin} is not built (scripts/test builds it first)"
+    api_port = free_port()
+    watch = subprocess.Popen(["cargo-lambda", "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(api_port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(watch)
+    wait_for_port(api_port, watch, "cargo lambda watch")
+    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=operator["AWS_ACCESS_KEY_ID"],
+              aws_secret_access_key=operator["AWS_SECRET_ACCESS_KEY"])
+    idp = boto3.client("cognito-idp", **kw)
+    pool, client = out["user_pool_id"], out["client_id"]
+    idp.admin_create_user(UserPoolId=pool, Username="alice@example.com", TemporaryPassword="Temp-Passw0rd-1", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="alice@example.com", Password="Corr3ct-Horse-Battery", Permanent=True)
+    token = idp.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": "alice@example.com", "PASSWORD": "Corr3ct-Horse-Battery"})["AuthenticationResult"]["AccessToken"]
+    role_arn = boto3.client("iam", **kw).get_role(RoleName=out["endpoint_function"])["Role"]["Arn"]
+    reset_auth(endpoint, "inf")  # see above: the role session is taken outside enforcement
+    creds = boto3.client("sts", **root_kw).assume_role(RoleArn=role_arn, RoleSessionName="cfcookie-endpoint")["Credentials"]
+    function_env = boto3.client("lambda", **root_kw).get_function_configuration(FunctionName=out["endpoint_function"])["Environment"]["Variables"]
+    reset_auth(endpoint, "0")
+    log = open(tmp_path / "endpoint.log", "w")
+    fn = subprocess.Popen([str(endpoint_bin)], env={
+        **base, **function_env, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
+        # The emulator's pool publishes its JWKS on the emulator, not on cognito-idp's host.
+        "CFCOOKIE_JWKS_URL": f"{endpoint}/{pool}/.well-known/jwks.json",
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
+        "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    }, stdout=log, stderr=subprocess.STDOUT)
+    procs.append(fn)
+    event = (ROOT / "tests/data/lambda/function_url.json").read_text().replace("{{TOKEN}}", token)
+    req = urllib.request.Request(f"http://127.0.0.1:{api_port}/2015-03-31/functions/_/invocations", data=event.encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    answer = json.loads(urllib.request.urlopen(req, timeout=120).read())
+    assert answer["statusCode"] == 200, f"{answer}\n{(tmp_path / 'endpoint.log').read_text()[-3000:]}"
+    cookies = dict(c.split(";")[0].split("=", 1) for c in answer["cookies"])
+    # Signed by a key the distribution trusts: the previous one until the new key's activation
+    # delay has passed (S1), then the current one.
+    group = boto3.client("cloudfront", **kw).get_key_group(Id=out["key_group_id"])["KeyGroup"]["KeyGroupConfig"]["Items"]
+    assert cookies["CloudFront-Key-Pair-Id"] in group, (cookies["CloudFront-Key-Pair-Id"], group)
+    assert json.loads(answer["body"])["resource"] == f"https://{out['distribution_domain']}/*"
+
+
+def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
+    """Secrets Manager (the emulator) drives the built cfcookie-rotator through cargo-lambda's
+    Runtime API, running with the credentials of the role Terraform made, IAM enforced; with one
+    action taken from that role the rotation fails with AccessDenied."""
+    import sys
+    rotator_bin = Path(os.environ.get("CFCOOKIE_ROTATOR_BIN", str(ROOT / "target/debug/cfcookie-rotator")))
+    assert rotator_bin.exists(), f"{rotator_bin} is not built (scripts/test builds it first)"
+    assert shutil.which("cargo-lambda"), "cargo-lambda is not installed (scripts/test installs it into .venv)"
+    api_port, emu_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{emu_port}"
+    procs = []
+    try:
+        watch = subprocess.Popen(["cargo-lambda", "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(api_port)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(watch)
+        emu = subprocess.Popen([sys.executable, str(ROOT / "tests/emulator/server.py"), "--port", str(emu_port),
+                                "--lambda-endpoint", f"http://127.0.0.1:{api_port}", "--lambda-function", "_"],
+                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "emulator.log", "w"))
+        procs.append(emu)
+        wait_for(endpoint + "/_emulator/health", emu, "emulator")
+        wait_for_port(api_port, watch, "cargo lambda watch")
+
+        work = copy_infra(tmp_path)
+        emulator_provider(work, endpoint)
+        (work / "emulator.tfvars").write_text(
+            'name_prefix = "iam-stack"\nemulator = true\nrotate_immediately = false\nsecret_recovery_window_days = 0\n'
+            'force_destroy_bucket = true\nuser_pool_deletion_protection = false\nrotator_zip = "rotator.zip"\n'
+            'endpoint_zip = "endpoint.zip"\ncanary = false\n'
+        )
+        tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
+        tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=emulator.tfvars"], cwd=work)
+        out = {k: v["value"] for k, v in json.loads(tf(["output", "-json"], cwd=work).stdout).items()}
+        root_kw = dict(endpoint_url=endpoint, **CLIENT_KW)
+        iam = boto3.client("iam", **root_kw)
+        # An operator with every right, for what Secrets Manager's caller does (RotateSecret,
+        # status); the rotator gets only its role's.
+        iam.create_user(UserName="operator")
+        iam.put_user_policy(UserName="operator", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="operator")["AccessKey"]
+        role_arn = iam.get_role(RoleName=out["rotator_function"])["Role"]["Arn"]
+        # Lambda hands the function its role's session; moto cannot evaluate a service principal
+        # in a trust policy under enforcement, so the session is taken before enforcement starts.
+        creds = boto3.client("sts", **root_kw).assume_role(RoleArn=role_arn, RoleSessionName="cfcookie-rotator")["Credentials"]
+        function_env = boto3.client("lambda", **root_kw).get_function_configuration(FunctionName=out["rotator_function"])["Environment"]["Variables"]
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CFCOOKIE_"))}
+        rotator_log = open(tmp_path / "rotator.log", "w")
+        rotator = subprocess.Popen([str(rotator_bin)], env={
+            **base, **function_env, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
+            "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        }, stdout=rotator_log, stderr=subprocess.STDOUT)
+        procs.append(rotator)
+        operator = {**base, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                    "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"], "CFCOOKIE_KEY_GROUP_ID": out["key_group_id"],
+                    "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"]}
+        reset_auth(endpoint, "0")
+
+        def rotate():
+            return cfcookie("rotate", "--via-secrets-manager", "--timeout", "120", "--secret-id", out["secret_id"], env=operator)
+
+        for _ in range(3):
+            r = rotate()
+            assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\nrotator:\n{(tmp_path / 'rotator.log').read_text()[-3000:]}"
+        r = cfcookie("status", "--secret-id", out["secret_id"], env=operator)
+        assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout + r.stderr
+
+        check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator)
+
+        # One action less: the same rotation now fails, with AccessDenied from the emulator.
+        op_iam = boto3.client("iam", endpoint_url=endpoint, region_name="eu-west-1",
+                              aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        policy = op_iam.get_role_policy(RoleName=out["rotator_function"], PolicyName="api")["PolicyDocument"]
+        policy = policy if isinstance(policy, dict) else json.loads(policy)
+        for st in policy["Statement"]:
+            if isinstance(st["Action"], list) and "cloudfront:UpdateKeyGroup" in st["Action"]:
+                st["Action"].remove("cloudfront:UpdateKeyGroup")
+        op_iam.put_role_policy(RoleName=out["rotator_function"], PolicyName="api", PolicyDocument=json.dumps(policy))
+        r = rotate()
+        log = (tmp_path / "rotator.log").read_text()
+        assert r.returncode != 0, r.stdout
+        assert "AccessDenied" in log and "UpdateKeyGroup" in log, log[-3000:]
+    finally:
+        for p in reversed(procs):
+            p.kill()
+            p.wait()

@@ -23,6 +23,8 @@ mod endpoint;
 mod key_migration;
 /// With debug logs on, no token, signature or key material reaches a log line.
 mod logs;
+/// The endpoint re-reads its resource template from SSM while it runs.
+mod resource_refresh;
 /// Key rollover: the endpoint across a rotation run by the rotator against the emulator.
 mod rollover;
 /// The optional signature cache: shared policies reuse one signature, per-user ones never.
