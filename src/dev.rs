@@ -9,7 +9,6 @@
 //!   (403 with the reason in `X-Cfcookie-Refusal`);
 //! - `/`: a page that walks sign in → cookies → protected image → sign out → refused.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +24,8 @@ use cfcookie_rotator::model::{SecretValue, FORMAT};
 use cfcookie_signer::{KeyAlgorithm, PrivateKey, ViewerRequest};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Deserialize;
+
+use cfcookie_config::{self as config, Env};
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::keysource::{KeySource, SecretKeySource, SecretReader};
@@ -167,13 +168,58 @@ pub struct DevOptions {
     pub content_dir: Option<PathBuf>,
     /// Seconds a dev token lives.
     pub token_lifetime: i64,
+    /// The only groups the sign-in grants (`CFCOOKIE_DEV_GROUPS`).
+    pub groups: Vec<String>,
+    /// Listen beyond loopback (`--dev-allow-remote`).
+    pub allow_remote: bool,
+    /// `CFCOOKIE_HEADER_TIMEOUT`.
+    pub header_timeout: Duration,
 }
+
+impl DevOptions {
+    /// Options from the settings reader (`CFCOOKIE_DEV_GROUPS`, `CFCOOKIE_HEADER_TIMEOUT`).
+    pub fn new(state_dir: PathBuf, env: &Env) -> Result<DevOptions, cfcookie_config::ConfigError> {
+        Ok(DevOptions {
+            state_dir,
+            content_dir: None,
+            token_lifetime: 3600,
+            groups: env.list(&config::DEV_GROUPS),
+            allow_remote: env.bool(&config::DEV_ALLOW_REMOTE)?,
+            header_timeout: Duration::from_secs(env.number(&config::HEADER_TIMEOUT)?),
+        })
+    }
+}
+
+/// The production settings `serve --dev` does not read (it brings its own issuer, keys and
+/// resource); each one set is named in a warning so nobody believes it applies.
+pub fn ignored_settings(env: &Env) -> Vec<&'static str> {
+    cfcookie_config::ALL
+        .iter()
+        .filter(|s| {
+            s.components.contains(&cfcookie_config::Component::Endpoint)
+                && !PASSED_THROUGH.iter().any(|p| p.variable == s.variable)
+                && env.is_set(s)
+        })
+        .map(|s| s.variable)
+        .collect()
+}
+
+/// Endpoint settings `serve --dev` honours.
+const PASSED_THROUGH: [&cfcookie_config::Setting; 4] = [
+    &config::COOKIE_LIFETIME,
+    &config::SAME_SITE,
+    &config::HASH_ALGORITHM,
+    &config::REQUIRED_GROUPS,
+];
 
 struct DevState {
     issuer: Issuer,
     keys: Arc<SecretKeySource<DevKeyRing>>,
     content: PathBuf,
     token_lifetime: i64,
+    groups: Vec<String>,
+    /// The origins of this server's own page.
+    origins: Vec<String>,
 }
 
 const SAMPLE_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="480" height="300" viewBox="0 0 480 300">
@@ -206,29 +252,24 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
     let base = format!("http://{addr}");
     let issuer_url = format!("{base}/dev");
     let hosts = format!("{addr},localhost:{},127.0.0.1:{}", addr.port(), addr.port());
-    let env: HashMap<String, String> = [
-        ("CFCOOKIE_ISSUER", issuer_url.clone()),
+    let origins = hosts.split(',').map(|h| format!("http://{h}")).collect();
+    let mut env = Env::from_pairs([
+        (config::ISSUER.variable, issuer_url.as_str()),
         (
-            "CFCOOKIE_JWKS_URL",
-            format!("{base}/dev/.well-known/jwks.json"),
+            config::JWKS_URL.variable,
+            &format!("{base}/dev/.well-known/jwks.json"),
         ),
-        ("CFCOOKIE_CLIENT_IDS", DEV_CLIENT_ID.to_owned()),
-        ("CFCOOKIE_RESOURCE", "http://{host}/private/*".to_owned()),
-        ("CFCOOKIE_ALLOWED_HOSTS", hosts),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .chain(std::env::vars().filter(|(k, _)| {
-        matches!(
-            k.as_str(),
-            "CFCOOKIE_COOKIE_LIFETIME"
-                | "CFCOOKIE_SAME_SITE"
-                | "CFCOOKIE_HASH_ALGORITHM"
-                | "CFCOOKIE_REQUIRED_GROUPS"
-        )
-    }))
-    .collect();
-    let (config, verifier_config) = EndpointConfig::from_map(&env)?;
+        (config::CLIENT_IDS.variable, DEV_CLIENT_ID),
+        (config::RESOURCE.variable, "http://{host}/private/*"),
+        (config::ALLOWED_HOSTS.variable, &hosts),
+    ]);
+    let process = Env::from_process();
+    for setting in PASSED_THROUGH {
+        if let Some(v) = process.text(setting).filter(|_| process.is_set(setting)) {
+            env.set(setting, v);
+        }
+    }
+    let (config, verifier_config) = EndpointConfig::from_env(&env).map_err(|e| e.to_string())?;
     let endpoint = Arc::new(Endpoint {
         verifier: CognitoVerifier::new(verifier_config, HttpJwks),
         keys: keys.clone(),
@@ -240,6 +281,8 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         keys,
         content,
         token_lifetime: options.token_lifetime,
+        groups: options.groups.clone(),
+        origins,
     });
     let dev = Router::new()
         .route("/", get(page))
@@ -268,7 +311,31 @@ struct SignIn {
     groups: String,
 }
 
-async fn token(State(s): State<Arc<DevState>>, Form(form): Form<SignIn>) -> Response {
+/// Mints a token. Anyone who reaches this gets a token, so: only callers on this machine, not
+/// another site's page in the user's browser (a form posted from elsewhere carries its Origin),
+/// and only the dev groups (a token with `admin` would pass any group check).
+async fn token(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "the dev sign-in answers this machine only\n",
+        )
+            .into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if !s.origins.iter().any(|o| o == origin) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the dev sign-in answers its own page only\n",
+            )
+                .into_response();
+        }
+    }
     let username = form.username.trim();
     if username.is_empty() || username.len() > 128 {
         return (StatusCode::BAD_REQUEST, "username: 1 to 128 characters").into_response();
@@ -279,6 +346,16 @@ async fn token(State(s): State<Arc<DevState>>, Form(form): Form<SignIn>) -> Resp
         .map(|g| g.trim().to_owned())
         .filter(|g| !g.is_empty())
         .collect();
+    if let Some(g) = groups.iter().find(|g| !s.groups.contains(g)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "group {g:?} is not a dev group (CFCOOKIE_DEV_GROUPS: {})\n",
+                s.groups.join(", ")
+            ),
+        )
+            .into_response();
+    }
     match s.issuer.mint(username, &groups, s.token_lifetime) {
         Ok(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": s.token_lifetime})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
@@ -353,19 +430,26 @@ async fn private(
     }
 }
 
-/// `cfcookie serve --dev`: binds, prints the URL, serves until SIGTERM/Ctrl-C.
+/// `cfcookie serve --dev`: binds (loopback only unless forced), prints the URL, serves until
+/// SIGTERM/Ctrl-C.
 pub async fn serve(listen: SocketAddr, options: DevOptions) -> Result<(), String> {
+    if !listen.ip().is_loopback() && !options.allow_remote {
+        return Err(format!(
+            "serve --dev hands out tokens to anyone who can reach it, so it listens on loopback only; {listen} is not loopback (CFCOOKIE_LISTEN / --listen): use 127.0.0.1, or pass --dev-allow-remote (CFCOOKIE_DEV_ALLOW_REMOTE=true) if you really mean it"
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = app(addr, &options).await?;
     println!("cfcookie dev server: open http://{addr}/  (keys in {}; rotate with `cfcookie rotate --dev`)", options.state_dir.display());
-    axum::serve(
+    crate::server::run_with(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        crate::server::shutdown_signal(),
+        options.header_timeout,
     )
-    .with_graceful_shutdown(crate::server::shutdown_signal())
     .await
     .map_err(|e| e.to_string())
 }

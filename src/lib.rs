@@ -8,7 +8,8 @@
 //!   `cfcookie-endpoint` binary.
 //! - [`dev`]: `serve --dev`: local key ring, dev token issuer, guarded content, walkthrough.
 //! - [`cli`]: the `cfcookie` command line (thin: parses, calls the pieces, prints).
-//! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up.
+//! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up; [`metrics`]: the endpoint's
+//!   metrics (names documented in `docs/metrics.md`).
 //!
 //! - [`issuer`]: library use by backend services ([`Issuer`]).
 //!
@@ -37,6 +38,7 @@ pub mod endpoint;
 pub mod issuer;
 pub mod keysource;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod time;
 pub mod token;
