@@ -174,6 +174,8 @@ pub struct DevOptions {
     pub allow_remote: bool,
     /// `CFCOOKIE_HEADER_TIMEOUT`.
     pub header_timeout: Duration,
+    /// `CFCOOKIE_ACTIVATION_DELAY`: the page's "rotate now" waits as long as `rotate --dev`.
+    pub activation_delay: i64,
 }
 
 impl DevOptions {
@@ -186,6 +188,7 @@ impl DevOptions {
             groups: env.list(&config::DEV_GROUPS),
             allow_remote: env.bool(&config::DEV_ALLOW_REMOTE)?,
             header_timeout: Duration::from_secs(env.number(&config::HEADER_TIMEOUT)?),
+            activation_delay: env.seconds(&config::ACTIVATION_DELAY)?,
         })
     }
 }
@@ -220,6 +223,11 @@ struct DevState {
     groups: Vec<String>,
     /// The origins of this server's own page.
     origins: Vec<String>,
+    ring: DevKeyRing,
+    activation_delay: i64,
+    /// Cookie lifetime + key cache TTL: how long after a key's activation its predecessor's
+    /// cookies may still be in use, so the earliest the predecessor may leave the group.
+    predecessor_needed_for: i64,
 }
 
 const SAMPLE_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="480" height="300" viewBox="0 0 480 300">
@@ -270,6 +278,8 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         }
     }
     let (config, verifier_config) = EndpointConfig::from_env(&env).map_err(|e| e.to_string())?;
+    // The dev key source re-reads the ring every 2 s (its cache TTL).
+    let config_lifetime = config.cookie_lifetime;
     let endpoint = Arc::new(Endpoint {
         verifier: CognitoVerifier::new(verifier_config, HttpJwks),
         keys: keys.clone(),
@@ -283,11 +293,17 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         token_lifetime: options.token_lifetime,
         groups: options.groups.clone(),
         origins,
+        ring: DevKeyRing::new(state_dir),
+        activation_delay: options.activation_delay,
+        predecessor_needed_for: config_lifetime + 2,
     });
     let dev = Router::new()
         .route("/", get(page))
         .route("/dev/.well-known/jwks.json", get(jwks))
         .route("/dev/token", post(token))
+        .route("/dev/keys", get(key_ring))
+        .route("/dev/rotate", post(rotate_now))
+        .route("/dev/cookies", get(cookies_seen))
         .route("/private/{*path}", get(private))
         .with_state(state);
     Ok(dev.merge(crate::server::router(endpoint)))
@@ -360,6 +376,128 @@ async fn token(
         Ok(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": s.token_lifetime})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
+}
+
+/// The dev routes that change something answer only a caller on this machine, and not
+/// another site's page in the user's browser (its requests carry its Origin).
+fn local_page_only(s: &DevState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    if !peer.ip().is_loopback() {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "the dev server answers this machine only\n",
+            )
+                .into_response(),
+        );
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin.is_some_and(|origin| !s.origins.iter().any(|o| o == origin)) {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "the dev server answers its own page only\n",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+fn key_json(v: &SecretValue, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "key_id": v.key_id,
+        "created_at": v.created_at.to_rfc3339(),
+        "active_from": v.active_from.to_rfc3339(),
+        "active": v.active_from.timestamp() <= now,
+    })
+}
+
+/// The key ring as a timeline: which key signs now, when the newest becomes active, and the
+/// earliest the previous one may leave the key group.
+async fn key_ring(State(s): State<Arc<DevState>>) -> Response {
+    let now = crate::time::now();
+    let (current, previous) = match s.ring.read().await {
+        Ok(pair) => pair,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    let signing = s.keys.signer(now).ok().map(|k| k.key_pair_id().to_owned());
+    let leaves = current.as_ref().map(|c| {
+        (c.active_from + chrono::Duration::seconds(s.predecessor_needed_for)).to_rfc3339()
+    });
+    axum::Json(serde_json::json!({
+        "now": chrono::DateTime::from_timestamp(now, 0).map(|t| t.to_rfc3339()),
+        "signing": signing,
+        "current": current.as_ref().map(|v| key_json(v, now)),
+        "previous": previous.as_ref().map(|v| key_json(v, now)),
+        "previous_may_leave_at": leaves,
+        "activation_delay": s.activation_delay,
+    }))
+    .into_response()
+}
+
+/// "Rotate now": the rotation `cfcookie rotate --dev` runs (same ring, same activation delay).
+async fn rotate_now(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = local_page_only(&s, peer, &headers) {
+        return refused;
+    }
+    let value = match s.ring.rotate(s.activation_delay) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    if let Err(e) = s.keys.refresh().await {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    axum::Json(key_json(&value, crate::time::now())).into_response()
+}
+
+/// What CloudFront would see: the cookies this browser sends (HttpOnly, so the page cannot
+/// read them itself), the decoded policy, and the decision for the protected photo.
+async fn cookies_seen(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
+    let find = |name: &str| {
+        cookie.and_then(|c| {
+            c.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    };
+    let policy = find("CloudFront-Policy")
+        .and_then(|p| cfcookie_signer::encoding::decode(&p))
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let url = format!("http://{host}/private/photo.svg");
+    let decision = match cfcookie_signer::verify_cookies(
+        &s.keys.key_group(),
+        &ViewerRequest {
+            url: &url,
+            cookie_header: cookie,
+            client_ip: Some(peer.ip()),
+            now: crate::time::now(),
+        },
+    ) {
+        Ok(_) => serde_json::json!({"allowed": true}),
+        Err(refusal) => serde_json::json!({"allowed": false, "reason": refusal.code()}),
+    };
+    axum::Json(serde_json::json!({
+        "policy": policy,
+        "key_pair_id": find("CloudFront-Key-Pair-Id"),
+        "hash_algorithm": find("CloudFront-Hash-Algorithm").unwrap_or_else(|| "SHA1".into()),
+        "url": url,
+        "decision": decision,
+    }))
+    .into_response()
 }
 
 /// Serves a file only when the request carries cookies CloudFront would accept.
