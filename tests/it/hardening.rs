@@ -454,6 +454,7 @@ fn dev_sign_in_grants_no_arbitrary_groups() {
         .arg(state.path().join("dev"))
         .env("CFCOOKIE_SECRET_ID", "media/cfcookie/signing-key")
         .env("CFCOOKIE_USER_POOL_ID", "eu-west-1_AbC")
+        .env("CFCOOKIE_COOKIE_LIFETME", "60")
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
         .spawn()
@@ -490,6 +491,10 @@ fn dev_sign_in_grants_no_arbitrary_groups() {
     assert!(
         stderr.contains("CFCOOKIE_SECRET_ID") && stderr.contains("CFCOOKIE_USER_POOL_ID"),
         "the ignored production variables are not named: {stderr}"
+    );
+    assert!(
+        stderr.contains("CFCOOKIE_COOKIE_LIFETME is not a cfcookie setting (did you mean CFCOOKIE_COOKIE_LIFETIME?)"),
+        "a misspelt setting is not warned about: {stderr}"
     );
 }
 
