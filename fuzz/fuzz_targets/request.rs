@@ -83,7 +83,9 @@ fn fixture() -> &'static Fixture {
 
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     let mut lines = text.split('\n');
     let ep = &f.endpoints[usize::from(selector) % f.endpoints.len()];
@@ -104,7 +106,10 @@ fuzz_target!(|data: &[u8]| {
                 NOW + 600
             );
             let input = format!("{}.{}", f.valid_header, b64(claims.as_bytes()));
-            let sig = f.key.sign(HashAlgorithm::Sha256, input.as_bytes()).expect("sign");
+            let sig = f
+                .key
+                .sign(HashAlgorithm::Sha256, input.as_bytes())
+                .expect("sign");
             format!("{input}.{}", b64(&sig))
         }
     };
@@ -114,7 +119,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in lines {
         if let Some((k, v)) = line.split_once(':') {
-            if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.trim().as_bytes()), HeaderValue::from_str(v.trim())) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.trim().as_bytes()),
+                HeaderValue::from_str(v.trim()),
+            ) {
                 headers.append(k, v);
             }
         }
@@ -123,14 +131,27 @@ fuzz_target!(|data: &[u8]| {
     let status = response.status().as_u16();
     assert!(status < 500, "{status}: {}", response.body());
     if status >= 400 {
-        assert!(response.headers().get(http::header::SET_COOKIE).is_none(), "cookies on {status}");
+        assert!(
+            response.headers().get(http::header::SET_COOKIE).is_none(),
+            "cookies on {status}"
+        );
     }
-    if status == 200 && path.starts_with("/cookie") && !path.starts_with("/cookie/remove") && method != Method::HEAD {
+    if status == 200
+        && path.starts_with("/cookie")
+        && !path.starts_with("/cookie/remove")
+        && method != Method::HEAD
+    {
         let body: serde_json::Value = serde_json::from_str(response.body()).expect("json body");
         let resource = body["resource"].as_str().expect("resource");
         // A claim can add nothing but one safe segment: no dot segments, no new wildcards.
-        assert!(!resource.contains("/../") && !resource.contains("/./"), "{resource}");
+        assert!(
+            !resource.contains("/../") && !resource.contains("/./"),
+            "{resource}"
+        );
         assert_eq!(resource.matches('*').count(), 1, "{resource}");
-        assert!(!resource.contains('?') && !resource.contains('%'), "{resource}");
+        assert!(
+            !resource.contains('?') && !resource.contains('%'),
+            "{resource}"
+        );
     }
 });

@@ -586,3 +586,16 @@ fn rotate_dev_defaults_to_the_activation_delay() {
         "active_from {active} is not 300 s after {before}"
     );
 }
+
+/// The library's `Issuer` reads `CFCOOKIE_KEY_CACHE_TTL` by the same rules: a bad value is an
+/// error, not a silent 300. (nextest runs each test in its own process, so setting the
+/// variable here touches no other test.)
+#[tokio::test]
+async fn the_issuer_refuses_a_bad_key_cache_ttl() {
+    std::env::set_var("CFCOOKIE_KEY_CACHE_TTL", "five minutes");
+    let err = cfcookie::Issuer::from_secret("media/cfcookie/signing-key")
+        .await
+        .expect_err("a bad TTL")
+        .to_string();
+    assert!(err.contains("CFCOOKIE_KEY_CACHE_TTL"), "{err}");
+}
