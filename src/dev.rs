@@ -9,7 +9,6 @@
 //!   (403 with the reason in `X-Cfcookie-Refusal`);
 //! - `/`: a page that walks sign in → cookies → protected image → sign out → refused.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +24,8 @@ use cfcookie_rotator::model::{SecretValue, FORMAT};
 use cfcookie_signer::{KeyAlgorithm, PrivateKey, ViewerRequest};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Deserialize;
+
+use cfcookie_config::{self as config, Env};
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::keysource::{KeySource, SecretKeySource, SecretReader};
@@ -167,13 +168,66 @@ pub struct DevOptions {
     pub content_dir: Option<PathBuf>,
     /// Seconds a dev token lives.
     pub token_lifetime: i64,
+    /// The only groups the sign-in grants (`CFCOOKIE_DEV_GROUPS`).
+    pub groups: Vec<String>,
+    /// Listen beyond loopback (`--dev-allow-remote`).
+    pub allow_remote: bool,
+    /// `CFCOOKIE_HEADER_TIMEOUT`.
+    pub header_timeout: Duration,
+    /// `CFCOOKIE_ACTIVATION_DELAY`: the page's "rotate now" waits as long as `rotate --dev`.
+    pub activation_delay: i64,
 }
+
+impl DevOptions {
+    /// Options from the settings reader (`CFCOOKIE_DEV_GROUPS`, `CFCOOKIE_HEADER_TIMEOUT`).
+    pub fn new(state_dir: PathBuf, env: &Env) -> Result<DevOptions, cfcookie_config::ConfigError> {
+        Ok(DevOptions {
+            state_dir,
+            content_dir: None,
+            token_lifetime: 3600,
+            groups: env.list(&config::DEV_GROUPS),
+            allow_remote: env.bool(&config::DEV_ALLOW_REMOTE)?,
+            header_timeout: Duration::from_secs(env.number(&config::HEADER_TIMEOUT)?),
+            activation_delay: env.seconds(&config::ACTIVATION_DELAY)?,
+        })
+    }
+}
+
+/// The production settings `serve --dev` does not read (it brings its own issuer, keys and
+/// resource); each one set is named in a warning so nobody believes it applies.
+pub fn ignored_settings(env: &Env) -> Vec<&'static str> {
+    cfcookie_config::ALL
+        .iter()
+        .filter(|s| {
+            s.components.contains(&cfcookie_config::Component::Endpoint)
+                && !PASSED_THROUGH.iter().any(|p| p.variable == s.variable)
+                && env.is_set(s)
+        })
+        .map(|s| s.variable)
+        .collect()
+}
+
+/// Endpoint settings `serve --dev` honours.
+const PASSED_THROUGH: [&cfcookie_config::Setting; 4] = [
+    &config::COOKIE_LIFETIME,
+    &config::SAME_SITE,
+    &config::HASH_ALGORITHM,
+    &config::REQUIRED_GROUPS,
+];
 
 struct DevState {
     issuer: Issuer,
     keys: Arc<SecretKeySource<DevKeyRing>>,
     content: PathBuf,
     token_lifetime: i64,
+    groups: Vec<String>,
+    /// The origins of this server's own page.
+    origins: Vec<String>,
+    ring: DevKeyRing,
+    activation_delay: i64,
+    /// Cookie lifetime + key cache TTL: how long after a key's activation its predecessor's
+    /// cookies may still be in use, so the earliest the predecessor may leave the group.
+    predecessor_needed_for: i64,
 }
 
 const SAMPLE_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="480" height="300" viewBox="0 0 480 300">
@@ -206,29 +260,26 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
     let base = format!("http://{addr}");
     let issuer_url = format!("{base}/dev");
     let hosts = format!("{addr},localhost:{},127.0.0.1:{}", addr.port(), addr.port());
-    let env: HashMap<String, String> = [
-        ("CFCOOKIE_ISSUER", issuer_url.clone()),
+    let origins = hosts.split(',').map(|h| format!("http://{h}")).collect();
+    let mut env = Env::from_pairs([
+        (config::ISSUER.variable, issuer_url.as_str()),
         (
-            "CFCOOKIE_JWKS_URL",
-            format!("{base}/dev/.well-known/jwks.json"),
+            config::JWKS_URL.variable,
+            &format!("{base}/dev/.well-known/jwks.json"),
         ),
-        ("CFCOOKIE_CLIENT_IDS", DEV_CLIENT_ID.to_owned()),
-        ("CFCOOKIE_RESOURCE", "http://{host}/private/*".to_owned()),
-        ("CFCOOKIE_ALLOWED_HOSTS", hosts),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .chain(std::env::vars().filter(|(k, _)| {
-        matches!(
-            k.as_str(),
-            "CFCOOKIE_COOKIE_LIFETIME"
-                | "CFCOOKIE_SAME_SITE"
-                | "CFCOOKIE_HASH_ALGORITHM"
-                | "CFCOOKIE_REQUIRED_GROUPS"
-        )
-    }))
-    .collect();
-    let (config, verifier_config) = EndpointConfig::from_map(&env)?;
+        (config::CLIENT_IDS.variable, DEV_CLIENT_ID),
+        (config::RESOURCE.variable, "http://{host}/private/*"),
+        (config::ALLOWED_HOSTS.variable, &hosts),
+    ]);
+    let process = Env::from_process();
+    for setting in PASSED_THROUGH {
+        if let Some(v) = process.text(setting).filter(|_| process.is_set(setting)) {
+            env.set(setting, v);
+        }
+    }
+    let (config, verifier_config) = EndpointConfig::from_env(&env).map_err(|e| e.to_string())?;
+    // The dev key source re-reads the ring every 2 s (its cache TTL).
+    let config_lifetime = config.cookie_lifetime;
     let endpoint = Arc::new(Endpoint {
         verifier: CognitoVerifier::new(verifier_config, HttpJwks),
         keys: keys.clone(),
@@ -240,11 +291,19 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         keys,
         content,
         token_lifetime: options.token_lifetime,
+        groups: options.groups.clone(),
+        origins,
+        ring: DevKeyRing::new(state_dir),
+        activation_delay: options.activation_delay,
+        predecessor_needed_for: config_lifetime + 2,
     });
     let dev = Router::new()
         .route("/", get(page))
         .route("/dev/.well-known/jwks.json", get(jwks))
         .route("/dev/token", post(token))
+        .route("/dev/keys", get(key_ring))
+        .route("/dev/rotate", post(rotate_now))
+        .route("/dev/cookies", get(cookies_seen))
         .route("/private/{*path}", get(private))
         .with_state(state);
     Ok(dev.merge(crate::server::router(endpoint)))
@@ -268,7 +327,31 @@ struct SignIn {
     groups: String,
 }
 
-async fn token(State(s): State<Arc<DevState>>, Form(form): Form<SignIn>) -> Response {
+/// Mints a token. Anyone who reaches this gets a token, so: only callers on this machine, not
+/// another site's page in the user's browser (a form posted from elsewhere carries its Origin),
+/// and only the dev groups (a token with `admin` would pass any group check).
+async fn token(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "the dev sign-in answers this machine only\n",
+        )
+            .into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if !s.origins.iter().any(|o| o == origin) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the dev sign-in answers its own page only\n",
+            )
+                .into_response();
+        }
+    }
     let username = form.username.trim();
     if username.is_empty() || username.len() > 128 {
         return (StatusCode::BAD_REQUEST, "username: 1 to 128 characters").into_response();
@@ -279,10 +362,142 @@ async fn token(State(s): State<Arc<DevState>>, Form(form): Form<SignIn>) -> Resp
         .map(|g| g.trim().to_owned())
         .filter(|g| !g.is_empty())
         .collect();
+    if let Some(g) = groups.iter().find(|g| !s.groups.contains(g)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "group {g:?} is not a dev group (CFCOOKIE_DEV_GROUPS: {})\n",
+                s.groups.join(", ")
+            ),
+        )
+            .into_response();
+    }
     match s.issuer.mint(username, &groups, s.token_lifetime) {
         Ok(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": s.token_lifetime})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
+}
+
+/// The dev routes that change something answer only a caller on this machine, and not
+/// another site's page in the user's browser (its requests carry its Origin).
+fn local_page_only(s: &DevState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    if !peer.ip().is_loopback() {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "the dev server answers this machine only\n",
+            )
+                .into_response(),
+        );
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin.is_some_and(|origin| !s.origins.iter().any(|o| o == origin)) {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "the dev server answers its own page only\n",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+fn key_json(v: &SecretValue, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "key_id": v.key_id,
+        "created_at": v.created_at.to_rfc3339(),
+        "active_from": v.active_from.to_rfc3339(),
+        "active": v.active_from.timestamp() <= now,
+    })
+}
+
+/// The key ring as a timeline: which key signs now, when the newest becomes active, and the
+/// earliest the previous one may leave the key group.
+async fn key_ring(State(s): State<Arc<DevState>>) -> Response {
+    let now = crate::time::now();
+    let (current, previous) = match s.ring.read().await {
+        Ok(pair) => pair,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    let signing = s.keys.signer(now).ok().map(|k| k.key_pair_id().to_owned());
+    let leaves = current.as_ref().map(|c| {
+        (c.active_from + chrono::Duration::seconds(s.predecessor_needed_for)).to_rfc3339()
+    });
+    axum::Json(serde_json::json!({
+        "now": chrono::DateTime::from_timestamp(now, 0).map(|t| t.to_rfc3339()),
+        "signing": signing,
+        "current": current.as_ref().map(|v| key_json(v, now)),
+        "previous": previous.as_ref().map(|v| key_json(v, now)),
+        "previous_may_leave_at": leaves,
+        "activation_delay": s.activation_delay,
+    }))
+    .into_response()
+}
+
+/// "Rotate now": the rotation `cfcookie rotate --dev` runs (same ring, same activation delay).
+async fn rotate_now(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = local_page_only(&s, peer, &headers) {
+        return refused;
+    }
+    let value = match s.ring.rotate(s.activation_delay) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    if let Err(e) = s.keys.refresh().await {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    axum::Json(key_json(&value, crate::time::now())).into_response()
+}
+
+/// What CloudFront would see: the cookies this browser sends (HttpOnly, so the page cannot
+/// read them itself), the decoded policy, and the decision for the protected photo.
+async fn cookies_seen(
+    State(s): State<Arc<DevState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
+    let find = |name: &str| {
+        cookie.and_then(|c| {
+            c.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    };
+    let policy = find("CloudFront-Policy")
+        .and_then(|p| cfcookie_signer::encoding::decode(&p))
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let url = format!("http://{host}/private/photo.svg");
+    let decision = match cfcookie_signer::verify_cookies(
+        &s.keys.key_group(),
+        &ViewerRequest {
+            url: &url,
+            cookie_header: cookie,
+            client_ip: Some(peer.ip()),
+            now: crate::time::now(),
+        },
+    ) {
+        Ok(_) => serde_json::json!({"allowed": true}),
+        Err(refusal) => serde_json::json!({"allowed": false, "reason": refusal.code()}),
+    };
+    axum::Json(serde_json::json!({
+        "policy": policy,
+        "key_pair_id": find("CloudFront-Key-Pair-Id"),
+        "hash_algorithm": find("CloudFront-Hash-Algorithm").unwrap_or_else(|| "SHA1".into()),
+        "url": url,
+        "decision": decision,
+    }))
+    .into_response()
 }
 
 /// Serves a file only when the request carries cookies CloudFront would accept.
@@ -353,19 +568,26 @@ async fn private(
     }
 }
 
-/// `cfcookie serve --dev`: binds, prints the URL, serves until SIGTERM/Ctrl-C.
+/// `cfcookie serve --dev`: binds (loopback only unless forced), prints the URL, serves until
+/// SIGTERM/Ctrl-C.
 pub async fn serve(listen: SocketAddr, options: DevOptions) -> Result<(), String> {
+    if !listen.ip().is_loopback() && !options.allow_remote {
+        return Err(format!(
+            "serve --dev hands out tokens to anyone who can reach it, so it listens on loopback only; {listen} is not loopback (CFCOOKIE_LISTEN / --listen): use 127.0.0.1, or pass --dev-allow-remote (CFCOOKIE_DEV_ALLOW_REMOTE=true) if you really mean it"
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = app(addr, &options).await?;
     println!("cfcookie dev server: open http://{addr}/  (keys in {}; rotate with `cfcookie rotate --dev`)", options.state_dir.display());
-    axum::serve(
+    crate::server::run_with(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        crate::server::shutdown_signal(),
+        options.header_timeout,
     )
-    .with_graceful_shutdown(crate::server::shutdown_signal())
     .await
     .map_err(|e| e.to_string())
 }

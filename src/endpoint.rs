@@ -10,6 +10,8 @@ use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::json;
 use tracing::{info, warn};
 
+use cfcookie_config::{self as config, ConfigError, Env};
+
 use crate::keysource::KeySource;
 use crate::resource::SharedResource;
 use crate::token::{Claims, TokenError, TokenUse, VerifierConfig};
@@ -19,8 +21,9 @@ use crate::token::{Claims, TokenError, TokenUse, VerifierConfig};
 pub struct EndpointConfig {
     /// Maximum cookie lifetime, seconds (`CFCOOKIE_COOKIE_LIFETIME`).
     pub cookie_lifetime: i64,
-    /// Resource template (`CFCOOKIE_RESOURCE`), default `https://{host}/*`; shared so a
-    /// refresh from `CFCOOKIE_RESOURCE_PARAMETER` reaches a running endpoint.
+    /// Resource template (`CFCOOKIE_RESOURCE`), default `https://{host}/*`, parsed at start-up
+    /// (placeholders checked); shared so a refresh from `CFCOOKIE_RESOURCE_PARAMETER` reaches a
+    /// running endpoint.
     pub resource: SharedResource,
     /// Hosts `{host}` may take (`CFCOOKIE_ALLOWED_HOSTS`), lower-case.
     pub allowed_hosts: Vec<String>,
@@ -40,130 +43,234 @@ pub struct EndpointConfig {
     /// Reuse of signatures for identical policies (`CFCOOKIE_SIGNATURE_CACHE_SECONDS`, off by
     /// default; see [`crate::sigcache`]).
     pub signature_cache: Option<Arc<crate::sigcache::SignatureCache>>,
+    /// How often the key source re-reads the secret, seconds (`CFCOOKIE_KEY_CACHE_TTL`).
+    pub key_cache_ttl: u64,
 }
 
 impl EndpointConfig {
     /// Reads the settings of the endpoint and of its token verifier from `env`.
     pub fn from_map(
         env: &HashMap<String, String>,
-    ) -> Result<(EndpointConfig, VerifierConfig), String> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let list = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let secs = |k: &str, d: i64| -> Result<i64, String> {
-            get(k).map_or(Ok(d), |v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("{k}={v:?} is not a positive number of seconds"))
-            })
-        };
-        let region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
-        let issuer = match (get("CFCOOKIE_ISSUER"), get("CFCOOKIE_USER_POOL_ID")) {
-            (Some(i), _) => i,
-            (None, Some(pool)) => {
-                let region = pool.split('_').next().filter(|r| r.contains('-')).map(str::to_owned).or(region).ok_or("AWS_REGION is needed to derive the issuer")?;
-                format!("https://cognito-idp.{region}.amazonaws.com/{pool}")
-            }
-            (None, None) => return Err("set CFCOOKIE_USER_POOL_ID (or CFCOOKIE_ISSUER): the Cognito user pool whose tokens are accepted".into()),
-        };
-        let client_ids = list("CFCOOKIE_CLIENT_IDS");
-        if client_ids.is_empty() {
-            return Err(
-                "set CFCOOKIE_CLIENT_IDS: the app client ids whose tokens are accepted".into(),
-            );
-        }
-        let token_use = match get("CFCOOKIE_TOKEN_USE").as_deref() {
-            None | Some("access") => TokenUse::Access,
-            Some("id") => TokenUse::Id,
-            Some(other) => {
-                return Err(format!("CFCOOKIE_TOKEN_USE={other:?} must be access or id"))
-            }
+    ) -> Result<(EndpointConfig, VerifierConfig), ConfigError> {
+        EndpointConfig::from_env(&Env::from_map(env))
+    }
+
+    /// Reads the settings of the endpoint and of its token verifier.
+    pub fn from_env(env: &Env) -> Result<(EndpointConfig, VerifierConfig), ConfigError> {
+        let region = env
+            .other("AWS_REGION")
+            .or_else(|| env.other("AWS_DEFAULT_REGION"));
+        let issuer =
+            match (env.text(&config::ISSUER), env.text(&config::USER_POOL_ID)) {
+                (Some(i), _) => i,
+                (None, Some(pool)) => {
+                    let region = pool
+                        .split('_')
+                        .next()
+                        .filter(|r| r.contains('-'))
+                        .map(str::to_owned)
+                        .or(region)
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                &config::USER_POOL_ID,
+                                "the region is neither in the pool id nor in AWS_REGION",
+                            )
+                        })?;
+                    format!("https://cognito-idp.{region}.amazonaws.com/{pool}")
+                }
+                (None, None) => return Err(ConfigError::new(
+                    &config::USER_POOL_ID,
+                    "set it (or CFCOOKIE_ISSUER): the Cognito user pool whose tokens are accepted",
+                )),
+            };
+        env.required(&config::CLIENT_IDS)?;
+        let token_use = match env.choice(&config::TOKEN_USE)? {
+            "id" => TokenUse::Id,
+            _ => TokenUse::Access,
         };
         let verifier = VerifierConfig {
-            jwks_url: get("CFCOOKIE_JWKS_URL")
+            jwks_url: env
+                .text(&config::JWKS_URL)
                 .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
             issuer,
             token_use,
-            client_ids,
-            leeway: u64::try_from(secs("CFCOOKIE_TOKEN_LEEWAY", 5)?).unwrap_or(5),
-            required_groups: list("CFCOOKIE_REQUIRED_GROUPS"),
-            required_scopes: list("CFCOOKIE_REQUIRED_SCOPES"),
+            client_ids: env.list(&config::CLIENT_IDS),
+            leeway: env.number(&config::TOKEN_LEEWAY)?,
+            required_groups: env.list(&config::REQUIRED_GROUPS),
+            required_scopes: env.list(&config::REQUIRED_SCOPES),
         };
-        let resource = get("CFCOOKIE_RESOURCE").unwrap_or_else(|| "https://{host}/*".into());
-        let allowed_hosts: Vec<String> = list("CFCOOKIE_ALLOWED_HOSTS")
+        let resource = env.required(&config::RESOURCE)?;
+        let template = ResourceTemplate::parse(&resource)
+            .map_err(|e| ConfigError::new(&config::RESOURCE, e))?;
+        let allowed_hosts: Vec<String> = env
+            .list(&config::ALLOWED_HOSTS)
             .into_iter()
             .map(|h| h.to_ascii_lowercase())
             .collect();
-        if resource.contains("{host}") && allowed_hosts.is_empty() {
-            return Err("CFCOOKIE_RESOURCE uses {host} but CFCOOKIE_ALLOWED_HOSTS is empty: set the hosts cookies may be minted for, or a fixed CFCOOKIE_RESOURCE".into());
+        if template.uses_host() && allowed_hosts.is_empty() {
+            return Err(ConfigError::new(&config::ALLOWED_HOSTS, "is empty but CFCOOKIE_RESOURCE uses {host}: set the hosts cookies may be minted for, or a fixed CFCOOKIE_RESOURCE"));
         }
-        Policy::new(expand_check(&resource), 1)
+        Policy::new(template.sample(), 1)
             .validate()
-            .map_err(|e| format!("CFCOOKIE_RESOURCE: {e}"))?;
-        let same_site: SameSite =
-            get("CFCOOKIE_SAME_SITE").map_or(Ok(SameSite::Lax), |v| v.parse())?;
+            .map_err(|e| ConfigError::new(&config::RESOURCE, e.to_string()))?;
+        let same_site: SameSite = env
+            .choice(&config::SAME_SITE)?
+            .parse()
+            .map_err(|e: String| ConfigError::new(&config::SAME_SITE, e))?;
         let cookie = CookieAttributes {
-            path: get("CFCOOKIE_COOKIE_PATH").unwrap_or_else(|| "/".into()),
-            domain: get("CFCOOKIE_COOKIE_DOMAIN"),
+            path: env.text(&config::COOKIE_PATH).unwrap_or_else(|| "/".into()),
+            domain: env.text(&config::COOKIE_DOMAIN),
             secure: true,
             http_only: true,
             same_site: Some(same_site),
             expires: None,
             max_age: None,
         };
-        cookie.validate()?;
-        let hash = get("CFCOOKIE_HASH_ALGORITHM").map_or(Ok(HashAlgorithm::Sha1), |v| {
-            v.parse()
-                .map_err(|e: cfcookie_signer::keys::UnknownHash| e.to_string())
-        })?;
+        cookie
+            .validate()
+            .map_err(|e| ConfigError::new(&config::COOKIE_PATH, e))?;
+        let hash = env.choice(&config::HASH_ALGORITHM)?.parse().map_err(
+            |e: cfcookie_signer::keys::UnknownHash| {
+                ConfigError::new(&config::HASH_ALGORITHM, e.to_string())
+            },
+        )?;
         let config = EndpointConfig {
-            cookie_lifetime: secs("CFCOOKIE_COOKIE_LIFETIME", 3600)?,
-            resource: SharedResource::new(resource),
+            cookie_lifetime: env.seconds(&config::COOKIE_LIFETIME)?,
+            resource: SharedResource::new(resource, template),
             allowed_hosts,
             cookie,
-            allowed_origins: list("CFCOOKIE_ALLOWED_ORIGINS"),
-            token_header: get("CFCOOKIE_TOKEN_HEADER").map(|h| h.to_ascii_lowercase()),
+            allowed_origins: env.list(&config::ALLOWED_ORIGINS),
+            token_header: env
+                .text(&config::TOKEN_HEADER)
+                .map(|h| h.to_ascii_lowercase()),
             hash,
-            bind_viewer_ip: matches!(
-                get("CFCOOKIE_BIND_VIEWER_IP").as_deref(),
-                Some("1" | "true" | "yes")
-            ),
-            path_prefix: get("CFCOOKIE_PATH_PREFIX")
+            bind_viewer_ip: env.bool(&config::BIND_VIEWER_IP)?,
+            path_prefix: env
+                .text(&config::PATH_PREFIX)
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned(),
             signature_cache: crate::sigcache::SignatureCache::from_settings(
-                get("CFCOOKIE_SIGNATURE_CACHE_SECONDS").as_deref(),
-                get("CFCOOKIE_SIGNATURE_CACHE_SIZE").as_deref(),
-            )?,
+                env.number(&config::SIGNATURE_CACHE_SECONDS)?,
+                env.number(&config::SIGNATURE_CACHE_SIZE)?,
+            ),
+            key_cache_ttl: env.number(&config::KEY_CACHE_TTL)?,
         };
         Ok((config, verifier))
     }
 }
 
-/// The template with placeholders filled by harmless text, for validation at start-up.
-fn expand_check(template: &str) -> String {
-    let mut out = template.replace("{host}", "example.com");
-    while let (Some(a), Some(b)) = (out.find('{'), out.find('}')) {
-        if b < a {
-            break;
+/// A claim the resource template can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Sub,
+    Username,
+    ClientId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Host,
+    /// A claim, verbatim (one safe path segment) or as the hex SHA-256 of its value.
+    Claim {
+        claim: Claim,
+        hashed: bool,
+    },
+}
+
+/// `CFCOOKIE_RESOURCE`, parsed: text, `{host}`, and claims `{sub}`, `{username}`,
+/// `{client_id}`, each optionally `:sha256`. Any other `{...}` is refused at start-up: left as
+/// text it would silently drop the per-user scoping the operator meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTemplate {
+    parts: Vec<Part>,
+}
+
+impl ResourceTemplate {
+    /// Parses a template; the error says which placeholder is wrong.
+    pub fn parse(template: &str) -> Result<ResourceTemplate, String> {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                return Err(format!("unmatched '}}' in {template:?}"));
+            }
+            let close = rest[open..]
+                .find('}')
+                .map(|c| open + c)
+                .ok_or_else(|| format!("unclosed '{{' in {template:?}"))?;
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_owned()));
+            }
+            let inner = &rest[open + 1..close];
+            let (name, modifier) = match inner.split_once(':') {
+                Some((n, m)) => (n, Some(m)),
+                None => (inner, None),
+            };
+            let hashed = match modifier {
+                None => false,
+                Some("sha256") => true,
+                Some(m) => {
+                    return Err(format!(
+                        "{{{inner}}}: unknown modifier {m:?} (only :sha256)"
+                    ))
+                }
+            };
+            let part = match name {
+                "host" if !hashed => Part::Host,
+                "sub" => Part::Claim { claim: Claim::Sub, hashed },
+                "username" => Part::Claim { claim: Claim::Username, hashed },
+                "client_id" => Part::Claim { claim: Claim::ClientId, hashed },
+                _ => {
+                    return Err(format!(
+                        "unknown placeholder {{{inner}}}: use {{host}}, {{sub}}, {{username}} or {{client_id}} (claims may be {{name:sha256}})"
+                    ))
+                }
+            };
+            parts.push(part);
+            rest = &rest[close + 1..];
         }
-        out.replace_range(a..=b, "x");
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_owned()));
+        }
+        Ok(ResourceTemplate { parts })
     }
-    out
+
+    fn uses_host(&self) -> bool {
+        self.parts.contains(&Part::Host)
+    }
+
+    /// The template filled with harmless values, for validation at start-up.
+    fn sample(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Host => "example.com",
+                Part::Claim { .. } => "x",
+            })
+            .collect()
+    }
+}
+
+/// A claim is used as one path segment only if nothing in it can mean anything to a URL or to
+/// S3: no `/`, `.`, `%`, `*`, `?`, spaces or non-ASCII. (Escaping is not enough: S3 decodes
+/// `%2F` back to `/`, and `..` needs no escaping.)
+fn safe_segment(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 256
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn sha256_hex(value: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Verifies tokens (Cognito, or the dev issuer's).
@@ -207,6 +314,7 @@ struct Refuse(StatusCode, &'static str, String);
 
 /// A JSON error response.
 fn error(status: StatusCode, code: &str, message: &str) -> Response<String> {
+    crate::metrics::refused(code);
     let mut r = Response::new(json!({"error": code, "message": message}).to_string());
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -225,21 +333,6 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<String> {
         }
     }
     r
-}
-
-/// Percent-encodes a claim for the resource template: everything but RFC 3986 unreserved, so
-/// a claim cannot add `*` or `?` (which would widen the pattern) or `/`.
-fn escape_claim(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Splits `host[:port]`, lower-cased; `None` when it is not a plausible host.
@@ -275,7 +368,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 "no such route: use /cookie or /cookie/remove",
             ),
         };
-        self.cors(headers, &mut response);
+        self.cors(headers, route.starts_with("/cookie/remove"), &mut response);
         info!(method = %method, path = route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
         response
     }
@@ -369,6 +462,13 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 );
             }
         };
+        // Inside the leeway after `exp` the token verifies, but its cookies would be expired on
+        // arrival: tell the client to refresh the token instead.
+        if claims.exp <= now {
+            let e = TokenError::Expired;
+            info!(reason = %e, "token refused");
+            return error(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
+        }
         let resource = match self.resource(headers, &claims) {
             Ok(r) => r,
             Err(Refuse(status, code, message)) => return error(status, code, &message),
@@ -384,7 +484,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                     return error(
                         StatusCode::BAD_REQUEST,
                         "no_viewer_address",
-                        "IP binding is on but CloudFront-Viewer-Address has no IPv4 address",
+                        "IP binding is on but there is not exactly one CloudFront-Viewer-Address with an IPv4 address",
                     )
                 }
             }
@@ -443,7 +543,21 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
             HeaderValue::from_static("application/json"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        for c in cookies.set_cookie_headers(&attrs) {
+        crate::metrics::cookies_issued();
+        let issued = cookies.set_cookie_headers(&attrs);
+        // A CloudFront cookie left from an earlier issue (a SHA-256 `CloudFront-Hash-Algorithm`
+        // when SHA-1 is issued now, a canned `CloudFront-Expires`) would make CloudFront refuse
+        // the new ones: expire every CloudFront cookie not issued now.
+        let stale = self
+            .config
+            .cookie
+            .removal_headers()
+            .into_iter()
+            .filter(|removal| {
+                let name = removal.split('=').next().unwrap_or_default();
+                !issued.iter().any(|c| c.split('=').next() == Some(name))
+            });
+        for c in issued.iter().cloned().chain(stale) {
             if let Ok(v) = HeaderValue::from_str(&c) {
                 h.append(header::SET_COOKIE, v);
             }
@@ -452,62 +566,111 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
     }
 
     fn resource(&self, headers: &HeaderMap, claims: &Claims) -> Result<String, Refuse> {
-        let mut out = self.config.resource.get();
-        if out.contains("{host}") {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .and_then(clean_host)
-                .ok_or_else(|| {
-                    Refuse(
-                        StatusCode::BAD_REQUEST,
-                        "bad_host",
-                        "a Host header is required".into(),
-                    )
-                })?;
-            let bare = host
-                .rsplit_once(':')
-                .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-                .map_or(host.as_str(), |(h, _)| h);
-            if !self
-                .config
-                .allowed_hosts
-                .iter()
-                .any(|a| a == &host || a == bare)
-            {
-                return Err(Refuse(
-                    StatusCode::BAD_REQUEST,
-                    "host_not_allowed",
-                    format!("cookies are not issued for host {host:?}"),
-                ));
-            }
-            out = out.replace("{host}", &host);
-        }
-        for (name, value) in [
-            ("{sub}", Some(claims.sub.as_str())),
-            ("{username}", claims.username.as_deref()),
-            ("{client_id}", Some(claims.client_id.as_str())),
-        ] {
-            if out.contains(name) {
-                let value = value.ok_or_else(|| {
-                    Refuse(
-                        StatusCode::FORBIDDEN,
-                        "missing_claim",
-                        format!("the token has no claim for {name}"),
-                    )
-                })?;
-                out = out.replace(name, &escape_claim(value));
+        let template = self.config.resource.template();
+        let mut out = String::new();
+        for part in &template.1.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Host => out.push_str(&self.host(headers)?),
+                Part::Claim { claim, hashed } => {
+                    let (name, value) = match claim {
+                        Claim::Sub => ("sub", Some(claims.sub.as_str())),
+                        Claim::Username => ("username", claims.username.as_deref()),
+                        Claim::ClientId => ("client_id", Some(claims.client_id.as_str())),
+                    };
+                    let value = value.ok_or_else(|| {
+                        Refuse(
+                            StatusCode::FORBIDDEN,
+                            "missing_claim",
+                            format!("the token has no claim for {{{name}}}"),
+                        )
+                    })?;
+                    if *hashed {
+                        out.push_str(&sha256_hex(value));
+                    } else if safe_segment(value) {
+                        out.push_str(value);
+                    } else {
+                        return Err(Refuse(
+                            StatusCode::FORBIDDEN,
+                            "unsafe_claim",
+                            format!("the token's {name} is not one path segment of letters, digits, '-' and '_'"),
+                        ));
+                    }
+                }
             }
         }
         Ok(out)
     }
 
-    fn remove_route(&self, method: &Method, _headers: &HeaderMap) -> Response<String> {
-        if let Some(r) = Self::method_check(method) {
-            return r;
+    /// The request's Host, if it is exactly one of the allowed hosts (a port included: a Host
+    /// with a port matches only an entry with that port).
+    fn host(&self, headers: &HeaderMap) -> Result<String, Refuse> {
+        let mut values = headers.get_all(header::HOST).iter();
+        let host = match (values.next(), values.next()) {
+            (Some(h), None) => h.to_str().ok().and_then(clean_host),
+            _ => None,
         }
+        .ok_or_else(|| {
+            Refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_host",
+                "one Host header is required".into(),
+            )
+        })?;
+        if !self.config.allowed_hosts.iter().any(|a| a == &host) {
+            return Err(Refuse(
+                StatusCode::BAD_REQUEST,
+                "host_not_allowed",
+                format!("cookies are not issued for host {host:?}"),
+            ));
+        }
+        Ok(host)
+    }
+
+    /// Whether a browser sent this request on behalf of another site: an `Origin` that is
+    /// neither allowed nor this host, or `Sec-Fetch-Site: cross-site` without an allowed
+    /// `Origin`. Requests without either header (curl, backends) are not browsers' and pass.
+    fn cross_site(&self, headers: &HeaderMap) -> bool {
+        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(clean_host);
+        let trusted = origin.is_some_and(|o| {
+            self.config.allowed_origins.iter().any(|a| a == o)
+                || host.as_deref().is_some_and(|h| {
+                    o.strip_prefix("https://")
+                        .or_else(|| o.strip_prefix("http://"))
+                        .is_some_and(|rest| rest.eq_ignore_ascii_case(h))
+                })
+        });
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        !trusted && (origin.is_some() || fetch_site == Some("cross-site"))
+    }
+
+    fn remove_route(&self, method: &Method, headers: &HeaderMap) -> Response<String> {
+        // Signing out changes state, so another site must not be able to trigger it with an
+        // <img> or a form: POST only (no GET), and refused when a browser says it comes from
+        // a foreign origin.
         if method == Method::OPTIONS {
             return Self::preflight();
+        }
+        if method != Method::POST {
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use POST",
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            return r;
+        }
+        if self.cross_site(headers) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                "sign-out is accepted from this site or an allowed origin only",
+            );
         }
         let mut r = Response::new(json!({"removed": true}).to_string());
         let h = r.headers_mut();
@@ -525,7 +688,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
     }
 
     /// CORS with credentials for allowed origins only; no Origin, no CORS headers.
-    fn cors(&self, headers: &HeaderMap, response: &mut Response<String>) {
+    fn cors(&self, headers: &HeaderMap, remove: bool, response: &mut Response<String>) {
         let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
             return;
         };
@@ -545,7 +708,11 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
         if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                HeaderValue::from_static(if remove {
+                    "POST, OPTIONS"
+                } else {
+                    "GET, HEAD, OPTIONS"
+                }),
             );
             let allow = match &self.config.token_header {
                 Some(extra) => format!("authorization, {extra}"),
@@ -564,7 +731,13 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
 
 /// The viewer's IPv4 address from `CloudFront-Viewer-Address` (`ip:port`).
 fn viewer_ipv4(headers: &HeaderMap) -> Option<Ipv4Cidr> {
-    let v = headers.get("cloudfront-viewer-address")?.to_str().ok()?;
+    // CloudFront sends one; a second one was added by someone else, and which one CloudFront
+    // wrote cannot be told apart.
+    let mut values = headers.get_all("cloudfront-viewer-address").iter();
+    let v = match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok()?,
+        _ => return None,
+    };
     let ip = v.rsplit_once(':').map_or(v, |(ip, _)| ip);
     match ip.parse::<IpAddr>().ok()? {
         IpAddr::V4(a) => format!("{a}/32").parse().ok(),

@@ -54,13 +54,12 @@ impl std::fmt::Debug for Issuer {
 
 impl Issuer {
     /// Keys from a Secrets Manager secret kept by the rotator, refreshed in the background
-    /// every `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300). Uses the standard AWS environment.
+    /// every `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300; a bad value is an error, as in the
+    /// endpoint and the rotator). Uses the standard AWS environment.
     pub async fn from_secret(secret_id: &str) -> Result<Issuer, IssueError> {
-        let ttl = std::env::var("CFCOOKIE_KEY_CACHE_TTL")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(300u64)
-            .max(1);
+        let ttl = cfcookie_config::Env::from_process()
+            .number(&cfcookie_config::KEY_CACHE_TTL)
+            .map_err(|e| IssueError::Keys(e.to_string()))?;
         let aws = load_aws_config().await;
         Issuer::from_secret_with(&aws, secret_id, Duration::from_secs(ttl)).await
     }

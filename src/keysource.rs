@@ -253,13 +253,35 @@ impl<R: SecretReader> SecretKeySource<R> {
         let me = Arc::clone(self);
         let period = (ttl / 2).max(Duration::from_millis(500));
         tokio::spawn(async move {
+            // Counted from the start-up read, which the caller has just made.
+            let mut last_ok = std::time::Instant::now();
             loop {
                 tokio::time::sleep(period).await;
-                if let Err(e) = me.refresh().await {
+                let result = me.refresh().await;
+                if let Err(e) = &result {
                     warn!(error = %e, "key refresh failed; still signing with the keys loaded before");
+                } else {
+                    last_ok = std::time::Instant::now();
                 }
+                let now = chrono::Utc::now().timestamp();
+                crate::metrics::key_refresh(
+                    result.is_ok(),
+                    last_ok.elapsed().as_secs_f64(),
+                    me.active_since(now).map(|since| (now - since) as f64),
+                );
             }
         })
+    }
+
+    /// When the key that signs at `now` became active (epoch seconds), for the key-age metric.
+    pub fn active_since(&self, now: i64) -> Option<i64> {
+        let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        match (&l.current, &l.previous) {
+            (Some(c), _) if c.active_from <= now => Some(c.active_from),
+            (Some(_), Some(p)) => Some(p.active_from),
+            (Some(c), None) => Some(c.active_from),
+            (None, _) => None,
+        }
     }
 }
 

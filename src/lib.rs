@@ -9,7 +9,8 @@
 //! - [`sigcache`]: the optional cache of signatures for identical policies.
 //! - [`dev`]: `serve --dev`: local key ring, dev token issuer, guarded content, walkthrough.
 //! - [`cli`]: the `cfcookie` command line (thin: parses, calls the pieces, prints).
-//! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up.
+//! - [`time`]: epoch-or-RFC-3339 times; [`logging`]: log set-up; [`metrics`]: the endpoint's
+//!   metrics (names documented in `docs/metrics.md`).
 //! - [`resource`]: the endpoint's resource template, refreshed from SSM while it runs.
 //!
 //! - [`issuer`]: library use by backend services ([`Issuer`]).
@@ -39,6 +40,7 @@ pub mod endpoint;
 pub mod issuer;
 pub mod keysource;
 pub mod logging;
+pub mod metrics;
 pub mod resource;
 pub mod server;
 pub mod sigcache;

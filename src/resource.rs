@@ -7,24 +7,37 @@
 
 use std::sync::{Arc, RwLock};
 
-/// A resource template shared by the endpoint and the task that refreshes it.
+use crate::endpoint::ResourceTemplate;
+
+/// A resource template shared by the endpoint and the task that refreshes it: its text and
+/// its parsed form, replaced together.
 #[derive(Clone)]
-pub struct SharedResource(Arc<RwLock<String>>);
+pub struct SharedResource(Arc<RwLock<Arc<(String, ResourceTemplate)>>>);
 
 impl SharedResource {
-    /// A template that starts as `template`.
-    pub fn new(template: impl Into<String>) -> Self {
-        SharedResource(Arc::new(RwLock::new(template.into())))
+    /// A template that starts as `text`, parsed as `template`.
+    pub fn new(text: impl Into<String>, template: ResourceTemplate) -> Self {
+        SharedResource(Arc::new(RwLock::new(Arc::new((text.into(), template)))))
     }
 
-    /// The template now.
+    fn current(&self) -> Arc<(String, ResourceTemplate)> {
+        Arc::clone(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The template's text now.
     pub fn get(&self) -> String {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current().0.clone()
     }
 
-    /// Replaces the template (the caller has validated it).
-    pub fn set(&self, template: String) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = template;
+    /// The parsed template now (a cheap clone of a shared pointer).
+    pub fn template(&self) -> Arc<(String, ResourceTemplate)> {
+        self.current()
+    }
+
+    /// Replaces the template with `other`'s (the caller has validated it).
+    pub fn set_from(&self, other: &SharedResource) {
+        let next = other.current();
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = next;
     }
 }
 
@@ -46,9 +59,14 @@ mod tests {
 
     #[test]
     fn clones_see_a_replaced_template() {
-        let a = SharedResource::new("https://old.example/*");
+        let parse = |t: &str| SharedResource::new(t, ResourceTemplate::parse(t).unwrap());
+        let a = parse("https://old.example/*");
         let b = a.clone();
-        a.set("https://new.example/*".into());
-        assert_eq!(b, "https://new.example/*");
+        a.set_from(&parse("https://new.example/{sub}/*"));
+        assert_eq!(b, "https://new.example/{sub}/*");
+        assert_eq!(
+            b.template().1,
+            ResourceTemplate::parse("https://new.example/{sub}/*").unwrap()
+        );
     }
 }

@@ -13,6 +13,8 @@ use axum::Router;
 use cfcookie_rotator::sdk::{load_aws_config, SdkSecretStore};
 use cfcookie_signer::{KeyGroup, Signer};
 
+use cfcookie_config::{self as config, Env};
+
 use crate::endpoint::{Endpoint, EndpointConfig, TokenVerifier};
 use crate::keysource::{
     KeySource, KeyUnavailable, SecretKeySource, SecretsManagerReader, StaticKeySource,
@@ -22,12 +24,6 @@ use crate::token::{CognitoVerifier, HttpJwks};
 /// Every AWS API call the endpoint makes, as IAM actions (the infra test holds the endpoint's
 /// role to exactly these).
 pub const ENDPOINT_API_CALLS: &[&str] = &["secretsmanager:GetSecretValue", "ssm:GetParameter"];
-
-fn resource_parameter(env: &HashMap<String, String>) -> Option<String> {
-    env.get("CFCOOKIE_RESOURCE_PARAMETER")
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
 
 async fn read_resource_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
     let out = ssm.get_parameter().name(name).send().await.map_err(|e| {
@@ -46,16 +42,14 @@ async fn read_resource_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Resul
 /// Reads `CFCOOKIE_RESOURCE_PARAMETER` (SSM) into `CFCOOKIE_RESOURCE`. Terraform writes the
 /// distribution's domain there after creating it: the endpoint's own environment cannot hold
 /// it, because the distribution's origin is this function's URL.
-async fn with_resource_parameter(
-    env: &HashMap<String, String>,
-) -> Result<HashMap<String, String>, String> {
+async fn with_resource_parameter(env: &Env) -> Result<Env, String> {
     let mut env = env.clone();
-    let Some(name) = resource_parameter(&env) else {
+    let Some(name) = env.text(&config::RESOURCE_PARAMETER) else {
         return Ok(env);
     };
     let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
     let value = read_resource_parameter(&ssm, &name).await?;
-    env.insert("CFCOOKIE_RESOURCE".into(), value);
+    env.set(&config::RESOURCE, value);
     Ok(env)
 }
 
@@ -64,12 +58,12 @@ async fn with_resource_parameter(
 /// `resource`. A new value is held to the start-up checks (the whole configuration is read again
 /// with it); one that fails them, or a failed read, leaves the template in use and is logged.
 pub fn spawn_resource_refresh(
-    env: HashMap<String, String>,
+    env: Env,
     ssm: aws_sdk_ssm::Client,
     resource: crate::resource::SharedResource,
     period: Duration,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let name = resource_parameter(&env)?;
+    let name = env.text(&config::RESOURCE_PARAMETER)?;
     Some(tokio::spawn(async move {
         loop {
             tokio::time::sleep(period).await;
@@ -81,7 +75,7 @@ pub fn spawn_resource_refresh(
 /// One refresh of [`spawn_resource_refresh`]: reads the parameter and swaps in a changed,
 /// valid template.
 pub async fn refresh_resource(
-    env: &HashMap<String, String>,
+    env: &Env,
     ssm: &aws_sdk_ssm::Client,
     name: &str,
     resource: &crate::resource::SharedResource,
@@ -97,11 +91,11 @@ pub async fn refresh_resource(
         return;
     }
     let mut candidate = env.clone();
-    candidate.insert("CFCOOKIE_RESOURCE".into(), value.clone());
-    match EndpointConfig::from_map(&candidate) {
-        Ok(_) => {
+    candidate.set(&config::RESOURCE, value.clone());
+    match EndpointConfig::from_env(&candidate) {
+        Ok((checked, _)) => {
             tracing::info!(parameter = name, resource = %value, "resource template changed");
-            resource.set(value);
+            resource.set_from(&checked.resource);
         }
         Err(e) => {
             tracing::warn!(parameter = name, error = %e, "new resource template refused; keeping the one in use");
@@ -125,6 +119,13 @@ fn spawn_key_age_log<R: crate::keysource::SecretReader + 'static>(
             tokio::time::sleep(period).await;
         }
     });
+}
+
+/// Logs one warning per `CFCOOKIE_*` variable that is not a setting (usually a typo).
+pub fn warn_unknown_settings(env: &Env) {
+    for line in env.unknown_warnings() {
+        tracing::warn!("{line}");
+    }
 }
 
 /// The key source the environment selects.
@@ -157,42 +158,43 @@ pub type DeployedEndpoint = Endpoint<CognitoVerifier<HttpJwks>, AnyKeySource>;
 /// Builds the endpoint from `CFCOOKIE_*` variables: loads the keys (and starts their background
 /// refresh) and the JWKS before the first request.
 pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<DeployedEndpoint, String> {
+    endpoint_from(&Env::from_map(env)).await
+}
+
+/// As [`endpoint_from_env`], from the settings reader.
+pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
+    warn_unknown_settings(env);
     let env = &with_resource_parameter(env).await?;
-    let (config, verifier_config) = EndpointConfig::from_map(env)?;
-    let get = |k: &str| {
-        env.get(k)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let ttl = get("CFCOOKIE_KEY_CACHE_TTL")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(300)
-        .max(1);
-    let keys = match (get("CFCOOKIE_KEY_FILE"), get("CFCOOKIE_KEY_PAIR_ID"), get("CFCOOKIE_SECRET_ID")) {
+    let (settings, verifier_config) = EndpointConfig::from_env(env).map_err(|e| e.to_string())?;
+    let ttl = settings.key_cache_ttl;
+    let keys = match (env.text(&config::KEY_FILE), env.text(&config::KEY_PAIR_ID), env.text(&config::SECRET_ID)) {
         (Some(file), Some(id), _) => {
-            let pass = get("CFCOOKIE_KEY_PASSPHRASE").map(String::into_bytes);
+            let pass = env.text(&config::KEY_PASSPHRASE).map(String::into_bytes);
             AnyKeySource::File(StaticKeySource::from_file(std::path::Path::new(&file), &id, pass.as_deref())?)
         }
         (Some(_), None, _) => return Err("CFCOOKIE_KEY_FILE needs CFCOOKIE_KEY_PAIR_ID (its CloudFront public key id)".into()),
         (None, _, Some(secret)) => {
             let aws = load_aws_config().await;
             let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(&aws), secret)));
-            if let Err(e) = source.refresh().await {
+            let loaded = source.refresh().await;
+            if let Err(e) = &loaded {
                 // Start anyway: requests get 503 until a refresh succeeds.
                 tracing::error!(error = %e, "cannot load the signing keys yet");
             }
+            let now = crate::time::now();
+            crate::metrics::key_refresh(loaded.is_ok(), 0.0, source.active_since(now).map(|s| (now - s) as f64));
             source.spawn_refresh(Duration::from_secs(ttl));
             spawn_key_age_log(Arc::clone(&source), Duration::from_secs(ttl));
             AnyKeySource::Secret(source)
         }
         (None, _, None) => return Err("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID".into()),
     };
-    if resource_parameter(env).is_some() {
+    if env.is_set(&config::RESOURCE_PARAMETER) {
         let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
         spawn_resource_refresh(
             env.clone(),
             ssm,
-            config.resource.clone(),
+            settings.resource.clone(),
             Duration::from_secs(ttl),
         );
     }
@@ -203,7 +205,7 @@ pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<Deployed
     Ok(Endpoint {
         verifier,
         keys: Arc::new(keys),
-        config,
+        config: settings,
         clock: Arc::new(crate::time::now),
     })
 }
@@ -241,21 +243,68 @@ pub fn router<V: TokenVerifier + 'static, K: KeySource + 'static>(
         .with_state(endpoint)
 }
 
+/// Default of `CFCOOKIE_HEADER_TIMEOUT`.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // Responses are small and leave in more than one segment: without TCP_NODELAY, Nagle's
-    // algorithm and the client's delayed ACK leave both ends waiting between them.
-    let listener = listener.tap_io(|tcp| {
+    run_with(listener, app, shutdown, DEFAULT_HEADER_TIMEOUT).await
+}
+
+/// As [`run`], closing any connection that has not sent a whole request head within
+/// `header_timeout` of opening or of its previous response (slowloris: without it, a client
+/// holds a socket and a task for ever with a few bytes). The peer address reaches handlers as
+/// axum's `ConnectInfo<SocketAddr>`.
+pub async fn run_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Responses are small and leave in more than one segment: without TCP_NODELAY, Nagle's
+        // algorithm and the client's delayed ACK leave both ends waiting between them.
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection =
+            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.

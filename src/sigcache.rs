@@ -49,33 +49,15 @@ impl SignatureCache {
         }
     }
 
-    /// Reads `CFCOOKIE_SIGNATURE_CACHE_SECONDS` (granularity; unset or 0: no cache) and
-    /// `CFCOOKIE_SIGNATURE_CACHE_SIZE` (default [`DEFAULT_CAPACITY`]).
-    pub fn from_settings(
-        seconds: Option<&str>,
-        size: Option<&str>,
-    ) -> Result<Option<Arc<SignatureCache>>, String> {
-        let seconds = match seconds.map(str::trim).filter(|s| !s.is_empty()) {
-            None => 0,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=3600).contains(n))
-                .ok_or(format!(
-                    "CFCOOKIE_SIGNATURE_CACHE_SECONDS={v:?} must be 0 (off) to 3600 seconds"
-                ))?,
-        };
-        let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
-            None => DEFAULT_CAPACITY,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or(format!(
-                    "CFCOOKIE_SIGNATURE_CACHE_SIZE={v:?} must be 1 to 1000000 policies"
-                ))?,
-        };
-        Ok((seconds > 0).then(|| Arc::new(SignatureCache::new(seconds, size))))
+    /// The cache `CFCOOKIE_SIGNATURE_CACHE_SECONDS` (granularity; 0: no cache) and
+    /// `CFCOOKIE_SIGNATURE_CACHE_SIZE` ask for, as the settings reader bounds them.
+    pub fn from_settings(seconds: u64, size: u64) -> Option<Arc<SignatureCache>> {
+        (seconds > 0).then(|| {
+            Arc::new(SignatureCache::new(
+                i64::try_from(seconds).unwrap_or(i64::MAX),
+                usize::try_from(size).unwrap_or(usize::MAX),
+            ))
+        })
     }
 
     /// `expires` rounded down to the granularity, unless that would not be after `now` (a token
@@ -239,18 +221,33 @@ mod tests {
 
     #[test]
     fn settings() {
-        assert!(SignatureCache::from_settings(None, None).unwrap().is_none());
-        assert!(SignatureCache::from_settings(Some("0"), None)
+        use cfcookie_config::{Env, SIGNATURE_CACHE_SECONDS, SIGNATURE_CACHE_SIZE};
+        let read = |pairs: &[(&str, &str)]| {
+            let env = Env::from_pairs(pairs.iter().copied());
+            Ok::<_, cfcookie_config::ConfigError>(SignatureCache::from_settings(
+                env.number(&SIGNATURE_CACHE_SECONDS)?,
+                env.number(&SIGNATURE_CACHE_SIZE)?,
+            ))
+        };
+        assert!(read(&[]).unwrap().is_none(), "off by default");
+        assert!(read(&[("CFCOOKIE_SIGNATURE_CACHE_SECONDS", "0")])
             .unwrap()
             .is_none());
-        let c = SignatureCache::from_settings(Some("60"), Some("10"))
-            .unwrap()
-            .unwrap();
+        let c = read(&[
+            ("CFCOOKIE_SIGNATURE_CACHE_SECONDS", "60"),
+            ("CFCOOKIE_SIGNATURE_CACHE_SIZE", "10"),
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!((c.granularity, c.capacity), (60, 10));
         for bad in ["-1", "x", "3601"] {
-            let e = SignatureCache::from_settings(Some(bad), None).unwrap_err();
-            assert!(e.contains("CFCOOKIE_SIGNATURE_CACHE_SECONDS"), "{e}");
+            let e = read(&[("CFCOOKIE_SIGNATURE_CACHE_SECONDS", bad)]).unwrap_err();
+            assert_eq!(e.variable, "CFCOOKIE_SIGNATURE_CACHE_SECONDS", "{bad}");
         }
-        assert!(SignatureCache::from_settings(Some("60"), Some("0")).is_err());
+        assert!(read(&[
+            ("CFCOOKIE_SIGNATURE_CACHE_SECONDS", "60"),
+            ("CFCOOKIE_SIGNATURE_CACHE_SIZE", "0")
+        ])
+        .is_err());
     }
 }

@@ -164,6 +164,8 @@ impl JwksFetcher for HttpJwks {
 struct FetchState {
     fetched: Option<Instant>,
     fetches: u64,
+    /// Why the last fetch failed, while it is the latest word on the JWKS.
+    failed: Option<String>,
 }
 
 type Keys = HashMap<String, Arc<DecodingKey>>;
@@ -215,6 +217,7 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
             fetch: Mutex::new(FetchState {
                 fetched: None,
                 fetches: 0,
+                failed: None,
             }),
             refetch_interval: JWKS_REFETCH_INTERVAL,
         }
@@ -246,13 +249,23 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
     async fn refresh(&self, state: &mut FetchState) -> Result<(), TokenError> {
         state.fetched = Some(Instant::now());
         state.fetches += 1;
-        let text = self
-            .fetcher
-            .fetch(&self.config.jwks_url)
-            .await
-            .map_err(TokenError::Jwks)?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| TokenError::Jwks(format!("not a JWKS: {e}")))?;
+        let fetched = match self.fetcher.fetch(&self.config.jwks_url).await {
+            Ok(text) => {
+                serde_json::from_str::<JwkSet>(&text).map_err(|e| format!("not a JWKS: {e}"))
+            }
+            Err(e) => Err(e),
+        };
+        crate::metrics::jwks_fetch(fetched.is_ok());
+        let set = match fetched {
+            Ok(set) => {
+                state.failed = None;
+                set
+            }
+            Err(e) => {
+                state.failed = Some(e.clone());
+                return Err(TokenError::Jwks(e));
+            }
+        };
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
@@ -286,6 +299,10 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
             .is_none_or(|t| t.elapsed() >= self.refetch_interval)
         {
             self.refresh(&mut state).await?;
+        } else if let Some(why) = &state.failed {
+            // Too soon to fetch again, and the last fetch failed: the kid may well be in the
+            // JWKS we cannot read, so this is an outage (503, retry), not a bad token (401).
+            return Err(TokenError::Jwks(why.clone()));
         }
         self.cached(kid)
             .ok_or_else(|| TokenError::UnknownKey(format!("kid {kid:?} is not in the pool's JWKS")))
@@ -362,11 +379,12 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
             )));
         }
         let exp = raw.exp.ok_or_else(|| TokenError::Claim("no exp".into()))?;
-        if now >= exp + leeway {
+        // Saturating: `exp` is the token's to choose, and i64::MAX + leeway must not overflow.
+        if now >= exp.saturating_add(leeway) {
             return Err(TokenError::Expired);
         }
         if let Some(nbf) = raw.nbf {
-            if now + leeway < nbf {
+            if now.saturating_add(leeway) < nbf {
                 return Err(TokenError::NotYetValid);
             }
         }

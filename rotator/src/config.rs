@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
+use cfcookie_config::{self as config, ConfigError, Env};
 use cfcookie_signer::KeyAlgorithm;
 
 use crate::error::RotationError;
 
+// The defaults below are also declared in the shared reader (cfcookie-config), which is what
+// reads the environment; a test there checks they agree.
 /// Default activation delay: time for CloudFront edges to see the new key group.
 pub const DEFAULT_ACTIVATION_DELAY: i64 = 300;
 /// Default maximum cookie lifetime.
@@ -66,70 +69,49 @@ pub const CANARY_BUDGET_SECS: u64 = 80;
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, RotationError> {
-        Config::from_map(&std::env::vars().collect())
+        let env = Env::from_process();
+        for line in env.unknown_warnings() {
+            tracing::warn!("{line}");
+        }
+        Config::from_settings(&env)
     }
 
-    /// Reads settings from a map (tests, the CLI).
+    /// Reads settings from a map (tests).
     pub fn from_map(env: &HashMap<String, String>) -> Result<Config, RotationError> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let secs = |k: &str, default: i64| -> Result<i64, RotationError> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                    RotationError::Config(format!("{k}={v:?} is not a whole number of seconds"))
-                }),
-            }
-        };
-        let key_group_id = get("CFCOOKIE_KEY_GROUP_ID").ok_or_else(|| {
-            RotationError::Config(
-                "CFCOOKIE_KEY_GROUP_ID is required: the id of the trusted key group".into(),
-            )
-        })?;
-        let prefix = get("CFCOOKIE_KEY_NAME_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        if prefix.is_empty()
-            || prefix.len() > 64
+        Config::from_settings(&Env::from_map(env))
+    }
+
+    /// Reads settings through the shared reader (the CLI overlays its flags on it).
+    pub fn from_settings(env: &Env) -> Result<Config, RotationError> {
+        let bad = |e: ConfigError| RotationError::Config(e.to_string());
+        let prefix = env.required(&config::KEY_NAME_PREFIX).map_err(bad)?;
+        if prefix.len() > 64
             || !prefix
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(RotationError::Config(format!(
-                "CFCOOKIE_KEY_NAME_PREFIX={prefix:?} must be 1-64 letters, digits, '-' or '_' (CloudFront key names)"
+            return Err(bad(ConfigError::new(
+                &config::KEY_NAME_PREFIX,
+                format!(
+                    "{prefix:?} must be 1-64 letters, digits, '-' or '_' (CloudFront key names)"
+                ),
             )));
         }
-        let config = Config {
-            key_group_id,
-            key_id_parameters: get("CFCOOKIE_KEY_ID_PARAMETER")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+        Ok(Config {
+            key_group_id: env.required(&config::KEY_GROUP_ID).map_err(bad)?,
+            key_id_parameters: env.list(&config::KEY_ID_PARAMETER),
             key_name_prefix: prefix,
-            activation_delay: secs("CFCOOKIE_ACTIVATION_DELAY", DEFAULT_ACTIVATION_DELAY)?,
-            cookie_lifetime: secs("CFCOOKIE_COOKIE_LIFETIME", DEFAULT_COOKIE_LIFETIME)?,
-            key_cache_ttl: secs("CFCOOKIE_KEY_CACHE_TTL", DEFAULT_KEY_CACHE_TTL)?,
-            canary_url: get("CFCOOKIE_CANARY_URL"),
-            canary_attempts: u32::try_from(secs("CFCOOKIE_CANARY_ATTEMPTS", 6)?)
-                .unwrap_or(6)
-                .max(1),
-            canary_backoff_ms: u64::try_from(secs("CFCOOKIE_CANARY_BACKOFF_MS", 2000)?)
-                .unwrap_or(2000),
-            bootstrap_key_name: get("CFCOOKIE_BOOTSTRAP_KEY_NAME"),
+            activation_delay: env.seconds(&config::ACTIVATION_DELAY).map_err(bad)?,
+            cookie_lifetime: env.seconds(&config::COOKIE_LIFETIME).map_err(bad)?,
+            key_cache_ttl: env.seconds(&config::KEY_CACHE_TTL).map_err(bad)?,
+            canary_url: env.text(&config::CANARY_URL),
+            canary_attempts: u32::try_from(env.number(&config::CANARY_ATTEMPTS).map_err(bad)?)
+                .unwrap_or(u32::MAX),
+            canary_backoff_ms: env.number(&config::CANARY_BACKOFF_MS).map_err(bad)?,
+            bootstrap_key_name: env.text(&config::BOOTSTRAP_KEY_NAME),
             enforce_retirement_gate: true,
-            key_algorithm: key_algorithm(get("CFCOOKIE_KEY_ALGORITHM").as_deref())?,
-        };
-        if config.cookie_lifetime == 0 {
-            return Err(RotationError::Config(
-                "CFCOOKIE_COOKIE_LIFETIME must be positive".into(),
-            ));
-        }
-        Ok(config)
+            key_algorithm: key_algorithm(Some(env.choice(&config::KEY_ALGORITHM).map_err(bad)?))?,
+        })
     }
 
     /// The shortest spacing of two scheduled rotations that lets the second retire the key
@@ -201,6 +183,25 @@ mod tests {
             let err = with(bad).unwrap_err().to_string();
             assert!(err.contains("CFCOOKIE_KEY_ALGORITHM"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_defaults_are_the_readers() {
+        let c = Config::from_map(&map(&[("CFCOOKIE_KEY_GROUP_ID", "g")])).unwrap();
+        assert_eq!(
+            (
+                c.activation_delay,
+                c.cookie_lifetime,
+                c.key_cache_ttl,
+                c.key_name_prefix.as_str()
+            ),
+            (
+                DEFAULT_ACTIVATION_DELAY,
+                DEFAULT_COOKIE_LIFETIME,
+                DEFAULT_KEY_CACHE_TTL,
+                DEFAULT_PREFIX
+            )
+        );
     }
 
     #[test]

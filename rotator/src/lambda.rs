@@ -66,6 +66,7 @@ where
 {
     let Some(step) = Step::from_aws_name(&event.step) else {
         error!(step = %event.step, "unknown rotation step");
+        metrics::counter!(metric::ERRORS, "error_type" => "Rotation.UnknownStep").increment(1);
         return Err(HandlerError {
             error_type: "Rotation.UnknownStep",
             message: format!(
@@ -74,8 +75,78 @@ where
             ),
         });
     };
-    rotator.run_step(step, &event.secret_id, &event.client_request_token, Mode::Lambda).await.map_err(|e| {
+    let started = std::time::Instant::now();
+    let result = rotator
+        .run_step(
+            step,
+            &event.secret_id,
+            &event.client_request_token,
+            Mode::Lambda,
+        )
+        .await;
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    metrics::histogram!(metric::STEP_DURATION, "step" => step.aws_name(), "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64() * 1000.0);
+    match &result {
+        Ok(()) if step == Step::Finish => metrics::counter!(metric::COMPLETED).increment(1),
+        Ok(()) => {}
+        Err(e) => metrics::counter!(metric::ERRORS, "error_type" => e.error_type()).increment(1),
+    }
+    result.map_err(|e| {
         error!(step = step.aws_name(), error_type = e.error_type(), error = %e, "rotation step failed");
         HandlerError::from(e)
     })
+}
+
+/// The rotator's metrics (through the `metrics` facade; the Lambda exports them as CloudWatch
+/// Embedded Metric Format). Units and alarms: `docs/metrics.md`.
+pub mod metric {
+    /// Each step's duration, milliseconds, by `step` (AWS name) and `outcome` (`ok`, `failed`).
+    pub const STEP_DURATION: &str = "rotation_step_duration_ms";
+    /// Rotations whose finishSecret succeeded (count).
+    pub const COMPLETED: &str = "rotations_completed";
+    /// Failed invocations, by `error_type` (e.g. `Rotation.NotPending`) (count).
+    pub const ERRORS: &str = "rotation_errors";
+    /// Every metric the rotator emits.
+    pub const ALL: &[&str] = &[STEP_DURATION, COMPLETED, ERRORS];
+
+    /// Declares units and descriptions (exporters use them).
+    pub fn describe() {
+        metrics::describe_histogram!(
+            STEP_DURATION,
+            metrics::Unit::Milliseconds,
+            "duration of one rotation step"
+        );
+        metrics::describe_counter!(
+            COMPLETED,
+            metrics::Unit::Count,
+            "rotations completed (finishSecret succeeded)"
+        );
+        metrics::describe_counter!(
+            ERRORS,
+            metrics::Unit::Count,
+            "failed rotation invocations by error type"
+        );
+    }
+
+    /// Exports to CloudWatch as Embedded Metric Format (both Lambdas use it): install once,
+    /// then [`flush_emf`] after each invocation (the document goes to stdout, the function's
+    /// log, where CloudWatch turns it into metrics in the `cfcookie` namespace).
+    pub fn install_emf(function: &str) -> Option<&'static metrics_cloudwatch_embedded::Collector> {
+        let collector = metrics_cloudwatch_embedded::Builder::new()
+            .cloudwatch_namespace("cfcookie")
+            .with_dimension("function", function.to_owned())
+            .init()
+            .ok()?;
+        Some(collector)
+    }
+
+    /// Writes the metrics gathered since the last flush as one EMF document on stdout.
+    pub fn flush_emf(collector: Option<&'static metrics_cloudwatch_embedded::Collector>) {
+        if let Some(c) = collector {
+            if let Err(e) = c.flush(std::io::stdout()) {
+                tracing::warn!(error = %e, "cannot write metrics");
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`) and `status`.
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
 //! - [`memory`]: in-memory fakes that refuse what AWS refuses; [`faults`]: crash injection.
-//! - [`lambda`]: the Lambda handler; [`config`]: `CFCOOKIE_*` settings; [`error`]: errors with
+//! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*` settings; [`error`]: errors with
 //!   stable Lambda error types.
 #![forbid(unsafe_code)]
 
@@ -18,6 +18,7 @@ pub mod driver;
 pub mod error;
 pub mod faults;
 pub mod lambda;
+pub mod logging;
 pub mod memory;
 pub mod model;
 pub mod ports;

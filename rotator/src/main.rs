@@ -8,15 +8,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let started = std::time::Instant::now();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    cfcookie_rotator::logging::init_json(false);
+    let emf = cfcookie_rotator::lambda::metric::install_emf("cfcookie-rotator");
+    cfcookie_rotator::lambda::metric::describe();
     let config = Config::from_env()?;
     let rotator = sdk_rotator(config).await;
     tracing::info!(
@@ -24,5 +18,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "rotator initialised"
     );
     let rotator = &rotator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move { handle(rotator, event.payload).await })).await
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<RotationEvent>| async move {
+            let result = handle(rotator, event.payload).await;
+            cfcookie_rotator::lambda::metric::flush_emf(emf);
+            result
+        },
+    ))
+    .await
 }

@@ -11,15 +11,19 @@ use lambda_http::{service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
     cfcookie::logging::init_json();
-    let env = std::env::vars().collect();
-    let endpoint = Arc::new(cfcookie::server::endpoint_from_env(&env).await?);
+    let emf = cfcookie_rotator::lambda::metric::install_emf("cfcookie-endpoint");
+    cfcookie::metrics::describe();
+    let env = cfcookie_config::Env::from_process();
+    let endpoint = Arc::new(cfcookie::server::endpoint_from(&env).await?);
     tracing::info!(
         init_ms = started.elapsed().as_secs_f64() * 1000.0,
         "endpoint initialised"
     );
     let endpoint = &endpoint;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(cfcookie::server::handle_lambda(endpoint, req).await)
+        let response = cfcookie::server::handle_lambda(endpoint, req).await;
+        cfcookie_rotator::lambda::metric::flush_emf(emf);
+        Ok::<_, Error>(response)
     }))
     .await
 }

@@ -111,6 +111,29 @@ impl CliError {
     }
 }
 
+/// A clap value parser that reads a number by the settings reader's rules and bounds, so a
+/// flag and its variable accept exactly the same values.
+pub(crate) fn number_setting(
+    setting: &'static cfcookie_config::Setting,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |v| {
+        cfcookie_config::Env::from_pairs([(setting.variable, v)])
+            .number(setting)
+            .map_err(|e| e.problem)
+    }
+}
+
+/// A clap value parser for booleans by the settings reader's rules (`yes`, `True`, `0`…).
+pub(crate) fn bool_setting(
+    setting: &'static cfcookie_config::Setting,
+) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+    move |v| {
+        cfcookie_config::Env::from_pairs([(setting.variable, v)])
+            .bool(setting)
+            .map_err(|e| e.problem)
+    }
+}
+
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {

@@ -1,8 +1,8 @@
 //! `rotate` and `status`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use cfcookie_config::{self as config, Env};
 use cfcookie_rotator::driver::{rotate_in_process, status};
 use cfcookie_rotator::model::stage;
 use cfcookie_rotator::ports::SecretStore as _;
@@ -36,19 +36,18 @@ impl TargetArgs {
     }
 
     fn config(&self) -> Result<Config, CliError> {
-        let mut env: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("CFCOOKIE_"))
-            .collect();
-        for (k, v) in [
-            ("CFCOOKIE_KEY_GROUP_ID", &self.key_group_id),
-            ("CFCOOKIE_KEY_ID_PARAMETER", &self.key_id_parameter),
-            ("CFCOOKIE_KEY_NAME_PREFIX", &self.key_name_prefix),
+        let mut env = Env::from_process();
+        crate::server::warn_unknown_settings(&env);
+        for (setting, v) in [
+            (&config::KEY_GROUP_ID, &self.key_group_id),
+            (&config::KEY_ID_PARAMETER, &self.key_id_parameter),
+            (&config::KEY_NAME_PREFIX, &self.key_name_prefix),
         ] {
             if let Some(v) = v {
-                env.insert(k.to_owned(), v.clone());
+                env.set(setting, v.clone());
             }
         }
-        Config::from_map(&env).map_err(|e| CliError::input(e.to_string()))
+        Config::from_settings(&env).map_err(|e| CliError::input(e.to_string()))
     }
 }
 
@@ -83,10 +82,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 pub(super) fn rotate(args: &RotateArgs) -> Result<Outcome, CliError> {
     if args.dev {
-        let delay = std::env::var("CFCOOKIE_ACTIVATION_DELAY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        // The same delay as a real rotation: a dev rotation shows the same timeline.
+        let delay = Env::from_process()
+            .seconds(&config::ACTIVATION_DELAY)
+            .map_err(|e| CliError::input(e.to_string()))?;
         let value = crate::dev::DevKeyRing::new(&args.state_dir)
             .rotate(delay)
             .map_err(CliError::input)?;
@@ -183,6 +182,18 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CFCOOKIE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// Seconds a connection may take to send a request head (after opening, or after its
+    /// previous response) before it is closed [default: 10].
+    #[arg(long, env = "CFCOOKIE_HEADER_TIMEOUT", value_parser = super::number_setting(&config::HEADER_TIMEOUT))]
+    pub header_timeout: Option<u64>,
+    /// Serve Prometheus text at /metrics on this address (a listener of its own, so the public
+    /// one never exposes it). Not with --dev.
+    #[arg(long, env = "CFCOOKIE_METRICS_LISTEN", conflicts_with = "dev")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// With --dev: listen on a non-loopback address anyway (the dev sign-in still answers
+    /// this machine only).
+    #[arg(long, env = "CFCOOKIE_DEV_ALLOW_REMOTE", value_parser = super::bool_setting(&config::DEV_ALLOW_REMOTE))]
+    pub dev_allow_remote: bool,
     /// With --dev: where keys and the issuer key live.
     #[arg(long, default_value = ".cfcookie-dev")]
     pub state_dir: std::path::PathBuf,
@@ -197,20 +208,50 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
         .build()
         .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
+        let env = Env::from_process();
+        crate::server::warn_unknown_settings(&env);
+        let header_timeout = match args.header_timeout {
+            Some(s) => s,
+            None => env
+                .number(&config::HEADER_TIMEOUT)
+                .map_err(|e| CliError::input(e.to_string()))?,
+        };
         if args.dev {
-            let options = crate::dev::DevOptions {
-                state_dir: args.state_dir.clone(),
-                content_dir: args.content.clone(),
-                token_lifetime: 3600,
-            };
+            let mut options = crate::dev::DevOptions::new(args.state_dir.clone(), &env)
+                .map_err(|e| CliError::input(e.to_string()))?;
+            options.content_dir = args.content.clone();
+            options.allow_remote = args.dev_allow_remote;
+            options.header_timeout = Duration::from_secs(header_timeout);
+            for variable in crate::dev::ignored_settings(&env) {
+                tracing::warn!(
+                    "serve --dev ignores {variable}: it brings its own issuer, keys and resource"
+                );
+            }
             return crate::dev::serve(args.listen, options)
                 .await
                 .map_err(CliError::input)
                 .map(|()| Outcome::print(String::new()));
         }
-        let env = std::env::vars().collect();
+        if let Some(addr) = args.metrics_listen {
+            let handle = crate::metrics::install_prometheus().map_err(CliError::input)?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                CliError::input(format!("cannot listen on {addr} for metrics: {e}"))
+            })?;
+            eprintln!(
+                "cfcookie metrics on http://{}/metrics",
+                listener
+                    .local_addr()
+                    .map_err(|e| CliError::input(e.to_string()))?
+            );
+            tokio::spawn(crate::server::run_with(
+                listener,
+                crate::metrics::prometheus_router(handle),
+                std::future::pending(),
+                Duration::from_secs(header_timeout),
+            ));
+        }
         let endpoint = std::sync::Arc::new(
-            crate::server::endpoint_from_env(&env)
+            crate::server::endpoint_from(&env)
                 .await
                 .map_err(CliError::input)?,
         );
@@ -223,10 +264,11 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
                 .local_addr()
                 .map_err(|e| CliError::input(e.to_string()))?
         );
-        crate::server::run(
+        crate::server::run_with(
             listener,
             crate::server::router(endpoint),
             crate::server::shutdown_signal(),
+            Duration::from_secs(header_timeout),
         )
         .await
         .map_err(|e| CliError::input(e.to_string()))?;

@@ -150,8 +150,8 @@ fn read_private_key(path: &str, passphrase_file: Option<&Path>) -> Result<Privat
                 .trim_ascii_end()
                 .to_vec(),
         )),
-        None => std::env::var("CFCOOKIE_KEY_PASSPHRASE")
-            .ok()
+        None => cfcookie_config::Env::from_process()
+            .text(&cfcookie_config::KEY_PASSPHRASE)
             .map(|p| Zeroizing::new(p.into_bytes())),
     };
     PrivateKey::from_pem(&pem, passphrase.as_deref().map(|p| p.as_slice()))

@@ -36,8 +36,9 @@ pub fn dev_server(state: &std::path::Path, env: &[(&str, &str)]) -> (impl Drop, 
     (server, format!("http://127.0.0.1:{port}/"))
 }
 
-/// The dev page end to end in headless Chromium; the screenshot is kept in
-/// target/browser/dev-flow.png.
+/// The dev page end to end in headless Chromium: sign in, the decoded policy, a rotation
+/// watched on the key-ring timeline while the image keeps loading, sign out. Screenshots are
+/// kept in target/browser/dev-flow-*.png.
 #[test]
 fn dev_page_works_in_a_real_browser() {
     require("node", &["--version"]);
@@ -52,7 +53,14 @@ fn dev_page_works_in_a_real_browser() {
     let shots = root().join("target/browser");
     std::fs::create_dir_all(&shots).expect("dir");
     for same_site in ["Lax", "Strict"] {
-        let (_server, url) = dev_server(dir.path(), &[("CFCOOKIE_SAME_SITE", same_site)]);
+        // A short activation delay so the walk sees a rotation take effect.
+        let (_server, url) = dev_server(
+            dir.path(),
+            &[
+                ("CFCOOKIE_SAME_SITE", same_site),
+                ("CFCOOKIE_ACTIVATION_DELAY", "4"),
+            ],
+        );
         let shot = shots.join(format!("dev-flow-{}.png", same_site.to_lowercase()));
         let (code, out, err) = run(Command::new("node")
             .arg(root().join("tests/node/browser.js"))

@@ -94,7 +94,7 @@ fn rotate_without_a_key_group_is_a_clear_error() {
         .args(["rotate", "--secret-id", "x"])
         .env_remove("CFCOOKIE_KEY_GROUP_ID"));
     assert_eq!(code, 2);
-    assert!(err.contains("CFCOOKIE_KEY_GROUP_ID is required"), "{err}");
+    assert!(err.contains("CFCOOKIE_KEY_GROUP_ID: is required"), "{err}");
 }
 
 struct Killed(Child);

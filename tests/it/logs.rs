@@ -128,8 +128,8 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
                         401
                     );
                 }
-                a.get(&format!("{base}/cookie/remove"))
-                    .call()
+                a.post(&format!("{base}/cookie/remove"))
+                    .send_empty()
                     .expect("remove");
                 if round == 0 {
                     let (code, out, err) = run(cfcookie()

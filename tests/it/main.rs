@@ -16,13 +16,21 @@ mod cli_signing;
 /// 240 generated cases compared byte for byte with botocore and @aws-sdk/cloudfront-signer, and
 /// checked with `openssl dgst -verify`.
 mod conformance;
+/// 60+ hostile requests through `serve` (raw TCP) and the Lambda handler (recorded events).
+mod corpus;
 /// The cookie endpoint: bad tokens, JWKS, CORS, hosts, real Cognito tokens, Lambda vs server.
 mod endpoint;
+/// Findings of a security review: one test each (claims, hosts, cookies, timeouts, dev mode).
+mod hardening;
 /// `CFCOOKIE_KEY_ALGORITHM` switched RSA -> ECDSA -> RSA by rotation under a live `serve`, each
 /// cookie checked with openssl against the key group of that moment.
 mod key_migration;
+/// The built Lambda binary for the endpoint against a local Lambda Runtime API.
+mod lambda_host;
 /// With debug logs on, no token, signature or key material reaches a log line.
 mod logs;
+/// EMF from the endpoint Lambda, Prometheus from `serve`, docs and README table in step.
+mod metrics;
 /// The endpoint re-reads its resource template from SSM while it runs.
 mod resource_refresh;
 /// Key rollover: the endpoint across a rotation run by the rotator against the emulator.

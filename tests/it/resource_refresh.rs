@@ -87,7 +87,15 @@ async fn a_bad_new_template_or_a_failed_read_keeps_the_one_in_use() {
         .expect("endpoint");
     let refresh = |e: std::collections::HashMap<String, String>| {
         let (ssm, resource) = (ssm.clone(), ep.config.resource.clone());
-        async move { cfcookie::server::refresh_resource(&e, &ssm, PARAM, &resource).await }
+        async move {
+            cfcookie::server::refresh_resource(
+                &cfcookie_config::Env::from_map(&e),
+                &ssm,
+                PARAM,
+                &resource,
+            )
+            .await
+        }
     };
     // {host} without CFCOOKIE_ALLOWED_HOSTS is refused at start-up, so also here.
     put(&ssm, "https://{host}/*").await;
@@ -95,7 +103,13 @@ async fn a_bad_new_template_or_a_failed_read_keeps_the_one_in_use() {
     assert_eq!(ep.config.resource, "https://d1old.cloudfront.net/*");
     let mut missing = e.clone();
     missing.insert("CFCOOKIE_RESOURCE_PARAMETER".into(), "/missing".into());
-    cfcookie::server::refresh_resource(&missing, &ssm, "/missing", &ep.config.resource).await;
+    cfcookie::server::refresh_resource(
+        &cfcookie_config::Env::from_map(&missing),
+        &ssm,
+        "/missing",
+        &ep.config.resource,
+    )
+    .await;
     assert_eq!(ep.config.resource, "https://d1old.cloudfront.net/*");
     put(&ssm, "https://media.example.com/users/{sub}/*").await;
     refresh(e.clone()).await;

@@ -48,10 +48,12 @@ pub fn cf_decode(s: &str) -> Vec<u8> {
 
 pub use cfcookie_rotator::testing::{bootstrap, Bootstrap};
 
-/// The `name=value` parts of every Set-Cookie header, joined as a Cookie request header.
+/// The `name=value` parts of every Set-Cookie header, joined as a Cookie request header, as a
+/// browser would send them: cookies being expired (`Max-Age=0`) are left out.
 pub fn cookie_header_from<'a>(set_cookies: impl IntoIterator<Item = &'a str>) -> String {
     set_cookies
         .into_iter()
+        .filter(|v| !v.contains("; Max-Age=0"))
         .map(|v| v.split(';').next().unwrap_or_default().to_owned())
         .collect::<Vec<_>>()
         .join("; ")

@@ -37,12 +37,34 @@ const fail = (msg) => { console.error("FAIL: " + msg); process.exit(1); };
     const readable = await page.evaluate(() => document.cookie);
     if (readable.includes("CloudFront-")) fail("HttpOnly cookies readable from script: " + readable);
     await page.screenshot({ path: screenshot, fullPage: true });
+    const shot = (suffix) => screenshot.replace(/\.png$/, "-" + suffix + ".png");
+    // What CloudFront sees: the decoded policy of the cookies just issued, and its decision.
+    await page.waitForFunction(() => document.getElementById("policy-out").dataset.verdict === "allowed", null, { timeout: 10000 });
+    const policy = await page.textContent("#policy-out");
+    if (!policy.includes("AWS:EpochTime") || !policy.includes("/private/*")) fail("decoded policy: " + policy);
+    // The key ring: one key signs; "rotate now" adds a pending key while the old one signs on.
+    await page.waitForSelector('#timeline .key[data-state="signing"]', { timeout: 10000 });
+    const before_key = await page.getAttribute("#timeline", "data-signing");
+    await page.click("#rotate-btn");
+    await page.waitForSelector('#timeline .key[data-role="current"][data-state="pending"]', { timeout: 10000 });
+    if ((await page.getAttribute("#timeline", "data-signing")) !== before_key) fail("the new key signed before its activation");
+    await page.waitForSelector("#photo-ok", { timeout: 10000 });
+    await page.screenshot({ path: shot("rotation-pending"), fullPage: true });
+    // Once the activation delay has passed the new key signs; fresh cookies use it, and the
+    // protected image still loads.
+    await page.waitForSelector('#timeline .key[data-role="current"][data-state="signing"]', { timeout: 30000 });
+    const after_key = await page.getAttribute("#timeline", "data-signing");
+    if (after_key === before_key) fail("the signing key did not change");
+    await page.click("#cookie-btn");
+    await page.waitForFunction((k) => document.getElementById("policy-out").textContent.includes(k), after_key, { timeout: 10000 });
+    await page.waitForSelector("#photo-ok", { timeout: 10000 });
+    await page.screenshot({ path: shot("rotated"), fullPage: true });
     // Sign out: the cookies go and the image is refused again.
     await page.click("#signout-btn");
     await page.waitForSelector("#photo-refused", { timeout: 10000 });
     const after = (await context.cookies()).filter((c) => c.name.startsWith("CloudFront-"));
     if (after.length) fail("cookies left after sign-out: " + after.map((c) => c.name));
-    console.log(JSON.stringify({ ok: true, cookies: names, sameSite, screenshot }));
+    console.log(JSON.stringify({ ok: true, cookies: names, sameSite, screenshot, rotated: [before_key, after_key] }));
   } finally {
     await browser.close();
   }

@@ -1,0 +1,601 @@
+//! Findings of a security review of the endpoint, `serve` and `serve --dev`, one test each.
+//! Every test here failed on the code before its fix.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cfcookie::endpoint::EndpointConfig;
+use cfcookie::token::{CognitoVerifier, JwksFetcher};
+use http::{HeaderMap, Method};
+use serde_json::{json, Value};
+
+use crate::endpoint::{endpoint, env, headers, Issuer, TestEndpoint, NOW};
+use crate::util::{cfcookie, root};
+
+fn bearer(issuer: &Issuer, token: Option<String>) -> String {
+    format!("Bearer {}", token.unwrap_or_else(|| issuer.token()))
+}
+
+async fn get(ep: &TestEndpoint, h: &HeaderMap) -> (u16, Value, Vec<String>) {
+    call(ep, Method::GET, "/cookie", h).await
+}
+
+async fn call(
+    ep: &TestEndpoint,
+    m: Method,
+    path: &str,
+    h: &HeaderMap,
+) -> (u16, Value, Vec<String>) {
+    let r = ep.handle(&m, path, h).await;
+    let cookies = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    let body = serde_json::from_str(r.body()).unwrap_or(Value::Null);
+    (r.status().as_u16(), body, cookies)
+}
+
+fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A claim reaches the resource only as one safe path segment (letters, digits, `-`, `_`);
+/// anything else is refused with 403 `unsafe_claim`, unless the template hashes the claim.
+#[tokio::test]
+async fn claims_must_be_one_safe_path_segment() {
+    let issuer = Issuer::new("kid-1");
+    let e = env(&[(
+        "CFCOOKIE_RESOURCE",
+        "https://media.example.com/users/{username}/*",
+    )]);
+    let (ep, _) = endpoint(&[&issuer], &e, NOW);
+    for name in [
+        "bob/photos",
+        "..",
+        ".",
+        "a.b",
+        "*",
+        "bob%2Fphotos",
+        "al ice",
+        "ünï",
+        "a?b",
+        "",
+    ] {
+        let t = issuer.with_claims(|c| {
+            c.insert("username".into(), json!(name));
+        });
+        let (s, b, cookies) = get(
+            &ep,
+            &headers(&[("authorization", &bearer(&issuer, Some(t)))]),
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (403, Some("unsafe_claim")),
+            "{name:?}: {b}"
+        );
+        assert!(cookies.is_empty(), "{name:?}: cookies on a refusal");
+    }
+    let t = issuer.with_claims(|c| {
+        c.insert("username".into(), json!("Alice_01-x"));
+    });
+    let (s, b, _) = get(
+        &ep,
+        &headers(&[("authorization", &bearer(&issuer, Some(t)))]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["resource"],
+        "https://media.example.com/users/Alice_01-x/*"
+    );
+    // A template may hash a claim instead: any username then maps to one hex segment.
+    let e = env(&[(
+        "CFCOOKIE_RESOURCE",
+        "https://media.example.com/users/{username:sha256}/*",
+    )]);
+    let (ep, _) = endpoint(&[&issuer], &e, NOW);
+    let t = issuer.with_claims(|c| {
+        c.insert("username".into(), json!("bob/photos"));
+    });
+    let (s, b, _) = get(
+        &ep,
+        &headers(&[("authorization", &bearer(&issuer, Some(t)))]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["resource"],
+        format!(
+            "https://media.example.com/users/{}/*",
+            sha256_hex("bob/photos")
+        )
+    );
+}
+
+/// A placeholder the endpoint does not know would stay in the resource as text and silently
+/// drop per-user scoping: the configuration is refused instead.
+#[test]
+fn unknown_placeholders_are_refused_at_start_up() {
+    for template in [
+        "https://media.example.com/users/{user_name}/*",
+        "https://media.example.com/users/{username:md5}/*",
+        "https://media.example.com/users/{username/*",
+        "https://{host:sha256}/*",
+    ] {
+        let e = env(&[("CFCOOKIE_RESOURCE", template)]);
+        let err = EndpointConfig::from_map(&e)
+            .expect_err(template)
+            .to_string();
+        assert!(err.contains("CFCOOKIE_RESOURCE"), "{template}: {err}");
+    }
+}
+
+/// The allow-list is exact: a Host with a port matches only an entry with that port, so a port
+/// never lands in a resource the site's URLs cannot match.
+#[tokio::test]
+async fn a_host_with_a_port_matches_only_an_entry_with_that_port() {
+    let issuer = Issuer::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let t = bearer(&issuer, None);
+    for host in [
+        "media.example.com:8443",
+        "media.example.com:443",
+        "media.example.com:",
+    ] {
+        let (s, b, cookies) = get(&ep, &headers(&[("authorization", &t), ("host", host)])).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("host_not_allowed")),
+            "{host}"
+        );
+        assert!(cookies.is_empty());
+    }
+    let (ep, _) = endpoint(
+        &[&issuer],
+        &env(&[("CFCOOKIE_ALLOWED_HOSTS", "localhost:8080")]),
+        NOW,
+    );
+    let (s, b, _) = get(
+        &ep,
+        &headers(&[("authorization", &t), ("host", "localhost:8080")]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["resource"], "https://localhost:8080/*");
+    let (s, _, _) = get(
+        &ep,
+        &headers(&[("authorization", &t), ("host", "localhost")]),
+    )
+    .await;
+    assert_eq!(s, 400);
+}
+
+/// SHA-1 cookies expire a `CloudFront-Hash-Algorithm` cookie left by an earlier SHA-256 issue;
+/// CloudFront would otherwise refuse them (hash_mismatch) until it expired.
+#[tokio::test]
+async fn sha1_cookies_clear_a_stale_hash_algorithm_cookie() {
+    let issuer = Issuer::new("kid-1");
+    let t = bearer(&issuer, None);
+    let h = headers(&[("authorization", &t), ("host", "media.example.com")]);
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let (s, _, cookies) = get(&ep, &h).await;
+    assert_eq!(s, 200);
+    let clear = cookies
+        .iter()
+        .find(|c| c.starts_with("CloudFront-Hash-Algorithm="))
+        .unwrap_or_else(|| panic!("no CloudFront-Hash-Algorithm cookie in {cookies:?}"));
+    assert!(
+        clear.starts_with("CloudFront-Hash-Algorithm=;") && clear.contains("Max-Age=0"),
+        "{clear}"
+    );
+    let (ep, _) = endpoint(
+        &[&issuer],
+        &env(&[("CFCOOKIE_HASH_ALGORITHM", "SHA256")]),
+        NOW,
+    );
+    let (_, _, cookies) = get(&ep, &h).await;
+    let set: Vec<&String> = cookies
+        .iter()
+        .filter(|c| c.starts_with("CloudFront-Hash-Algorithm="))
+        .collect();
+    assert_eq!(set.len(), 1, "{cookies:?}");
+    assert!(
+        set[0].starts_with("CloudFront-Hash-Algorithm=SHA256;"),
+        "{cookies:?}"
+    );
+}
+
+/// With IP binding on, two `CloudFront-Viewer-Address` headers mean someone added one: refused.
+#[tokio::test]
+async fn a_repeated_viewer_address_is_refused() {
+    let issuer = Issuer::new("kid-1");
+    let (ep, _) = endpoint(
+        &[&issuer],
+        &env(&[("CFCOOKIE_BIND_VIEWER_IP", "true")]),
+        NOW,
+    );
+    let t = bearer(&issuer, None);
+    let (s, b, cookies) = get(
+        &ep,
+        &headers(&[
+            ("authorization", &t),
+            ("host", "media.example.com"),
+            ("cloudfront-viewer-address", "203.0.113.9:1"),
+            ("cloudfront-viewer-address", "198.51.100.7:46532"),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("no_viewer_address")),
+        "{b}"
+    );
+    assert!(cookies.is_empty());
+}
+
+/// A token accepted inside the leeway after `exp` would get cookies that are already expired:
+/// it is refused (401) so the client refreshes it.
+#[tokio::test]
+async fn a_token_inside_the_exp_leeway_gets_no_dead_cookies() {
+    let issuer = Issuer::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    for exp in [NOW - 2, NOW] {
+        let t = issuer.with_claims(|c| {
+            c.insert("exp".into(), json!(exp));
+        });
+        let (s, b, cookies) = get(
+            &ep,
+            &headers(&[
+                ("authorization", &bearer(&issuer, Some(t))),
+                ("host", "media.example.com"),
+            ]),
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (401, Some("invalid_token")),
+            "exp {exp}: {b}"
+        );
+        assert!(cookies.is_empty());
+    }
+    let t = issuer.with_claims(|c| {
+        c.insert("exp".into(), json!(NOW + 1));
+    });
+    let (s, b, _) = get(
+        &ep,
+        &headers(&[
+            ("authorization", &bearer(&issuer, Some(t))),
+            ("host", "media.example.com"),
+        ]),
+    )
+    .await;
+    assert_eq!((s, &b["expires"]), (200, &json!(NOW + 1)));
+}
+
+/// A JWKS that cannot be fetched.
+#[derive(Clone, Default)]
+struct DownJwks;
+
+impl JwksFetcher for DownJwks {
+    async fn fetch(&self, _url: &str) -> Result<String, String> {
+        Err("connection refused".into())
+    }
+}
+
+/// While the JWKS is unreachable, a token that may well be valid gets 503 (retry later), never
+/// 401 (which tells the client to throw the token away).
+#[tokio::test]
+async fn an_unreachable_jwks_answers_503_not_401() {
+    let issuer = Issuer::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let (_, verifier) = EndpointConfig::from_map(&env(&[])).expect("config");
+    let verifier = CognitoVerifier::new(verifier, DownJwks);
+    assert!(verifier.prefetch().await.is_err());
+    let ep = cfcookie::endpoint::Endpoint {
+        verifier,
+        keys: ep.keys.clone(),
+        config: ep.config.clone(),
+        clock: Arc::new(|| NOW),
+    };
+    let t = format!("Bearer {}", issuer.token());
+    for attempt in 0..3 {
+        let r = ep
+            .handle(
+                &Method::GET,
+                "/cookie",
+                &headers(&[("authorization", &t), ("host", "media.example.com")]),
+            )
+            .await;
+        let body: Value = serde_json::from_str(r.body()).expect("json");
+        assert_eq!(
+            (r.status().as_u16(), body["error"].as_str()),
+            (503, Some("jwks_unavailable")),
+            "attempt {attempt}: {body}"
+        );
+        assert!(r.headers().get("set-cookie").is_none());
+    }
+}
+
+/// Reads until the server closes the connection; fails if it is still open after `bound`.
+fn closed_within(mut stream: TcpStream, bound: Duration, what: &str) {
+    stream.set_read_timeout(Some(bound)).expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue, // a response (the keep-alive case, or a 408): keep reading
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => return,
+            Err(e) => panic!(
+                "{what}: the server kept the connection open for {:?} ({e})",
+                started.elapsed()
+            ),
+        }
+    }
+}
+
+/// Slowloris: connections that send nothing, half a request, or go idle after a response are
+/// closed by `serve` once `CFCOOKIE_HEADER_TIMEOUT` passes.
+#[test]
+fn serve_closes_half_sent_and_idle_connections() {
+    let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
+    let port = cfcookie_rotator::testing::free_port();
+    let mut child = cfcookie()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env(&[]))
+        .env("CFCOOKIE_KEY_FILE", &key)
+        .env("CFCOOKIE_KEY_PAIR_ID", "K2JCJMDEHXQW5F")
+        .env("CFCOOKIE_JWKS_URL", "http://127.0.0.1:9/unreachable")
+        .env("CFCOOKIE_HEADER_TIMEOUT", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    cfcookie_rotator::testing::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
+    let addr = format!("127.0.0.1:{port}");
+    let silent = TcpStream::connect(&addr).expect("connect");
+    let mut half = TcpStream::connect(&addr).expect("connect");
+    half.write_all(b"GET /cookie HTTP/1.1\r\nHost: media.example.com\r\nX-A: ")
+        .expect("write");
+    let mut idle = TcpStream::connect(&addr).expect("connect");
+    idle.write_all(b"GET /nope HTTP/1.1\r\nHost: media.example.com\r\n\r\n")
+        .expect("write");
+    // Far above the 1 s timeout; only a server that never closes reaches it.
+    let bound = Duration::from_secs(30);
+    let results: Vec<_> = [
+        (silent, "silent"),
+        (half, "half-sent"),
+        (idle, "idle keep-alive"),
+    ]
+    .into_iter()
+    .map(|(s, what)| std::thread::spawn(move || closed_within(s, bound, what)))
+    .collect::<Vec<_>>()
+    .into_iter()
+    .map(std::thread::JoinHandle::join)
+    .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    for r in results {
+        if let Err(panic) = r {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Waits up to `bound` for `child` to exit; kills it and returns `None` if it does not.
+fn exit_within(
+    child: &mut std::process::Child,
+    bound: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + bound;
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// `serve --dev` mints tokens for anyone who reaches it: it refuses to listen beyond loopback
+/// unless forced.
+#[test]
+fn serve_dev_listens_on_loopback_only() {
+    let state = tempfile::tempdir().expect("tmp");
+    let port = cfcookie_rotator::testing::free_port();
+    let mut child = cfcookie()
+        .args(["serve", "--dev", "--state-dir"])
+        .arg(state.path())
+        .env("CFCOOKIE_LISTEN", format!("0.0.0.0:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let status = exit_within(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = status.expect("serve --dev kept listening on 0.0.0.0");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("loopback") && stderr.contains("--dev-allow-remote"),
+        "{stderr}"
+    );
+}
+
+/// The dev sign-in grants only the dev groups, only to a caller on this machine, and not to
+/// another site's page posting a form to it; production variables it ignores are named.
+#[test]
+fn dev_sign_in_grants_no_arbitrary_groups() {
+    let state = tempfile::tempdir().expect("tmp");
+    let port = cfcookie_rotator::testing::free_port();
+    let log = state.path().join("stderr.log");
+    let mut child = cfcookie()
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+        ])
+        .arg(state.path().join("dev"))
+        .env("CFCOOKIE_SECRET_ID", "media/cfcookie/signing-key")
+        .env("CFCOOKIE_USER_POOL_ID", "eu-west-1_AbC")
+        .env("CFCOOKIE_COOKIE_LIFETME", "60")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
+        .spawn()
+        .expect("serve");
+    cfcookie_rotator::testing::wait_for_port(port, "serve --dev", Duration::from_secs(20));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}/dev/token");
+    let post = |form: &[(&str, &str)], origin: Option<&str>| -> u16 {
+        let mut req = agent.post(&url);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send_form(form.iter().copied())
+            .expect("request")
+            .status()
+            .as_u16()
+    };
+    let own = format!("http://127.0.0.1:{port}");
+    let results = (
+        post(
+            &[("username", "alice"), ("groups", "subscribers")],
+            Some(&own),
+        ),
+        post(&[("username", "alice"), ("groups", "admin")], Some(&own)),
+        post(&[("username", "alice")], Some("https://evil.example")),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(results, (200, 400, 403));
+    let stderr = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        stderr.contains("CFCOOKIE_SECRET_ID") && stderr.contains("CFCOOKIE_USER_POOL_ID"),
+        "the ignored production variables are not named: {stderr}"
+    );
+    assert!(
+        stderr.contains("CFCOOKIE_COOKIE_LIFETME is not a cfcookie setting (did you mean CFCOOKIE_COOKIE_LIFETIME?)"),
+        "a misspelt setting is not warned about: {stderr}"
+    );
+}
+
+/// Logout is a state change another site must not trigger: POST only, and a browser's request
+/// from a foreign origin is refused.
+#[tokio::test]
+async fn logout_is_post_only_and_refused_cross_site() {
+    let issuer = Issuer::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let (s, _, cookies) = call(&ep, Method::GET, "/cookie/remove", &HeaderMap::new()).await;
+    assert_eq!(s, 405);
+    assert!(cookies.is_empty());
+    for h in [
+        headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "media.example.com"),
+        ]),
+        headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("host", "media.example.com"),
+        ]),
+    ] {
+        let (s, b, cookies) = call(&ep, Method::POST, "/cookie/remove", &h).await;
+        assert_eq!((s, b["error"].as_str()), (403, Some("cross_site")), "{h:?}");
+        assert!(cookies.is_empty());
+    }
+    for h in [
+        HeaderMap::new(),
+        headers(&[
+            ("origin", "https://app.example.com"),
+            ("sec-fetch-site", "cross-site"),
+        ]),
+        headers(&[
+            ("origin", "https://media.example.com"),
+            ("host", "media.example.com"),
+            ("sec-fetch-site", "same-origin"),
+        ]),
+    ] {
+        let (s, _, cookies) = call(&ep, Method::POST, "/cookie/remove", &h).await;
+        assert_eq!((s, cookies.len()), (200, 5), "{h:?}");
+    }
+}
+
+/// Configuration values read the same way everywhere: `True` is on, `0` seconds of leeway is
+/// allowed, an absurd lifetime and a bad key-cache TTL are refused at start-up.
+#[test]
+fn settings_follow_one_rule_set() {
+    let (c, _) =
+        EndpointConfig::from_map(&env(&[("CFCOOKIE_BIND_VIEWER_IP", "True")])).expect("True");
+    assert!(c.bind_viewer_ip);
+    let (c, _) = EndpointConfig::from_map(&env(&[("CFCOOKIE_BIND_VIEWER_IP", "no")])).expect("no");
+    assert!(!c.bind_viewer_ip);
+    let (_, v) =
+        EndpointConfig::from_map(&env(&[("CFCOOKIE_TOKEN_LEEWAY", "0")])).expect("leeway 0");
+    assert_eq!(v.leeway, 0);
+    for (k, bad) in [
+        ("CFCOOKIE_BIND_VIEWER_IP", "enabled"),
+        ("CFCOOKIE_COOKIE_LIFETIME", "9223372036854775807"),
+        ("CFCOOKIE_KEY_CACHE_TTL", "five minutes"),
+        ("CFCOOKIE_TOKEN_LEEWAY", "-1"),
+    ] {
+        let err = EndpointConfig::from_map(&env(&[(k, bad)]))
+            .map(|_| ())
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains(k), "{k}={bad}: {err}");
+    }
+}
+
+/// `rotate --dev` waits the same default activation delay as the real rotation (300 s).
+#[test]
+fn rotate_dev_defaults_to_the_activation_delay() {
+    let state = tempfile::tempdir().expect("tmp");
+    let before = chrono::Utc::now().timestamp();
+    let (code, out, err) = crate::util::run(
+        cfcookie()
+            .args(["rotate", "--dev", "--state-dir"])
+            .arg(state.path())
+            .env_remove("CFCOOKIE_ACTIVATION_DELAY"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let active =
+        chrono::DateTime::parse_from_rfc3339(v["active_from"].as_str().expect("active_from"))
+            .expect("rfc3339")
+            .timestamp();
+    assert!(
+        active >= before + 300,
+        "active_from {active} is not 300 s after {before}"
+    );
+}
+
+/// The library's `Issuer` reads `CFCOOKIE_KEY_CACHE_TTL` by the same rules: a bad value is an
+/// error, not a silent 300. (nextest runs each test in its own process, so setting the
+/// variable here touches no other test.)
+#[tokio::test]
+async fn the_issuer_refuses_a_bad_key_cache_ttl() {
+    std::env::set_var("CFCOOKIE_KEY_CACHE_TTL", "five minutes");
+    let err = cfcookie::Issuer::from_secret("media/cfcookie/signing-key")
+        .await
+        .expect_err("a bad TTL")
+        .to_string();
+    assert!(err.contains("CFCOOKIE_KEY_CACHE_TTL"), "{err}");
+}
