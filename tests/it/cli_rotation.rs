@@ -36,13 +36,13 @@ async fn rotate_three_times_then_status_is_consistent() {
         (1, &Value::Bool(false)),
         "bootstrap is not yet rotated: {s}"
     );
-    // Short times (P = 0, TTL = 0, L = 2 s): a rotation may retire the previous key 2 s after
-    // the current one became current (S2).
+    // Short times (P = 0, TTL = 1 s, L = 1 s): a rotation may retire the previous key 2 s
+    // after the current one became current (S2).
     let quick = || {
         let mut c = cli(&emu, &b);
         c.env("CFCOOKIE_ACTIVATION_DELAY", "0")
-            .env("CFCOOKIE_KEY_CACHE_TTL", "0")
-            .env("CFCOOKIE_COOKIE_LIFETIME", "2");
+            .env("CFCOOKIE_KEY_CACHE_TTL", "1")
+            .env("CFCOOKIE_COOKIE_LIFETIME", "1");
         c
     };
     let mut keys = Vec::new();

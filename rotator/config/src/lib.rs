@@ -215,7 +215,7 @@ settings! {
     SIM_SEEDS: "CFCOOKIE_SIM_SEEDS", [Tests], Integer { min: 1, max: 100_000_000 }, Value("3"), "seeds the rotation simulation (`tests/sim`) runs; `scripts/test` runs 1000";
     SIM_DAYS: "CFCOOKIE_SIM_DAYS", [Tests], Integer { min: 1, max: 36_500 }, Value("365"), "simulated days per seed";
     SIM_FIRST_SEED: "CFCOOKIE_SIM_FIRST_SEED", [Tests], Integer { min: 0, max: u64::MAX }, Value("0"), "the first seed of the run";
-    SIM_SEED: "CFCOOKIE_SIM_SEED", [Tests], Integer { min: 0, max: u64::MAX }, DefaultValue::None, "replay one seed and print its whole timeline";
+    SIM_SEED: "CFCOOKIE_SIM_SEED", [Tests], Text, DefaultValue::None, "a seed number: replay that one seed and print its whole timeline";
     SIM_IGNORE: "CFCOOKIE_SIM_IGNORE", [Tests], List, DefaultValue::None, "invariants the simulation does not check (to study old code)";
     TF_PLUGIN_DIR: "CFCOOKIE_TF_PLUGIN_DIR", [Tests], Text, Value("/opt/tf-plugins"), "Terraform provider mirror for the infra checks";
 }
