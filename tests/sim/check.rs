@@ -36,8 +36,8 @@ pub(crate) fn signers(w: &mut World) {
     let now = w.now();
     if w.first_key.is_none() {
         w.first_key = w
-            .value_of(cfcookie_rotator::model::stage::CURRENT)
-            .map(|v| v.key_id.clone());
+            .key_of(cfcookie_rotator::model::stage::CURRENT)
+            .map(|(k, _)| k);
         if w.first_key.is_some() {
             w.first_key_at = now;
         }
@@ -134,11 +134,11 @@ pub(crate) fn rotation_done(sim: &Sim) {
     let now = w.now();
     w.last_rotation = now;
     let current = w
-        .value_of(cfcookie_rotator::model::stage::CURRENT)
-        .map(|v| v.key_id.clone());
+        .key_of(cfcookie_rotator::model::stage::CURRENT)
+        .map(|(k, _)| k);
     let previous = w
-        .value_of(cfcookie_rotator::model::stage::PREVIOUS)
-        .map(|v| v.key_id.clone());
+        .key_of(cfcookie_rotator::model::stage::PREVIOUS)
+        .map(|(k, _)| k);
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
     let extra: Vec<String> = w
         .group

@@ -89,19 +89,38 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
     let token = {
         let mut w = sim.lock();
         let token = w.token();
-        if let Err(e) = w.stage_pending(&token) {
-            w.log(
-                Lane::SecretsManager,
-                format!("{origin}: RotateSecret refused: {e}"),
-            );
-            w.bump("RotateSecret refused (rotation in progress)");
-            return;
+        // "A previous rotation isn't complete. That rotation will be reattempted.": on schedule,
+        // Secrets Manager takes the pending version up again rather than starting another.
+        let stuck = if w.rotation_in_progress() {
+            w.version_with(cfcookie_rotator::model::stage::PENDING)
+        } else {
+            None
+        };
+        match stuck {
+            Some(pending) if origin == "schedule" => {
+                w.log(
+                    Lane::SecretsManager,
+                    format!("schedule: reattempts rotation {}", world::short(&pending)),
+                );
+                w.bump("rotation reattempted on schedule");
+                pending
+            }
+            _ => {
+                if let Err(e) = w.stage_pending(&token) {
+                    w.log(
+                        Lane::SecretsManager,
+                        format!("{origin}: RotateSecret refused: {e}"),
+                    );
+                    w.bump("RotateSecret refused (rotation in progress)");
+                    return;
+                }
+                w.log(
+                    Lane::SecretsManager,
+                    format!("{origin}: rotation {} starts", world::short(&token)),
+                );
+                token
+            }
         }
-        w.log(
-            Lane::SecretsManager,
-            format!("{origin}: rotation {} starts", world::short(&token)),
-        );
-        token
     };
     'attempt: for attempt in 0..=world::SM_RETRIES {
         for step in Step::ALL {
@@ -256,8 +275,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                 w.slots[i].ever_loaded = true;
             }
             // A check exactly when the loaded current key becomes signable.
-            if let Some(v) = w.value_of(cfcookie_rotator::model::stage::CURRENT) {
-                let at = v.active_from.timestamp();
+            if let Some((_, at)) = w.key_of(cfcookie_rotator::model::stage::CURRENT) {
                 let now = w.now();
                 if at > now {
                     let s2 = sim.clone();

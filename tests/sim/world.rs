@@ -144,6 +144,7 @@ pub(crate) struct World {
     pub arn: String,
     pub name: String,
     pub versions: BTreeMap<String, Version>,
+    pub parsed: BTreeMap<String, (String, i64)>,
     pub schedule: String,
     pub window: String,
     pub rotation_failed: u32,
@@ -224,11 +225,9 @@ impl World {
             .map(|(k, _)| k.clone())
     }
 
-    pub(crate) fn value_of(&self, label: &str) -> Option<SecretValue> {
-        let v = self.version_with(label)?;
-        SecretValue::parse(self.versions.get(&v)?.value.as_deref()?)
-            .ok()
-            .flatten()
+    /// The key id and `active_from` stored under `label` (parsed once, when stored).
+    pub(crate) fn key_of(&self, label: &str) -> Option<(String, i64)> {
+        self.parsed.get(&self.version_with(label)?).cloned()
     }
 
     /// AWSPENDING on a version other than AWSCURRENT: RotateSecret refuses.
@@ -309,6 +308,7 @@ impl Sim {
             arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:sim/cfcookie-AbCdEf".into(),
             name: "sim/cfcookie".into(),
             versions: BTreeMap::new(),
+            parsed: BTreeMap::new(),
             schedule: "rate(1 days)".into(),
             window: format!("{}h", p.window_hours),
             rotation_failed: 0,
@@ -525,10 +525,14 @@ impl SecretStore for SimSecrets {
         if !v.stages.iter().any(|s| s == label) {
             v.stages.push(label.to_owned());
         }
-        let key = SecretValue::parse(value)
-            .ok()
-            .flatten()
-            .map(|v| v.key_id.clone());
+        let parsed = SecretValue::parse(value).ok().flatten();
+        let key = parsed.as_ref().map(|v| v.key_id.clone());
+        if let Some(v) = parsed {
+            w.parsed.insert(
+                token.to_owned(),
+                (v.key_id.clone(), v.active_from.timestamp()),
+            );
+        }
         w.log(
             self.lane.clone(),
             format!("PutSecretValue {label} {} key {key:?}", short(token)),
