@@ -131,7 +131,11 @@ resource "aws_cloudfront_distribution" "media" {
       path_pattern             = ordered_cache_behavior.value
       target_origin_id         = "cookie-endpoint"
       viewer_protocol_policy   = "https-only"
-      allowed_methods          = ["GET", "HEAD", "OPTIONS"]
+      # Sign-out is `POST /cookie/remove` (a GET would let any page sign users out). CloudFront
+      # takes only three method sets, and POST comes with all seven; the endpoint answers 405
+      # to the methods it does not serve.
+      # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesAllowedHTTPMethods
+      allowed_methods          = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
       cached_methods           = ["GET", "HEAD"]
       compress                 = true
       cache_policy_id          = local.cache_policy_disabled

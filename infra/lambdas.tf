@@ -58,7 +58,7 @@ resource "aws_ssm_parameter" "resource" {
 module "endpoint" {
   source             = "./modules/rust_lambda"
   name               = "${var.name_prefix}-cfcookie-endpoint"
-  description        = "GET /cookie and /cookie/remove behind ${var.name_prefix}'s distribution"
+  description        = "GET /cookie and POST /cookie/remove behind ${var.name_prefix}'s distribution"
   zip_path           = var.endpoint_zip
   policy_json        = data.aws_iam_policy_document.endpoint.json
   timeout_seconds    = 10

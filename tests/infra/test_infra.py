@@ -169,6 +169,16 @@ def test_cookie_behaviors_are_exactly_the_endpoints_paths():
     assert blocks("locals")["cookie_paths"] == ["/cookie", "/cookie/*"]
 
 
+def test_cookie_behaviors_let_sign_out_post_through():
+    # Sign-out is POST /cookie/remove; a behavior that allows only GET/HEAD/OPTIONS makes
+    # CloudFront refuse it with 403 before the endpoint sees it.
+    text = (INFRA / "cdn.tf").read_text()
+    block = text[text.index('dynamic "ordered_cache_behavior"'):]
+    block = block[: block.index("\n  }\n")]
+    methods = re.search(r"allowed_methods\s*=\s*\[([^\]]*)\]", block)
+    assert methods and '"POST"' in methods.group(1), block
+
+
 def test_no_distribution_wide_error_pages_and_nothing_public():
     # Custom error responses apply to every behavior: they replaced the endpoint's own bodies
     # and cached one viewer's refusal for the next. errors/* was readable without cookies.
