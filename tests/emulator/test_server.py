@@ -251,10 +251,22 @@ def test_rotate_immediately_false_tests_an_empty_pending_version_then_removes_it
     assert not any("AWSPENDING" in s for s in stages.values())
 
 
-def test_create_public_key_takes_rsa_2048_and_ec_p256_spki_only(endpoint):
+@pytest.fixture()
+def own_account():
+    """An emulator of its own: the module's emulator holds other tests' keys, and an account
+    takes at most ten."""
+    from conftest import start_emulator
+
+    proc, url = start_emulator()
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def test_create_public_key_takes_rsa_2048_and_ec_p256_spki_only(own_account):
     """API_PublicKeyConfig: "CloudFront supports signed URLs and signed cookies with RSA 2048 or
     ECDSA 256 key signatures"; anything else is InvalidArgument."""
-    cf = client(endpoint, "cloudfront")
+    cf = client(own_account, "cloudfront")
 
     def create(name, pem):
         return cf.create_public_key(PublicKeyConfig={"CallerReference": name, "Name": name, "EncodedKey": pem})
