@@ -128,9 +128,9 @@ resource "aws_cloudfront_distribution" "media" {
   dynamic "ordered_cache_behavior" {
     for_each = local.cookie_paths
     content {
-      path_pattern             = ordered_cache_behavior.value
-      target_origin_id         = "cookie-endpoint"
-      viewer_protocol_policy   = "https-only"
+      path_pattern           = ordered_cache_behavior.value
+      target_origin_id       = "cookie-endpoint"
+      viewer_protocol_policy = "https-only"
       # Sign-out is `POST /cookie/remove` (a GET would let any page sign users out). CloudFront
       # takes only three method sets, and POST comes with all seven; the endpoint answers 405
       # to the methods it does not serve.

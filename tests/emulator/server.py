@@ -388,7 +388,9 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
     secret.rotation_requested = True  # moto reports rotation settings only once this is set
     current = next((v for v, d in secret.versions.items() if "AWSCURRENT" in d["version_stages"]), None)
     pending = next((v for v, d in secret.versions.items() if "AWSPENDING" in d["version_stages"]), None)
-    if pending and pending != current:
+    # A configuration test's version (RotateImmediately=false) is Secrets Manager's own and
+    # goes by itself; only a rotation left pending blocks the next one.
+    if pending and pending != current and pending != getattr(secret, "config_test_token", None):
         raise sm_models.InvalidRequestException(
             "A previous rotation isn't complete. That rotation will be reattempted."
         )
@@ -408,11 +410,10 @@ def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_ar
     else:
         steps = ["createSecret", "setSecret", "testSecret", "finishSecret"]
     secret.last_rotation_status = "InProgress"
-    if LAMBDA_ENDPOINT and steps == ["testSecret"]:
-        # The configuration test runs before RotateSecret answers, so its AWSPENDING version is
-        # gone again by the time the caller can start a rotation.
-        _run_rotation(self, secret, token, steps)
-    elif LAMBDA_ENDPOINT:
+    # RotateSecret answers at once; the steps run after it, the configuration test too (a
+    # function that is not running yet must not hold the caller: Terraform retries the call).
+    secret.config_test_token = token if steps == ["testSecret"] else None
+    if LAMBDA_ENDPOINT:
         threading.Thread(target=_run_rotation, args=(self, secret, token, steps), daemon=True).start()
     secret.last_rotation_date = int(time.time())
     return secret.to_short_dict(version_id=token)
@@ -453,12 +454,15 @@ def _run_rotation(backend, secret, token, steps):
         time.sleep(1 + attempt)
     version = secret.versions.get(token)
     if steps == ["testSecret"]:
-        # The configuration test's version goes again, whatever the outcome.
+        # The configuration test's version goes again, whatever the outcome; a rotation started
+        # meanwhile owns AWSPENDING and the status.
         if version is not None:
             version["version_stages"] = [s for s in version["version_stages"] if s != "AWSPENDING"]
             if not version["version_stages"]:
                 del secret.versions[token]
-        secret.last_rotation_status = "Succeeded" if failed_step is None else "Failed:testSecret"
+        if getattr(secret, "config_test_token", None) == token:
+            secret.config_test_token = None
+            secret.last_rotation_status = "Succeeded" if failed_step is None else "Failed:testSecret"
         return
     if failed_step is not None:
         # AWSPENDING stays on the version: the next RotateSecret is refused until it is resolved.
