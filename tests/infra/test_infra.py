@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -325,6 +326,13 @@ def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
         assert message in out, f"expected {message!r} in:\n{out}"
 
 
+# A rotation retires the previous key only once no signer can still sign with it and its
+# cookies have expired (P + TTL + L after it became current): short times let the tests rotate
+# back to back, a few seconds apart.
+SHORT_TIMES = {"CFCOOKIE_ACTIVATION_DELAY": "0", "CFCOOKIE_KEY_CACHE_TTL": "1", "CFCOOKIE_COOKIE_LIFETIME": "1"}
+SHORT_SPACING = 3
+
+
 def cfcookie(*args, env):
     binary = os.environ.get("CFCOOKIE_BIN", str(ROOT / "target/debug/cfcookie"))
     assert Path(binary).exists(), f"{binary} is not built (scripts/test builds it first)"
@@ -489,10 +497,12 @@ def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
 
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "CFCOOKIE_KEY_GROUP_ID": out["key_group_id"],
-           "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"]}
+           "CFCOOKIE_KEY_ID_PARAMETER": out["key_id_parameter"], "CFCOOKIE_KEY_NAME_PREFIX": out["key_name_prefix"],
+           **SHORT_TIMES}
 
     def rotate(n):
         for _ in range(n):
+            time.sleep(SHORT_SPACING)
             r = cfcookie("rotate", "--secret-id", out["secret_id"], env=env)
             assert r.returncode == 0, r.stderr
 
@@ -690,7 +700,7 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CFCOOKIE_"))}
         rotator_log = open(tmp_path / "rotator.log", "w")
         rotator = subprocess.Popen([str(rotator_bin)], env={
-            **base, **function_env, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
+            **base, **function_env, **SHORT_TIMES, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
             "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
             "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{api_port}/.rt",
             "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
@@ -702,6 +712,7 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
         reset_auth(endpoint, "0")
 
         def rotate():
+            time.sleep(SHORT_SPACING)
             return cfcookie("rotate", "--via-secrets-manager", "--timeout", "120", "--secret-id", out["secret_id"], env=operator)
 
         for _ in range(3):
