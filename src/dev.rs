@@ -20,16 +20,17 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
-use cfcookie_rotator::model::{SecretValue, FORMAT};
+use cfcookie_secret::{SecretValue, FORMAT};
 use cfcookie_signer::{KeyAlgorithm, PrivateKey, ViewerRequest};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Deserialize;
 
 use cfcookie_config::{self as config, Env};
+use cfcookie_secret::{Clock as _, SystemClock};
 
-use crate::endpoint::{Endpoint, EndpointConfig};
-use crate::keysource::{KeySource, SecretKeySource, SecretReader};
-use crate::token::{CognitoVerifier, HttpJwks};
+use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::keysource::{KeySource, SecretKeySource, SecretReader};
+use cfcookie_endpoint::token::{CognitoVerifier, HttpJwks};
 
 /// The dev app client id tokens carry.
 pub const DEV_CLIENT_ID: &str = "cfcookie-dev-client";
@@ -78,8 +79,7 @@ impl DevKeyRing {
             std::fs::rename(&current, self.dir.join("previous.json")).map_err(|e| e.to_string())?;
         }
         let tmp = self.dir.join("current.json.tmp");
-        crate::cli::signing::write_private(&tmp, value.to_json().as_bytes())
-            .map_err(|e| e.to_string())?;
+        crate::files::write_private(&tmp, value.to_json().as_bytes()).map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, &current).map_err(|e| e.to_string())?;
         Ok(value)
     }
@@ -120,7 +120,7 @@ impl Issuer {
             Ok(pem) => PrivateKey::from_pem(&pem, None).map_err(|e| e.to_string())?,
             Err(_) => {
                 let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).map_err(|e| e.to_string())?;
-                crate::cli::signing::write_private(&path, key.to_pkcs8_pem().as_bytes())
+                crate::files::write_private(&path, key.to_pkcs8_pem().as_bytes())
                     .map_err(|e| e.to_string())?;
                 key
             }
@@ -140,7 +140,7 @@ impl Issuer {
 
     /// An access token shaped like Cognito's.
     fn mint(&self, username: &str, groups: &[String], lifetime: i64) -> Result<String, String> {
-        let now = crate::time::now();
+        let now = SystemClock.epoch();
         let sub = {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, username.as_bytes());
             let mut first = [0u8; 16];
@@ -284,7 +284,7 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         verifier: CognitoVerifier::new(verifier_config, HttpJwks),
         keys: keys.clone(),
         config,
-        clock: Arc::new(crate::time::now),
+        clock: Arc::new(SystemClock),
     });
     let state = Arc::new(DevState {
         issuer: Issuer::load(state_dir, issuer_url)?,
@@ -306,7 +306,7 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         .route("/dev/cookies", get(cookies_seen))
         .route("/private/{*path}", get(private))
         .with_state(state);
-    Ok(dev.merge(crate::server::router(endpoint)))
+    Ok(dev.merge(crate::serve::router(endpoint)))
 }
 
 async fn page() -> Html<&'static str> {
@@ -415,7 +415,7 @@ fn key_json(v: &SecretValue, now: i64) -> serde_json::Value {
 /// The key ring as a timeline: which key signs now, when the newest becomes active, and the
 /// earliest the previous one may leave the key group.
 async fn key_ring(State(s): State<Arc<DevState>>) -> Response {
-    let now = crate::time::now();
+    let now = SystemClock.epoch();
     let (current, previous) = match s.ring.read().await {
         Ok(pair) => pair,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
@@ -451,7 +451,7 @@ async fn rotate_now(
     if let Err(e) = s.keys.refresh().await {
         return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
     }
-    axum::Json(key_json(&value, crate::time::now())).into_response()
+    axum::Json(key_json(&value, SystemClock.epoch())).into_response()
 }
 
 /// What CloudFront would see: the cookies this browser sends (HttpOnly, so the page cannot
@@ -484,7 +484,7 @@ async fn cookies_seen(
             url: &url,
             cookie_header: cookie,
             client_ip: Some(peer.ip()),
-            now: crate::time::now(),
+            now: SystemClock.epoch(),
         },
     ) {
         Ok(_) => serde_json::json!({"allowed": true}),
@@ -520,7 +520,7 @@ async fn private(
         url: &url,
         cookie_header: cookie,
         client_ip: Some(peer.ip()),
-        now: crate::time::now(),
+        now: SystemClock.epoch(),
     };
     let group = s.keys.key_group();
     if let Err(refusal) = cfcookie_signer::verify_cookies(&group, &req) {
@@ -582,10 +582,10 @@ pub async fn serve(listen: SocketAddr, options: DevOptions) -> Result<(), String
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = app(addr, &options).await?;
     println!("cfcookie dev server: open http://{addr}/  (keys in {}; rotate with `cfcookie rotate --dev`)", options.state_dir.display());
-    crate::server::run_with(
+    crate::serve::run_with(
         listener,
         app,
-        crate::server::shutdown_signal(),
+        crate::serve::shutdown_signal(),
         options.header_timeout,
     )
     .await

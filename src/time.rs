@@ -19,11 +19,6 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
         })
 }
 
-/// The current time in epoch seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,10 @@
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
-use cfcookie::endpoint::{Endpoint, EndpointConfig};
-use cfcookie::keysource::StaticKeySource;
-use cfcookie::signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
-use cfcookie::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::keysource::StaticKeySource;
+use cfcookie_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
+use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
 
@@ -72,7 +72,7 @@ fn fixture() -> &'static Fixture {
                 verifier: CognitoVerifier::new(verifier, Jwks(jwks.clone())),
                 keys: Arc::new(StaticKeySource::new(Signer::new("KFUZZ", signing.clone()).expect("signer"))),
                 config,
-                clock: Arc::new(|| NOW),
+                clock: Arc::new(cfcookie_secret::clock::FixedClock::at_epoch(NOW)),
             }
         })
         .collect();

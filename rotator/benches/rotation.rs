@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cfcookie_rotator::driver::rotate_in_process;
-use cfcookie_rotator::ports::{KeyGenerator, NoProbe, Rsa2048Generator, SystemClock};
+use cfcookie_rotator::ports::{KeyGenerator, Rsa2048Generator, SystemClock};
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore};
-use cfcookie_rotator::testing::{bootstrap, Emulator};
-use cfcookie_rotator::{Config, Rotator};
+use cfcookie_rotator::Rotator;
+use cfcookie_testing::emulator::{bootstrap, Emulator};
+use cfcookie_testing::NoProbe;
 
 #[derive(Clone, Default)]
 struct TimedKeygen(Arc<Mutex<Vec<Duration>>>);
@@ -43,7 +44,7 @@ async fn main() {
     let aws = emulator.sdk_config().await;
     let b = bootstrap(&aws, "bench").await;
     let keygen = TimedKeygen::default();
-    let mut config = Config::for_tests(&b.group, &b.parameter);
+    let mut config = cfcookie_testing::rotator_config(&b.group, &b.parameter);
     config.key_id_parameters = vec![b.parameter.clone()];
     let rotator = Rotator {
         secrets: SdkSecretStore::new(&aws),

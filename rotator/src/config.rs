@@ -120,24 +120,6 @@ impl Config {
     pub fn minimum_interval(&self) -> i64 {
         self.cookie_lifetime + self.activation_delay + self.key_cache_ttl
     }
-
-    /// A test configuration (no environment).
-    pub fn for_tests(key_group_id: &str, parameter: &str) -> Config {
-        Config {
-            key_group_id: key_group_id.to_owned(),
-            key_id_parameters: vec![parameter.to_owned()],
-            key_name_prefix: DEFAULT_PREFIX.to_owned(),
-            activation_delay: DEFAULT_ACTIVATION_DELAY,
-            cookie_lifetime: DEFAULT_COOKIE_LIFETIME,
-            key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
-            canary_url: None,
-            canary_attempts: 1,
-            canary_backoff_ms: 2000,
-            bootstrap_key_name: None,
-            enforce_retirement_gate: true,
-            key_algorithm: KeyAlgorithm::Rsa2048,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! - [`steps`]: [`steps::Rotator`] with createSecret / setSecret / testSecret / finishSecret.
 //! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`) and `status`.
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
-//! - [`memory`]: in-memory fakes that refuse what AWS refuses; [`faults`]: crash injection.
 //! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*` settings; [`error`]: errors with
 //!   stable Lambda error types.
 #![forbid(unsafe_code)]
@@ -16,15 +15,12 @@
 pub mod config;
 pub mod driver;
 pub mod error;
-pub mod faults;
 pub mod lambda;
 pub mod logging;
-pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod sdk;
 pub mod steps;
-pub mod testing;
 
 pub use config::Config;
 pub use error::RotationError;

@@ -1,81 +1,15 @@
-//! The narrow capabilities rotation needs. Implementations: `Sdk…` (AWS), `InMemory…` (fakes
-//! that refuse what AWS refuses), and [`crate::faults::Faulty`] (crash injection around either).
+//! The narrow capabilities rotation needs. Implementations: `Sdk…` over AWS (in [`crate::sdk`]);
+//! the in-memory fakes and crash injection live in the dev-only `cfcookie-testing` crate.
+//! Secrets Manager's port, the error type and the clock are `cfcookie-secret`'s, shared with the
+//! endpoint, and re-exported here.
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use zeroize::Zeroizing;
 
-use crate::model::{KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
+pub use cfcookie_secret::{Clock, SecretStore, ServiceError, ServiceResult, SystemClock};
 
-/// An AWS call that failed, mapped to what rotation can act on.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// The thing asked for does not exist.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// If-Match was stale (CloudFront PreconditionFailed).
-    #[error("precondition failed: the ETag is stale")]
-    PreconditionFailed,
-    /// The public key is still in a key group (PublicKeyInUse).
-    #[error("public key is in use by a key group")]
-    InUse,
-    /// More than 5 keys in a key group (TooManyPublicKeysInKeyGroup).
-    #[error("a key group holds at most 5 public keys")]
-    TooManyKeys,
-    /// The account holds its maximum of public keys (TooManyPublicKeys).
-    #[error("quota exceeded: {0}")]
-    QuotaExceeded(String),
-    /// The resource exists with other content (ResourceExistsException, PublicKeyAlreadyExists).
-    #[error("already exists: {0}")]
-    AlreadyExists(String),
-    /// A crash injected by a test.
-    #[error("injected crash {0}")]
-    Injected(String),
-    /// Anything else (already retried by the SDK when transient).
-    #[error("{operation}: {message}")]
-    Other {
-        /// AWS operation name.
-        operation: &'static str,
-        /// Error code and message.
-        message: String,
-    },
-}
-
-/// Result of a port call.
-pub type ServiceResult<T> = Result<T, ServiceError>;
-
-/// Secrets Manager.
-pub trait SecretStore: Send + Sync {
-    /// DescribeSecret.
-    fn describe(
-        &self,
-        secret_id: &str,
-    ) -> impl Future<Output = ServiceResult<SecretDescription>> + Send;
-    /// GetSecretValue; `None` when that version or label has no value.
-    fn get_value(
-        &self,
-        secret_id: &str,
-        version: VersionRef<'_>,
-    ) -> impl Future<Output = ServiceResult<Option<Zeroizing<String>>>> + Send;
-    /// PutSecretValue with `token` as the version id and one staging label.
-    fn put_value(
-        &self,
-        secret_id: &str,
-        token: &str,
-        value: &str,
-        label: &str,
-    ) -> impl Future<Output = ServiceResult<()>> + Send;
-    /// UpdateSecretVersionStage.
-    fn move_label(
-        &self,
-        secret_id: &str,
-        label: &str,
-        to: Option<&str>,
-        from: Option<&str>,
-    ) -> impl Future<Output = ServiceResult<()>> + Send;
-}
+use crate::model::{KeyGroupRecord, PublicKeyRecord};
 
 /// CloudFront public keys and key groups.
 pub trait KeyRegistry: Send + Sync {
@@ -158,48 +92,6 @@ impl KeyGenerator for AwsLcKeyGenerator {
     }
 }
 
-/// The time.
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock tests can move.
-#[derive(Debug, Clone)]
-pub struct FixedClock(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>);
-
-impl FixedClock {
-    /// Starts at `t`.
-    pub fn new(t: DateTime<Utc>) -> FixedClock {
-        FixedClock(std::sync::Arc::new(std::sync::Mutex::new(t)))
-    }
-    /// Moves forward.
-    pub fn advance(&self, by: chrono::Duration) {
-        if let Ok(mut t) = self.0.lock() {
-            *t += by;
-        }
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-            .lock()
-            .map(|t| *t)
-            .unwrap_or_else(|p| *p.into_inner())
-    }
-}
-
 /// Fetches a URL through the distribution with a Cookie header (the testSecret canary).
 pub trait Probe: Send + Sync {
     /// The HTTP status.
@@ -208,16 +100,6 @@ pub trait Probe: Send + Sync {
         url: &str,
         cookie_header: &str,
     ) -> impl Future<Output = Result<u16, String>> + Send;
-}
-
-/// No canary configured.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProbe;
-
-impl Probe for NoProbe {
-    async fn fetch(&self, _url: &str, _cookie_header: &str) -> Result<u16, String> {
-        Err("no canary configured".into())
-    }
 }
 
 /// A real HTTP GET.

@@ -3,14 +3,11 @@
 
 use aws_sdk_cloudfront::types::{KeyGroupConfig, PublicKeyConfig};
 use aws_sdk_ssm::types::ParameterType;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use zeroize::Zeroizing;
+pub use cfcookie_secret::sdk::{load_aws_config, map_error, SdkSecretStore};
+use cfcookie_secret::sdk::{not_found_is_none, time};
 
-use crate::model::{
-    min_spacing_secs, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef,
-};
-use crate::ports::{KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult};
+use crate::model::{KeyGroupRecord, PublicKeyRecord};
+use crate::ports::{KeyRegistry, ParameterStore, ServiceError, ServiceResult};
 
 /// Every AWS API call the rotator (and `cfcookie rotate`/`status`) makes, as IAM actions. The
 /// infra test holds the rotator's IAM policy to exactly this list, and an emulator test holds
@@ -30,53 +27,6 @@ pub const ROTATOR_API_CALLS: &[&str] = &[
     "ssm:PutParameter",
 ];
 
-/// Maps an SDK error by its AWS error code.
-pub fn map_error<E>(operation: &'static str, err: E) -> ServiceError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let code = err.code().unwrap_or_default().to_owned();
-    let message = err.message().unwrap_or_default().to_owned();
-    match code.as_str() {
-        "ResourceNotFoundException"
-        | "NoSuchPublicKey"
-        | "NoSuchResource"
-        | "ParameterNotFound" => ServiceError::NotFound(format!("{code}: {message}")),
-        "PreconditionFailed" => ServiceError::PreconditionFailed,
-        "PublicKeyInUse" => ServiceError::InUse,
-        "TooManyPublicKeysInKeyGroup" => ServiceError::TooManyKeys,
-        "TooManyPublicKeys" => ServiceError::QuotaExceeded(format!("{code}: {message}")),
-        "ResourceExistsException" | "PublicKeyAlreadyExists" => {
-            ServiceError::AlreadyExists(format!("{code}: {message}"))
-        }
-        _ => ServiceError::Other {
-            operation,
-            message: DisplayErrorContext(&err).to_string(),
-        },
-    }
-}
-
-fn not_found_is_none<T>(r: ServiceResult<T>) -> ServiceResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ServiceError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Loads the standard AWS configuration (environment, profile, `AWS_ENDPOINT_URL`), with
-/// retries of throttling and 5xx (5 attempts, exponential backoff with jitter).
-pub async fn load_aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-        .load()
-        .await
-}
-
-/// Secrets Manager over the SDK.
-#[derive(Debug, Clone)]
-pub struct SdkSecretStore(pub aws_sdk_secretsmanager::Client);
-
 /// CloudFront over the SDK.
 #[derive(Debug, Clone)]
 pub struct SdkKeyRegistry(pub aws_sdk_cloudfront::Client);
@@ -84,13 +34,6 @@ pub struct SdkKeyRegistry(pub aws_sdk_cloudfront::Client);
 /// SSM over the SDK.
 #[derive(Debug, Clone)]
 pub struct SdkParameterStore(pub aws_sdk_ssm::Client);
-
-impl SdkSecretStore {
-    /// From a loaded configuration.
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
-        SdkSecretStore(aws_sdk_secretsmanager::Client::new(config))
-    }
-}
 
 impl SdkKeyRegistry {
     /// From a loaded configuration.
@@ -103,92 +46,6 @@ impl SdkParameterStore {
     /// From a loaded configuration.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         SdkParameterStore(aws_sdk_ssm::Client::new(config))
-    }
-}
-
-/// Converts an AWS SDK timestamp.
-fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-}
-
-impl SecretStore for SdkSecretStore {
-    async fn describe(&self, secret_id: &str) -> ServiceResult<SecretDescription> {
-        let out = self
-            .0
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| map_error("DescribeSecret", e))?;
-        let rules = out.rotation_rules();
-        Ok(SecretDescription {
-            arn: out.arn().unwrap_or_default().to_owned(),
-            name: out.name().unwrap_or_default().to_owned(),
-            rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_interval_secs: rules.and_then(|r| {
-                min_spacing_secs(
-                    r.automatically_after_days(),
-                    r.schedule_expression(),
-                    r.duration(),
-                )
-            }),
-            versions: out
-                .version_ids_to_stages()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-        })
-    }
-
-    async fn get_value(
-        &self,
-        secret_id: &str,
-        version: VersionRef<'_>,
-    ) -> ServiceResult<Option<Zeroizing<String>>> {
-        let mut req = self.0.get_secret_value().secret_id(secret_id);
-        req = match version {
-            VersionRef::Stage(label) => req.version_stage(label),
-            VersionRef::IdAndStage(id, label) => req.version_id(id).version_stage(label),
-        };
-        let out = not_found_is_none(req.send().await.map_err(|e| map_error("GetSecretValue", e)))?;
-        Ok(out.and_then(|o| o.secret_string().map(|s| Zeroizing::new(s.to_owned()))))
-    }
-
-    async fn put_value(
-        &self,
-        secret_id: &str,
-        token: &str,
-        value: &str,
-        label: &str,
-    ) -> ServiceResult<()> {
-        self.0
-            .put_secret_value()
-            .secret_id(secret_id)
-            .client_request_token(token)
-            .secret_string(value)
-            .version_stages(label)
-            .send()
-            .await
-            .map_err(|e| map_error("PutSecretValue", e))?;
-        Ok(())
-    }
-
-    async fn move_label(
-        &self,
-        secret_id: &str,
-        label: &str,
-        to: Option<&str>,
-        from: Option<&str>,
-    ) -> ServiceResult<()> {
-        self.0
-            .update_secret_version_stage()
-            .secret_id(secret_id)
-            .version_stage(label)
-            .set_move_to_version_id(to.map(str::to_owned))
-            .set_remove_from_version_id(from.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| map_error("UpdateSecretVersionStage", e))?;
-        Ok(())
     }
 }
 
@@ -385,43 +242,5 @@ impl ParameterStore for SdkParameterStore {
             .await
             .map_err(|e| map_error("PutParameter", e))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rotation_intervals() {
-        // The window shortens the spacing: the last instant of one window to the first of the
-        // next. DescribeSecret's recomputed AutomaticallyAfterDays never overrides the expression.
-        assert_eq!(min_spacing_secs(Some(30), None, None), Some(29 * 86_400));
-        assert_eq!(
-            min_spacing_secs(None, Some("rate(4 hours)"), None),
-            Some(10_800)
-        );
-        assert_eq!(
-            min_spacing_secs(Some(1), Some("rate(4 hours)"), Some("2h")),
-            Some(7_200)
-        );
-        assert_eq!(min_spacing_secs(None, Some("rate(1 day)"), None), Some(0));
-        assert_eq!(
-            min_spacing_secs(None, Some("rate(2 days)"), Some("3h")),
-            Some(162_000)
-        );
-        assert_eq!(
-            min_spacing_secs(None, Some("cron(0 8 * * ? *)"), None),
-            Some(28_800)
-        );
-        assert_eq!(
-            min_spacing_secs(None, Some("cron(0 8 * * ? *)"), Some("1h")),
-            Some(82_800)
-        );
-        assert_eq!(
-            min_spacing_secs(None, Some("cron(0 8 ? * MON *)"), None),
-            None
-        );
-        assert_eq!(min_spacing_secs(Some(0), None, None), None);
     }
 }

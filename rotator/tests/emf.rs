@@ -4,9 +4,10 @@
 
 use cfcookie_rotator::driver::new_token;
 use cfcookie_rotator::lambda::{handle, metric, RotationEvent};
-use cfcookie_rotator::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
-use cfcookie_rotator::ports::{FixedClock, KeyRegistry as _, NoProbe, Rsa2048Generator};
-use cfcookie_rotator::{Config, Rotator, Step};
+use cfcookie_rotator::ports::{KeyRegistry as _, Rsa2048Generator};
+use cfcookie_rotator::{Rotator, Step};
+use cfcookie_testing::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
+use cfcookie_testing::{FixedClock, NoProbe};
 use serde_json::Value;
 
 #[tokio::test]
@@ -33,7 +34,7 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
         keygen: Rsa2048Generator,
         clock: FixedClock::new(chrono::Utc::now()),
         probe: NoProbe,
-        config: Config::for_tests(&group, "/cfcookie/key-id"),
+        config: cfcookie_testing::rotator_config(&group, "/cfcookie/key-id"),
     };
     let token = new_token();
     secrets

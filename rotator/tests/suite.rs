@@ -5,17 +5,17 @@
 use std::collections::BTreeSet;
 
 use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, status, Status};
-use cfcookie_rotator::faults::{FaultPlan, Faulty, When};
 use cfcookie_rotator::lambda::{handle, RotationEvent};
-use cfcookie_rotator::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
 use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
 use cfcookie_rotator::ports::{
-    Clock as _, FixedClock, KeyRegistry, NoProbe, ParameterStore, Rsa2048Generator, SecretStore,
-    ServiceError, ServiceResult,
+    Clock as _, KeyRegistry, ParameterStore, Rsa2048Generator, SecretStore, ServiceResult,
 };
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
-use cfcookie_rotator::testing::{bootstrap, Emulator};
-use cfcookie_rotator::{Config, Mode, RotationError, Rotator, Step};
+use cfcookie_rotator::{Mode, RotationError, Rotator, Step};
+use cfcookie_testing::emulator::{bootstrap, Emulator};
+use cfcookie_testing::faults::{FaultPlan, Faulty, When};
+use cfcookie_testing::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
+use cfcookie_testing::{FixedClock, NoProbe};
 
 const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation replaces it"}"#;
 const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator";
@@ -211,7 +211,7 @@ fn assemble<S, R, P>(
         keygen: Rsa2048Generator,
         clock: FixedClock::new(chrono::Utc::now()),
         probe: NoProbe,
-        config: Config::for_tests(group, "/cfcookie/key-id"),
+        config: cfcookie_testing::rotator_config(group, "/cfcookie/key-id"),
     };
     World {
         rotator,
@@ -290,7 +290,8 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
         while let Err(e) = clear_pending(&self.rotator.secrets, &self.secret, token).await {
             attempts += 1;
             assert!(
-                attempts < 5 && matches!(e, RotationError::Service(ServiceError::Injected(_))),
+                attempts < 5
+                    && matches!(&e, RotationError::Service(s) if cfcookie_testing::faults::is_injected(s)),
                 "{e}"
             );
         }
@@ -304,7 +305,9 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
                 .await
             {
                 Ok(()) => return,
-                Err(RotationError::Service(ServiceError::Injected(_))) => continue,
+                Err(RotationError::Service(s)) if cfcookie_testing::faults::is_injected(&s) => {
+                    continue
+                }
                 Err(e) => panic!("{} failed: {e}", step.aws_name()),
             }
         }

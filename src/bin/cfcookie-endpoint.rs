@@ -1,6 +1,6 @@
 //! The cookie endpoint as a Lambda (function URL, API Gateway v1/v2, ALB events). `main` only
 //! wires; the behaviour is `cfcookie::endpoint::Endpoint::handle`, shared with `cfcookie serve`,
-//! reached through `cfcookie::server::handle_lambda`.
+//! reached through `cfcookie::lambda::handle_lambda`.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -12,16 +12,16 @@ async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
     cfcookie::logging::init_json();
     let emf = cfcookie_rotator::lambda::metric::install_emf("cfcookie-endpoint");
-    cfcookie::metrics::describe();
+    cfcookie_endpoint::metrics::describe();
     let env = cfcookie_config::Env::from_process();
-    let endpoint = Arc::new(cfcookie::server::endpoint_from(&env).await?);
+    let endpoint = Arc::new(cfcookie_endpoint::wiring::endpoint_from(&env).await?);
     tracing::info!(
         init_ms = started.elapsed().as_secs_f64() * 1000.0,
         "endpoint initialised"
     );
     let endpoint = &endpoint;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let response = cfcookie::server::handle_lambda(endpoint, req).await;
+        let response = cfcookie::lambda::handle_lambda(endpoint, req).await;
         cfcookie_rotator::lambda::metric::flush_emf(emf);
         Ok::<_, Error>(response)
     }))

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod rotation;
+pub mod serve;
 pub mod signing;
 
 /// CloudFront signed cookies for signed-in users, with keys that rotate themselves.
@@ -63,7 +64,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  cfcookie serve --dev                      # open the printed URL in a browser\n  CFCOOKIE_USER_POOL_ID=eu-west-1_AbC CFCOOKIE_CLIENT_IDS=4f2... \\\n  CFCOOKIE_SECRET_ID=media/cfcookie/signing-key CFCOOKIE_ALLOWED_HOSTS=media.example.com \\\n      cfcookie serve --listen 0.0.0.0:8080\n\nStops gracefully on SIGTERM or Ctrl-C."
     )]
-    Serve(rotation::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Delete a stack's managed public keys after `terraform destroy` (they are the rotator's,
     /// not in Terraform's state). Keys a key group still holds are refused by CloudFront and
     /// listed as in_use (exit 1).
@@ -143,7 +144,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Keygen(args) => signing::keygen(&args),
         Command::Rotate(args) => rotation::rotate(&args),
         Command::Status(args) => rotation::status_command(&args),
-        Command::Serve(args) => rotation::serve(&args),
+        Command::Serve(args) => serve::serve(&args),
         Command::PurgeKeys(args) => rotation::purge_keys(&args),
         Command::Revoke(args) => rotation::revoke(&args),
     }

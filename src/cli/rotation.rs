@@ -1,4 +1,4 @@
-//! `rotate` and `status`.
+//! `rotate`, `status`, `revoke` and `purge-keys`: the rotator driven from the command line.
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ impl TargetArgs {
 
     fn config(&self) -> Result<Config, CliError> {
         let mut env = Env::from_process();
-        crate::server::warn_unknown_settings(&env);
+        cfcookie_endpoint::wiring::warn_unknown_settings(&env);
         for (setting, v) in [
             (&config::KEY_GROUP_ID, &self.key_group_id),
             (&config::KEY_ID_PARAMETER, &self.key_id_parameter),
@@ -169,110 +169,6 @@ pub(super) fn status_command(args: &TargetArgs) -> Result<Outcome, CliError> {
             stdout: serde_json::to_string_pretty(&report).unwrap_or_default(),
             code,
         })
-    })
-}
-
-/// Flags of `serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The embedded default: local keys, a local token issuer, a guarded content folder and a
-    /// walkthrough page; no AWS account, no configuration.
-    #[arg(long)]
-    pub dev: bool,
-    /// Address to listen on.
-    #[arg(long, env = "CFCOOKIE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
-    /// Seconds a connection may take to send a request head (after opening, or after its
-    /// previous response) before it is closed [default: 10].
-    #[arg(long, env = "CFCOOKIE_HEADER_TIMEOUT", value_parser = super::number_setting(&config::HEADER_TIMEOUT))]
-    pub header_timeout: Option<u64>,
-    /// Serve Prometheus text at /metrics on this address (a listener of its own, so the public
-    /// one never exposes it). Not with --dev.
-    #[arg(long, env = "CFCOOKIE_METRICS_LISTEN", conflicts_with = "dev")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
-    /// With --dev: listen on a non-loopback address anyway (the dev sign-in still answers
-    /// this machine only).
-    #[arg(long, env = "CFCOOKIE_DEV_ALLOW_REMOTE", value_parser = super::bool_setting(&config::DEV_ALLOW_REMOTE))]
-    pub dev_allow_remote: bool,
-    /// With --dev: where keys and the issuer key live.
-    #[arg(long, default_value = ".cfcookie-dev")]
-    pub state_dir: std::path::PathBuf,
-    /// With --dev: the folder served under /private/ (default: a sample photo).
-    #[arg(long)]
-    pub content: Option<std::path::PathBuf>,
-}
-
-pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
-        let env = Env::from_process();
-        crate::server::warn_unknown_settings(&env);
-        let header_timeout = match args.header_timeout {
-            Some(s) => s,
-            None => env
-                .number(&config::HEADER_TIMEOUT)
-                .map_err(|e| CliError::input(e.to_string()))?,
-        };
-        if args.dev {
-            let mut options = crate::dev::DevOptions::new(args.state_dir.clone(), &env)
-                .map_err(|e| CliError::input(e.to_string()))?;
-            options.content_dir = args.content.clone();
-            options.allow_remote = args.dev_allow_remote;
-            options.header_timeout = Duration::from_secs(header_timeout);
-            for variable in crate::dev::ignored_settings(&env) {
-                tracing::warn!(
-                    "serve --dev ignores {variable}: it brings its own issuer, keys and resource"
-                );
-            }
-            return crate::dev::serve(args.listen, options)
-                .await
-                .map_err(CliError::input)
-                .map(|()| Outcome::print(String::new()));
-        }
-        if let Some(addr) = args.metrics_listen {
-            let handle = crate::metrics::install_prometheus().map_err(CliError::input)?;
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                CliError::input(format!("cannot listen on {addr} for metrics: {e}"))
-            })?;
-            eprintln!(
-                "cfcookie metrics on http://{}/metrics",
-                listener
-                    .local_addr()
-                    .map_err(|e| CliError::input(e.to_string()))?
-            );
-            tokio::spawn(crate::server::run_with(
-                listener,
-                crate::metrics::prometheus_router(handle),
-                std::future::pending(),
-                Duration::from_secs(header_timeout),
-            ));
-        }
-        let endpoint = std::sync::Arc::new(
-            crate::server::endpoint_from(&env)
-                .await
-                .map_err(CliError::input)?,
-        );
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| CliError::input(format!("cannot listen on {}: {e}", args.listen)))?;
-        eprintln!(
-            "cfcookie endpoint listening on http://{}",
-            listener
-                .local_addr()
-                .map_err(|e| CliError::input(e.to_string()))?
-        );
-        crate::server::run_with(
-            listener,
-            crate::server::router(endpoint),
-            crate::server::shutdown_signal(),
-            Duration::from_secs(header_timeout),
-        )
-        .await
-        .map_err(|e| CliError::input(e.to_string()))?;
-        Ok(Outcome::print(String::new()))
     })
 }
 

@@ -1,6 +1,5 @@
 //! `sign`, `sign-cookies`, `verify` and `keygen`.
 
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +12,9 @@ use clap::{Args, ValueEnum};
 use zeroize::Zeroizing;
 
 use super::{CliError, Outcome};
-use crate::time::{now, parse_time};
+use cfcookie_secret::{Clock as _, SystemClock};
+
+use crate::time::parse_time;
 
 /// Flags shared by `sign` and `sign-cookies`, named as in `aws cloudfront sign`.
 #[derive(Debug, Args)]
@@ -274,7 +275,7 @@ pub(super) fn verify(args: &VerifyArgs) -> Result<Outcome, CliError> {
         url: &args.url,
         cookie_header: args.cookie.as_deref(),
         client_ip: args.client_ip,
-        now: args.now.unwrap_or_else(now),
+        now: args.now.unwrap_or_else(|| SystemClock.epoch()),
     };
     let verdict = if args.cookie.is_some() {
         verify_cookies(&group, &request)
@@ -311,7 +312,8 @@ pub(super) fn keygen(args: &KeygenArgs) -> Result<Outcome, CliError> {
         }
     }
     let key = PrivateKey::generate(args.algorithm).map_err(|e| CliError::input(e.to_string()))?;
-    write_private(&args.private_key_out, key.to_pkcs8_pem().as_bytes())?;
+    crate::files::write_private(&args.private_key_out, key.to_pkcs8_pem().as_bytes())
+        .map_err(CliError::input)?;
     std::fs::write(&args.public_key_out, key.public_key().to_pem()).map_err(|e| {
         CliError::input(format!(
             "cannot write {}: {e}",
@@ -324,18 +326,4 @@ pub(super) fn keygen(args: &KeygenArgs) -> Result<Outcome, CliError> {
         args.private_key_out.display(),
         args.public_key_out.display()
     )))
-}
-
-/// Writes a private key readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::input(format!("cannot write {}: {e}", path.display()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)
 }

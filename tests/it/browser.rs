@@ -1,7 +1,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cfcookie_rotator::testing::{free_port, wait_for_port};
+use cfcookie_testing::emulator::{free_port, wait_for_port};
 
 use crate::util::{cfcookie, require, root, run};
 

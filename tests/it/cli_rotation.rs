@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use cfcookie_rotator::testing::{free_port, wait_for_port, Emulator};
+use cfcookie_testing::emulator::{free_port, wait_for_port, Emulator};
 use serde_json::Value;
 
 use crate::util::{bootstrap, cfcookie, require, run, Bootstrap};

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cfcookie::signer::{sign::browser_url, KeyAlgorithm, Policy, PrivateKey};
+use cfcookie_signer::{sign::browser_url, KeyAlgorithm, Policy, PrivateKey};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -279,7 +279,7 @@ fn matches_botocore_npm_and_openssl() {
         let (policy, sig) = ours_policy_and_signature(case);
         if case["alg"] != "RSA_2048" {
             case["ours_policy"] = json!(policy);
-            case["ours_signature"] = json!(cfcookie::signer::encoding::encode(&sig));
+            case["ours_signature"] = json!(cfcookie_signer::encoding::encode(&sig));
         }
     }
     let cases_file = dir.path().join("cases.json");

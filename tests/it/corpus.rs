@@ -798,9 +798,9 @@ async fn hostile_requests_through_serve_and_the_lambda_handler() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cfcookie::server::run(
+    let server = tokio::spawn(cfcookie::serve::run(
         listener,
-        cfcookie::server::router(ep.clone()),
+        cfcookie::serve::router(ep.clone()),
         async move {
             let _ = stopped.await;
         },
@@ -826,7 +826,7 @@ async fn hostile_requests_through_serve_and_the_lambda_handler() {
     server.await.expect("join").expect("serve");
     let mut failures = Vec::new();
     for (case, (status, cookies)) in cases.iter().zip(over_tcp) {
-        let r = cfcookie::server::handle_lambda(&ep, lambda_request(&recorded, case)).await;
+        let r = cfcookie::lambda::handle_lambda(&ep, lambda_request(&recorded, case)).await;
         let lambda_status = r.status().as_u16();
         let lambda_cookies = r.headers().get_all("set-cookie").iter().count();
         for (host, st, n) in [

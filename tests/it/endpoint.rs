@@ -4,10 +4,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use cfcookie::endpoint::{Endpoint, EndpointConfig};
-use cfcookie::keysource::StaticKeySource;
-use cfcookie::signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
-use cfcookie::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::keysource::StaticKeySource;
+use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
 
@@ -132,7 +132,7 @@ pub fn endpoint(
             .with_refetch_interval(Duration::from_millis(300)),
         keys: Arc::new(keys),
         config,
-        clock: Arc::new(move || now),
+        clock: Arc::new(cfcookie_testing::FixedClock::at_epoch(now)),
     };
     (ep, jwks)
 }
@@ -947,7 +947,7 @@ async fn cors_only_for_allowed_origins() {
 #[tokio::test]
 async fn real_cognito_tokens_from_the_emulator() {
     crate::util::require("python3", &["-c", "import boto3"]);
-    let emu = cfcookie_rotator::testing::Emulator::start();
+    let emu = cfcookie_testing::emulator::Emulator::start();
     let (code, out, err) = crate::util::run(
         std::process::Command::new("python3")
             .arg(root().join("tests/reference/cognito_tokens.py"))
@@ -974,12 +974,12 @@ async fn real_cognito_tokens_from_the_emulator() {
         let (config, verifier) = EndpointConfig::from_map(&e).expect("config");
         let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).expect("key");
         let ep = Endpoint {
-            verifier: CognitoVerifier::new(verifier, cfcookie::token::HttpJwks),
+            verifier: CognitoVerifier::new(verifier, cfcookie_endpoint::token::HttpJwks),
             keys: Arc::new(StaticKeySource::new(
                 Signer::new(KEY_ID, Arc::new(key)).expect("signer"),
             )),
             config,
-            clock: Arc::new(cfcookie::time::now),
+            clock: Arc::new(cfcookie_endpoint::SystemClock),
         };
         let r = ep
             .handle(
@@ -1022,9 +1022,9 @@ async fn lambda_and_server_hosts_answer_alike() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = cfcookie::server::router(ep.clone());
+    let app = cfcookie::serve::router(ep.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cfcookie::server::run(listener, app, async move {
+    let server = tokio::spawn(cfcookie::serve::run(listener, app, async move {
         let _ = stopped.await;
     }));
     let server_response = tokio::task::spawn_blocking(move || {
@@ -1065,7 +1065,7 @@ async fn lambda_and_server_hosts_answer_alike() {
                 .replace("{{TOKEN}}", &issuer.token());
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{payload}: {e}"));
-        let r = cfcookie::server::handle_lambda(&ep, request).await;
+        let r = cfcookie::lambda::handle_lambda(&ep, request).await;
         let body = match r.body() {
             lambda_http::Body::Text(t) => t.clone(),
             other => panic!("{payload}: body {other:?}"),
@@ -1097,7 +1097,7 @@ async fn lambda_and_server_hosts_answer_alike() {
 /// distribution exists (CFCOOKIE_RESOURCE_PARAMETER).
 #[tokio::test]
 async fn the_resource_comes_from_the_ssm_parameter() {
-    let emu = cfcookie_rotator::testing::Emulator::start();
+    let emu = cfcookie_testing::emulator::Emulator::start();
     let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
     ssm.put_parameter()
         .name("/stack/cfcookie/resource")
@@ -1125,12 +1125,12 @@ async fn the_resource_comes_from_the_ssm_parameter() {
         "CFCOOKIE_JWKS_URL".into(),
         format!("{}/nope/jwks.json", emu.endpoint()),
     );
-    let ep = cfcookie::server::endpoint_from_env(&e)
+    let ep = cfcookie_endpoint::wiring::endpoint_from_env(&e)
         .await
         .expect("endpoint");
     assert_eq!(ep.config.resource, "https://d1abc.cloudfront.net/*");
     e.insert("CFCOOKIE_RESOURCE_PARAMETER".into(), "/missing".into());
-    let err = cfcookie::server::endpoint_from_env(&e)
+    let err = cfcookie_endpoint::wiring::endpoint_from_env(&e)
         .await
         .expect_err("missing parameter");
     assert!(err.contains("/missing"), "{err}");
@@ -1206,7 +1206,7 @@ async fn viewer_ip_binding_only_when_configured() {
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
     let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
-    let port = cfcookie_rotator::testing::free_port();
+    let port = cfcookie_testing::emulator::free_port();
     let mut child = crate::util::cfcookie()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .envs(env(&[]))
@@ -1217,7 +1217,7 @@ fn serve_stops_gracefully_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
-    cfcookie_rotator::testing::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
+    cfcookie_testing::emulator::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfcookie::endpoint::EndpointConfig;
-use cfcookie::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::endpoint::EndpointConfig;
+use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
@@ -301,11 +301,11 @@ async fn an_unreachable_jwks_answers_503_not_401() {
     let (_, verifier) = EndpointConfig::from_map(&env(&[])).expect("config");
     let verifier = CognitoVerifier::new(verifier, DownJwks);
     assert!(verifier.prefetch().await.is_err());
-    let ep = cfcookie::endpoint::Endpoint {
+    let ep = cfcookie_endpoint::endpoint::Endpoint {
         verifier,
         keys: ep.keys.clone(),
         config: ep.config.clone(),
-        clock: Arc::new(|| NOW),
+        clock: Arc::new(cfcookie_testing::FixedClock::at_epoch(NOW)),
     };
     let t = format!("Bearer {}", issuer.token());
     for attempt in 0..3 {
@@ -349,7 +349,7 @@ fn closed_within(mut stream: TcpStream, bound: Duration, what: &str) {
 #[test]
 fn serve_closes_half_sent_and_idle_connections() {
     let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
-    let port = cfcookie_rotator::testing::free_port();
+    let port = cfcookie_testing::emulator::free_port();
     let mut child = cfcookie()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .envs(env(&[]))
@@ -361,7 +361,7 @@ fn serve_closes_half_sent_and_idle_connections() {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
-    cfcookie_rotator::testing::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
+    cfcookie_testing::emulator::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
     let addr = format!("127.0.0.1:{port}");
     let silent = TcpStream::connect(&addr).expect("connect");
     let mut half = TcpStream::connect(&addr).expect("connect");
@@ -414,7 +414,7 @@ fn exit_within(
 #[test]
 fn serve_dev_listens_on_loopback_only() {
     let state = tempfile::tempdir().expect("tmp");
-    let port = cfcookie_rotator::testing::free_port();
+    let port = cfcookie_testing::emulator::free_port();
     let mut child = cfcookie()
         .args(["serve", "--dev", "--state-dir"])
         .arg(state.path())
@@ -441,7 +441,7 @@ fn serve_dev_listens_on_loopback_only() {
 #[test]
 fn dev_sign_in_grants_no_arbitrary_groups() {
     let state = tempfile::tempdir().expect("tmp");
-    let port = cfcookie_rotator::testing::free_port();
+    let port = cfcookie_testing::emulator::free_port();
     let log = state.path().join("stderr.log");
     let mut child = cfcookie()
         .args([
@@ -459,7 +459,7 @@ fn dev_sign_in_grants_no_arbitrary_groups() {
         .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
         .spawn()
         .expect("serve");
-    cfcookie_rotator::testing::wait_for_port(port, "serve --dev", Duration::from_secs(20));
+    cfcookie_testing::emulator::wait_for_port(port, "serve --dev", Duration::from_secs(20));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -593,7 +593,7 @@ fn rotate_dev_defaults_to_the_activation_delay() {
 #[tokio::test]
 async fn the_issuer_refuses_a_bad_key_cache_ttl() {
     std::env::set_var("CFCOOKIE_KEY_CACHE_TTL", "five minutes");
-    let err = cfcookie::Issuer::from_secret("media/cfcookie/signing-key")
+    let err = cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key")
         .await
         .expect_err("a bad TTL")
         .to_string();

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use cfcookie::signer::{KeyAlgorithm, PublicKey};
 use cfcookie_rotator::ports::KeyRegistry as _;
 use cfcookie_rotator::sdk::SdkKeyRegistry;
-use cfcookie_rotator::testing::{bootstrap, free_port, wait_for_port, Bootstrap, Emulator};
+use cfcookie_signer::{KeyAlgorithm, PublicKey};
+use cfcookie_testing::emulator::{bootstrap, free_port, wait_for_port, Bootstrap, Emulator};
 use serde_json::Value;
 
 use crate::util::{cfcookie, require, root, run};

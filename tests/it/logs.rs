@@ -2,7 +2,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use cfcookie_rotator::model::SecretValue;
-use cfcookie_rotator::testing::{bootstrap, free_port, wait_for_port, Emulator};
+use cfcookie_testing::emulator::{bootstrap, free_port, wait_for_port, Emulator};
 
 use crate::util::{cfcookie, cookie_header_from, run};
 

@@ -35,7 +35,11 @@ async fn the_endpoint_lambda_writes_emf() {
         .iter()
         .find(|d| d["reason"] == "jwks_unavailable")
         .unwrap_or_else(|| panic!("no EMF document for the refusal in:\n{log}"));
-    assert_eq!(refusal[cfcookie::metrics::REQUESTS_REFUSED], 1, "{refusal}");
+    assert_eq!(
+        refusal[cfcookie_endpoint::metrics::REQUESTS_REFUSED],
+        1,
+        "{refusal}"
+    );
     assert_eq!(refusal["function"], "cfcookie-endpoint");
     let directive = &refusal["_aws"]["CloudWatchMetrics"][0];
     assert_eq!(directive["Namespace"], "cfcookie");
@@ -44,12 +48,16 @@ async fn the_endpoint_lambda_writes_emf() {
             .as_array()
             .expect("metrics")
             .iter()
-            .any(|m| m["Name"] == cfcookie::metrics::REQUESTS_REFUSED && m["Unit"] == "Count"),
+            .any(
+                |m| m["Name"] == cfcookie_endpoint::metrics::REQUESTS_REFUSED
+                    && m["Unit"] == "Count"
+            ),
         "{directive}"
     );
     assert!(
         docs.iter()
-            .any(|d| d[cfcookie::metrics::JWKS_FETCHES].is_number() && d["outcome"] == "failed"),
+            .any(|d| d[cfcookie_endpoint::metrics::JWKS_FETCHES].is_number()
+                && d["outcome"] == "failed"),
         "no JWKS failure metric in:\n{log}"
     );
 }
@@ -59,8 +67,8 @@ async fn the_endpoint_lambda_writes_emf() {
 #[test]
 fn serve_exports_prometheus_text_on_its_own_listener() {
     let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
-    let port = cfcookie_rotator::testing::free_port();
-    let metrics_port = cfcookie_rotator::testing::free_port();
+    let port = cfcookie_testing::emulator::free_port();
+    let metrics_port = cfcookie_testing::emulator::free_port();
     let issuer = Issuer::new("kid-1");
     let mut child = cfcookie()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -73,8 +81,8 @@ fn serve_exports_prometheus_text_on_its_own_listener() {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
-    cfcookie_rotator::testing::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
-    cfcookie_rotator::testing::wait_for_port(metrics_port, "metrics", Duration::from_secs(20));
+    cfcookie_testing::emulator::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
+    cfcookie_testing::emulator::wait_for_port(metrics_port, "metrics", Duration::from_secs(20));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -127,7 +135,7 @@ fn serve_exports_prometheus_text_on_its_own_listener() {
 #[test]
 fn every_metric_is_documented() {
     let doc = std::fs::read_to_string(root().join("docs/metrics.md")).expect("docs/metrics.md");
-    for name in cfcookie::metrics::ALL
+    for name in cfcookie_endpoint::metrics::ALL
         .iter()
         .chain(cfcookie_rotator::lambda::metric::ALL)
     {

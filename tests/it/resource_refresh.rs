@@ -23,7 +23,7 @@ async fn put(ssm: &aws_sdk_ssm::Client, value: &str) {
 }
 
 fn endpoint_env(
-    emu: &cfcookie_rotator::testing::Emulator,
+    emu: &cfcookie_testing::emulator::Emulator,
 ) -> std::collections::HashMap<String, String> {
     // nextest runs each test in its own process, so setting the AWS environment here is safe.
     for (k, v) in emu.env() {
@@ -52,10 +52,10 @@ fn endpoint_env(
 /// restart.
 #[tokio::test]
 async fn a_changed_parameter_reaches_a_running_endpoint() {
-    let emu = cfcookie_rotator::testing::Emulator::start();
+    let emu = cfcookie_testing::emulator::Emulator::start();
     let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
     put(&ssm, "https://d1old.cloudfront.net/*").await;
-    let ep = cfcookie::server::endpoint_from_env(&endpoint_env(&emu))
+    let ep = cfcookie_endpoint::wiring::endpoint_from_env(&endpoint_env(&emu))
         .await
         .expect("endpoint");
     assert_eq!(ep.config.resource, "https://d1old.cloudfront.net/*");
@@ -77,18 +77,18 @@ async fn a_changed_parameter_reaches_a_running_endpoint() {
 /// a failed read does too.
 #[tokio::test]
 async fn a_bad_new_template_or_a_failed_read_keeps_the_one_in_use() {
-    let emu = cfcookie_rotator::testing::Emulator::start();
+    let emu = cfcookie_testing::emulator::Emulator::start();
     let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
     put(&ssm, "https://d1old.cloudfront.net/*").await;
     let mut e = endpoint_env(&emu);
     e.insert("CFCOOKIE_KEY_CACHE_TTL".into(), "3600".into());
-    let ep = cfcookie::server::endpoint_from_env(&e)
+    let ep = cfcookie_endpoint::wiring::endpoint_from_env(&e)
         .await
         .expect("endpoint");
     let refresh = |e: std::collections::HashMap<String, String>| {
         let (ssm, resource) = (ssm.clone(), ep.config.resource.clone());
         async move {
-            cfcookie::server::refresh_resource(
+            cfcookie_endpoint::wiring::refresh_resource(
                 &cfcookie_config::Env::from_map(&e),
                 &ssm,
                 PARAM,
@@ -103,7 +103,7 @@ async fn a_bad_new_template_or_a_failed_read_keeps_the_one_in_use() {
     assert_eq!(ep.config.resource, "https://d1old.cloudfront.net/*");
     let mut missing = e.clone();
     missing.insert("CFCOOKIE_RESOURCE_PARAMETER".into(), "/missing".into());
-    cfcookie::server::refresh_resource(
+    cfcookie_endpoint::wiring::refresh_resource(
         &cfcookie_config::Env::from_map(&missing),
         &ssm,
         "/missing",

@@ -1,14 +1,15 @@
 use std::sync::Arc;
 
-use cfcookie::endpoint::{Endpoint, EndpointConfig};
-use cfcookie::keysource::{SecretKeySource, SecretsManagerReader};
-use cfcookie::signer::{verify_cookies, KeyGroup, PublicKey, ViewerRequest};
-use cfcookie::token::CognitoVerifier;
+use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::keysource::{SecretKeySource, SecretsManagerReader};
+use cfcookie_endpoint::token::CognitoVerifier;
 use cfcookie_rotator::driver::rotate_in_process;
-use cfcookie_rotator::ports::{Clock as _, FixedClock, KeyRegistry as _};
+use cfcookie_rotator::ports::{Clock as _, KeyRegistry as _};
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore};
-use cfcookie_rotator::testing::{bootstrap, Emulator};
-use cfcookie_rotator::{Config, RotationError, Rotator};
+use cfcookie_rotator::{RotationError, Rotator};
+use cfcookie_signer::{verify_cookies, KeyGroup, PublicKey, ViewerRequest};
+use cfcookie_testing::emulator::{bootstrap, Emulator};
+use cfcookie_testing::FixedClock;
 use http::Method;
 use serde_json::Value;
 
@@ -46,7 +47,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     let aws = emu.sdk_config().await;
     let b = bootstrap(&aws, "rollover").await;
     let clock = FixedClock::new(chrono::Utc::now());
-    let mut config = Config::for_tests(&b.group, &b.parameter);
+    let mut config = cfcookie_testing::rotator_config(&b.group, &b.parameter);
     config.activation_delay = 2;
     config.key_cache_ttl = 5;
     config.cookie_lifetime = 60;
@@ -56,7 +57,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
         params: SdkParameterStore::new(&aws),
         keygen: cfcookie_rotator::ports::Rsa2048Generator,
         clock: clock.clone(),
-        probe: cfcookie_rotator::ports::NoProbe,
+        probe: cfcookie_testing::NoProbe,
         config,
     };
     let advance = |secs: i64| clock.advance(chrono::Duration::seconds(secs));
@@ -67,17 +68,19 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     *jwks.doc.lock().expect("lock") = serde_json::json!({"keys": [issuer.jwk()]}).to_string();
     let (config, verifier) =
         EndpointConfig::from_map(&env(&[("CFCOOKIE_COOKIE_LIFETIME", "60")])).expect("config");
-    let keys = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
-        SdkSecretStore::new(&aws),
-        b.secret.clone(),
-    )));
+    let keys = Arc::new(
+        SecretKeySource::new(SecretsManagerReader::new(
+            SdkSecretStore::new(&aws),
+            b.secret.clone(),
+        ))
+        .with_clock(Arc::new(clock.clone())),
+    );
     keys.set_max_age(5);
-    let endpoint_clock = clock.clone();
     let ep = Arc::new(Endpoint {
         verifier: CognitoVerifier::new(verifier, jwks),
         keys: keys.clone(),
         config,
-        clock: Arc::new(move || endpoint_clock.now().timestamp()),
+        clock: Arc::new(clock.clone()),
     });
     let token = {
         let mut c = issuer.claims();
@@ -92,7 +95,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     let cf = SdkKeyRegistry::new(&aws);
     // A request to the endpoint: the cookies and the key that signed them.
     let mint = || async {
-        keys.refresh_at(now()).await.expect("refresh");
+        keys.refresh().await.expect("refresh");
         let r = ep.handle(&Method::GET, "/cookie", &h).await;
         assert_eq!(r.status().as_u16(), 200, "{}", r.body());
         let cookie = cookie_header_from(

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
-use cfcookie::endpoint::{Endpoint, EndpointConfig};
-use cfcookie::keysource::{KeySource as _, StaticKeySource};
-use cfcookie::signer::{verify_cookies, KeyAlgorithm, PrivateKey, Signer, ViewerRequest};
-use cfcookie::token::CognitoVerifier;
+use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::keysource::{KeySource as _, StaticKeySource};
+use cfcookie_endpoint::token::CognitoVerifier;
+use cfcookie_signer::{verify_cookies, KeyAlgorithm, PrivateKey, Signer, ViewerRequest};
 use http::Method;
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ fn ecdsa_endpoint(issuer: &Issuer, pairs: &[(&str, &str)]) -> Ep {
             Signer::new("KECDSA00000001", Arc::new(key)).expect("signer"),
         )),
         config,
-        clock: Arc::new(|| NOW),
+        clock: Arc::new(cfcookie_testing::FixedClock::at_epoch(NOW)),
     }
 }
 

@@ -43,10 +43,10 @@ pub fn root() -> &'static Path {
 
 /// Decodes CloudFront base64.
 pub fn cf_decode(s: &str) -> Vec<u8> {
-    cfcookie::signer::encoding::decode(s).expect("CloudFront base64")
+    cfcookie_signer::encoding::decode(s).expect("CloudFront base64")
 }
 
-pub use cfcookie_rotator::testing::{bootstrap, Bootstrap};
+pub use cfcookie_testing::emulator::{bootstrap, Bootstrap};
 
 /// The `name=value` parts of every Set-Cookie header, joined as a Cookie request header, as a
 /// browser would send them: cookies being expired (`Max-Age=0`) are left out.

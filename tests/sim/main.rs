@@ -25,10 +25,10 @@ mod world;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfcookie::keysource::{SecretKeySource, SecretsManagerReader};
+use cfcookie_endpoint::keysource::{SecretKeySource, SecretsManagerReader};
 use cfcookie_rotator::config::Config;
-use cfcookie_rotator::ports::NoProbe;
 use cfcookie_rotator::{Mode, Rotator, Step};
+use cfcookie_testing::NoProbe;
 use rand::Rng;
 
 use world::{FastKeys, Lane, Params, Sim, SimClock, SimCloudFront, SimParams, SimSecrets};
@@ -37,7 +37,7 @@ type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, FastKeys, SimClo
 
 fn rotator(sim: &Sim) -> Arc<SimRotator> {
     let p = sim.lock().p.clone();
-    let mut config = Config::for_tests("KG-SIM", "/sim/key-id");
+    let mut config = cfcookie_testing::rotator_config("KG-SIM", "/sim/key-id");
     config.activation_delay = p.activation_delay;
     config.key_cache_ttl = p.key_cache_ttl;
     config.cookie_lifetime = p.cookie_lifetime;
@@ -254,14 +254,17 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         };
         let _ = outage;
         if cold {
-            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
-                SimSecrets {
-                    sim: sim.clone(),
-                    lane: Lane::Signer(i),
-                    faults: false,
-                },
-                "sim/cfcookie",
-            )));
+            let source = Arc::new(
+                SecretKeySource::new(SecretsManagerReader::new(
+                    SimSecrets {
+                        sim: sim.clone(),
+                        lane: Lane::Signer(i),
+                        faults: false,
+                    },
+                    "sim/cfcookie",
+                ))
+                .with_clock(Arc::new(SimClock(sim.clone()))),
+            );
             let mut w = sim.lock();
             w.slots[i].source = Some(source);
             w.slots[i].ever_loaded = false;
@@ -301,12 +304,9 @@ fn compat_period(ttl: i64) -> i64 {
 }
 
 async fn compat_refresh(sim: &Sim, source: &check::Source) -> bool {
-    let (now, ttl) = {
-        let w = sim.lock();
-        (w.now(), w.p.key_cache_ttl)
-    };
+    let ttl = sim.lock().p.key_cache_ttl;
     source.set_max_age(ttl);
-    source.refresh_at(now).await.is_ok()
+    source.refresh().await.is_ok()
 }
 
 /// Viewers: a cookie now and then, presented later to random edges until it expires.
@@ -322,7 +322,7 @@ async fn viewers(sim: Sim) {
                 continue;
             };
             let now = w.now();
-            use cfcookie::keysource::KeySource as _;
+            use cfcookie_endpoint::keysource::KeySource as _;
             match source.signer(now) {
                 Ok(s) => (s.key_pair_id().to_owned(), w.p.cookie_lifetime),
                 Err(_) => continue,

@@ -1,21 +1,18 @@
-//! Hosts: the plain HTTP server (`cfcookie serve`), and building the endpoint from the
-//! environment for both hosts. The Lambda host is `src/bin/cfcookie-endpoint.rs`.
+//! Building the deployed endpoint from the environment (`CFCOOKIE_*`), the same for every host:
+//! keys from Secrets Manager (with their background refresh) or a file, the Cognito verifier with
+//! its JWKS fetched before the first request, and the resource template from SSM.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::IntoResponse;
-use axum::Router;
-use cfcookie_rotator::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_secret::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_secret::{Clock as _, SystemClock};
 use cfcookie_signer::{KeyGroup, Signer};
 
 use cfcookie_config::{self as config, Env};
 
-use crate::endpoint::{Endpoint, EndpointConfig, TokenVerifier};
+use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::keysource::{
     KeySource, KeyUnavailable, SecretKeySource, SecretsManagerReader, StaticKeySource,
 };
@@ -113,7 +110,7 @@ fn spawn_key_age_log<R: crate::keysource::SecretReader + 'static>(
     tokio::spawn(async move {
         loop {
             if let Some((key_id, active_from)) = source.current_key() {
-                let age = crate::time::now() - active_from;
+                let age = SystemClock.epoch() - active_from;
                 tracing::info!(key_id = %key_id, key_age_seconds = age.max(0), "active key age");
             }
             tokio::time::sleep(period).await;
@@ -181,7 +178,7 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
                 // Start anyway: requests get 503 until a refresh succeeds.
                 tracing::error!(error = %e, "cannot load the signing keys yet");
             }
-            let now = crate::time::now();
+            let now = SystemClock.epoch();
             crate::metrics::key_refresh(loaded.is_ok(), 0.0, source.active_since(now).map(|s| (now - s) as f64));
             source.spawn_refresh(Duration::from_secs(ttl));
             spawn_key_age_log(Arc::clone(&source), Duration::from_secs(ttl));
@@ -206,123 +203,6 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
         verifier,
         keys: Arc::new(keys),
         config: settings,
-        clock: Arc::new(crate::time::now),
+        clock: Arc::new(SystemClock),
     })
-}
-
-/// The Lambda host's adaptation: a `lambda_http` request (Function URL, API Gateway v1/v2,
-/// ALB) to the endpoint and back. The path is the raw one: API Gateway REST puts its stage in
-/// front of the path lambda_http reports (`/prod/cookie`), which the routes must not see.
-pub async fn handle_lambda<V: TokenVerifier, K: KeySource>(
-    endpoint: &Endpoint<V, K>,
-    request: lambda_http::Request,
-) -> lambda_http::Response<lambda_http::Body> {
-    use lambda_http::RequestExt as _;
-    let path = request.raw_http_path().to_owned();
-    let (parts, _) = request.into_parts();
-    let response = endpoint.handle(&parts.method, &path, &parts.headers).await;
-    let (parts, body) = response.into_parts();
-    lambda_http::Response::from_parts(parts, lambda_http::Body::from(body))
-}
-
-async fn endpoint_handler<V: TokenVerifier + 'static, K: KeySource + 'static>(
-    State(endpoint): State<Arc<Endpoint<V, K>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> impl IntoResponse {
-    endpoint.handle(&method, uri.path(), &headers).await
-}
-
-/// The endpoint's routes, as an axum router (other routes may be merged in, as `--dev` does).
-pub fn router<V: TokenVerifier + 'static, K: KeySource + 'static>(
-    endpoint: Arc<Endpoint<V, K>>,
-) -> Router {
-    Router::new()
-        .fallback(endpoint_handler::<V, K>)
-        .with_state(endpoint)
-}
-
-/// Default of `CFCOOKIE_HEADER_TIMEOUT`.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
-pub async fn run(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    run_with(listener, app, shutdown, DEFAULT_HEADER_TIMEOUT).await
-}
-
-/// As [`run`], closing any connection that has not sent a whole request head within
-/// `header_timeout` of opening or of its previous response (slowloris: without it, a client
-/// holds a socket and a task for ever with a few bytes). The peer address reaches handlers as
-/// axum's `ConnectInfo<SocketAddr>`.
-pub async fn run_with(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    header_timeout: Duration,
-) -> std::io::Result<()> {
-    use tower::ServiceExt as _;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Responses are small and leave in more than one segment: without TCP_NODELAY, Nagle's
-        // algorithm and the client's delayed ACK leave both ends waiting between them.
-        let _ = tcp.set_nodelay(true);
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout);
-        let connection =
-            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service));
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down");
 }

@@ -8,10 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use zeroize::Zeroizing;
 
-use crate::model::{stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
-use crate::ports::{
-    Clock, FixedClock, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
+use cfcookie_rotator::model::{
+    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef,
 };
+use cfcookie_rotator::ports::{
+    Clock, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
+};
+
+use crate::FixedClock;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

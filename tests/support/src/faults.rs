@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use zeroize::Zeroizing;
 
-use crate::model::{KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
-use crate::ports::{KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult};
+use cfcookie_rotator::model::{KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef};
+use cfcookie_rotator::ports::{
+    KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
+};
 
 /// Before or after the call reaches the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +78,30 @@ impl FaultPlan {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         self.log.lock().unwrap_or_else(|p| p.into_inner()).push(op);
         if self.take(n, When::Before) {
-            return Err(ServiceError::Injected(format!("before {op} (call {n})")));
+            return Err(injected(format!("before {op} (call {n})")));
         }
         let result = call.await;
         if self.take(n, When::After) {
-            return Err(ServiceError::Injected(format!("after {op} (call {n})")));
+            return Err(injected(format!("after {op} (call {n})")));
         }
         result
     }
+}
+
+/// The operation name an injected crash reports ([`ServiceError::Other`]), so the rotator sees
+/// an ordinary service failure.
+pub const INJECTED: &str = "injected crash";
+
+fn injected(message: String) -> ServiceError {
+    ServiceError::Other {
+        operation: INJECTED,
+        message,
+    }
+}
+
+/// Whether `e` is a crash injected by a [`FaultPlan`].
+pub fn is_injected(e: &ServiceError) -> bool {
+    matches!(e, ServiceError::Other { operation, .. } if *operation == INJECTED)
 }
 
 /// `inner` with crashes from `plan`.

@@ -1,7 +1,5 @@
-//! Test support: starts the project's AWS emulator (`tests/emulator/server.py`, moto plus the
-//! project's extension) on a free loopback port. Used by this crate's tests and the
-//! workspace's. A missing emulator fails loudly; it never lets a test skip.
-#![doc(hidden)]
+//! Starts the project's AWS emulator (`tests/emulator/server.py`, moto plus the project's
+//! extension) on a free loopback port. A missing emulator fails loudly; it never lets a test skip.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -20,7 +18,7 @@ pub struct Emulator {
 pub fn server_script() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../tests/emulator/server.py"
+        "/../emulator/server.py"
     ))
 }
 

@@ -3,7 +3,7 @@
 //! Deployed, the template comes from an SSM parameter (`CFCOOKIE_RESOURCE_PARAMETER`) that
 //! Terraform rewrites when the media domain changes. A warm Lambda instance may live for
 //! hours, so the endpoint re-reads the parameter with every key refresh
-//! ([`crate::server::spawn_resource_refresh`]) instead of keeping the value it read at start.
+//! ([`crate::wiring::spawn_resource_refresh`]) instead of keeping the value it read at start.
 
 use std::sync::{Arc, RwLock};
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use cfcookie_secret::Clock;
 use cfcookie_signer::{CookieAttributes, HashAlgorithm, Ipv4Cidr, Policy, SameSite};
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::json;
@@ -298,7 +299,7 @@ pub struct Endpoint<V, K> {
     /// Settings.
     pub config: EndpointConfig,
     /// Clock (epoch seconds); injected so tests can move time.
-    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl<V, K> std::fmt::Debug for Endpoint<V, K> {
@@ -446,7 +447,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
         if method == Method::OPTIONS {
             return Self::preflight();
         }
-        let now = (self.clock)();
+        let now = self.clock.epoch();
         let verified = match self.token(headers) {
             Ok(token) => self.verifier.verify(token, now).await,
             Err(e) => Err(e),

@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use cfcookie_rotator::model::{stage, SecretValue, VersionRef};
-use cfcookie_rotator::ports::SecretStore;
+use cfcookie_secret::{stage, Clock, SecretStore, SecretValue, SystemClock, VersionRef};
 use cfcookie_signer::{KeyGroup, PrivateKey, Signer};
 use tracing::{info, warn};
 
@@ -148,6 +147,7 @@ pub struct SecretKeySource<R> {
     /// so a Lambda environment thawed after a long freeze keeps signing until its refresh,
     /// which the timer fires at once, has run.
     last_failed: std::sync::atomic::AtomicBool,
+    clock: Arc<dyn Clock>,
 }
 
 fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, String> {
@@ -176,7 +176,14 @@ impl<R: SecretReader> SecretKeySource<R> {
             last_ok: AtomicI64::new(i64::MIN),
             max_age: AtomicI64::new(0),
             last_failed: std::sync::atomic::AtomicBool::new(false),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads time from `clock` instead of the system clock (a read's time, the key-age metric).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Refuses to sign from a view older than `secs` (the key cache TTL the rotator counts
@@ -188,12 +195,7 @@ impl<R: SecretReader> SecretKeySource<R> {
     /// Reads the secret again. On failure the keys loaded before stay in use, for up to the
     /// max age.
     pub async fn refresh(&self) -> Result<(), String> {
-        self.refresh_at(crate::time::now()).await
-    }
-
-    /// [`Self::refresh`], with `now` (epoch seconds) as the time of a successful read.
-    pub async fn refresh_at(&self, now: i64) -> Result<(), String> {
-        let result = self.load(now).await;
+        let result = self.load(self.clock.epoch()).await;
         self.last_failed.store(result.is_err(), Ordering::SeqCst);
         result
     }
@@ -263,7 +265,7 @@ impl<R: SecretReader> SecretKeySource<R> {
                 } else {
                     last_ok = std::time::Instant::now();
                 }
-                let now = chrono::Utc::now().timestamp();
+                let now = me.clock.epoch();
                 crate::metrics::key_refresh(
                     result.is_ok(),
                     last_ok.elapsed().as_secs_f64(),
@@ -326,7 +328,7 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use cfcookie_rotator::model::FORMAT;
+    use cfcookie_secret::FORMAT;
     use cfcookie_signer::KeyAlgorithm;
 
     use super::*;
@@ -362,14 +364,16 @@ mod tests {
             },
             failing: AtomicBool::new(false),
         });
-        let source = SecretKeySource::new(flaky.clone());
+        let clock = cfcookie_secret::clock::FixedClock::new(t0);
+        let source = SecretKeySource::new(flaky.clone()).with_clock(Arc::new(clock.clone()));
         source.set_max_age(300);
         let t = t0.timestamp();
-        source.refresh_at(t).await.expect("first read");
+        source.refresh().await.expect("first read");
         // A long quiet spell without failed reads (a frozen Lambda) is not distrusted.
         assert!(source.signer(t + 1000).is_ok());
         flaky.failing.store(true, Ordering::SeqCst);
-        assert!(source.refresh_at(t + 100).await.is_err());
+        clock.advance(chrono::Duration::seconds(100));
+        assert!(source.refresh().await.is_err());
         assert!(
             source.signer(t + 300).is_ok(),
             "within the TTL the old view still signs"
@@ -377,7 +381,8 @@ mod tests {
         let refused = source.signer(t + 301).expect_err("stale");
         assert!(refused.0.contains("may have been retired"), "{}", refused.0);
         flaky.failing.store(false, Ordering::SeqCst);
-        source.refresh_at(t + 400).await.expect("reads work again");
+        clock.advance(chrono::Duration::seconds(300));
+        source.refresh().await.expect("reads work again");
         assert_eq!(source.signer(t + 400).expect("fresh").key_pair_id(), "K1");
     }
 }

@@ -1,13 +1,13 @@
 //! A backend service issuing CloudFront cookies and a signed URL for one of its users.
 //!
 //!     # with the keys the rotator keeps in Secrets Manager:
-//!     CFCOOKIE_SECRET_ID=media/cfcookie/signing-key cargo run --example issue_cookies
+//!     CFCOOKIE_SECRET_ID=media/cfcookie/signing-key cargo run -p cfcookie-endpoint --example issue_cookies
 //!     # or with a key file:
-//!     cargo run --example issue_cookies -- signer/tests/data/rsa2048.pkcs8.pem K2JCJMDEHXQW5F
+//!     cargo run -p cfcookie-endpoint --example issue_cookies -- ../../signer/tests/data/rsa2048.pkcs8.pem K2JCJMDEHXQW5F
 
 use std::time::Duration;
 
-use cfcookie::Issuer;
+use cfcookie_endpoint::Issuer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

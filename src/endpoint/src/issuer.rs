@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cfcookie_rotator::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_secret::sdk::{load_aws_config, SdkSecretStore};
+use cfcookie_secret::{Clock, SystemClock};
 use cfcookie_signer::{CookieAttributes, HashAlgorithm, Policy, PolicyKind, SignedCookies};
 
 use crate::keysource::{KeySource, SecretKeySource, SecretsManagerReader, StaticKeySource};
@@ -41,6 +42,7 @@ pub struct Issuer {
     keys: Arc<dyn KeySource>,
     attributes: CookieAttributes,
     hash: HashAlgorithm,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -95,7 +97,15 @@ impl Issuer {
             keys,
             attributes: CookieAttributes::default(),
             hash: HashAlgorithm::Sha1,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads "now" from `clock` instead of the system clock (expiry times, key activation).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Issuer {
+        self.clock = clock;
+        self
     }
 
     /// Cookie attributes (Domain, Path, SameSite…). `Expires` is set per issue.
@@ -119,7 +129,7 @@ impl Issuer {
     /// Cookies for `resource` (wildcards allowed, e.g. `https://media.example.com/users/42/*`)
     /// valid for `lifetime` from now.
     pub fn cookies(&self, resource: &str, lifetime: Duration) -> Result<IssuedCookies, IssueError> {
-        let now = crate::time::now();
+        let now = self.clock.epoch();
         let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
         let cookies = self
             .signer(now)?
@@ -137,7 +147,7 @@ impl Issuer {
 
     /// A signed URL for `url`, valid for `lifetime` from now (canned policy).
     pub fn signed_url(&self, url: &str, lifetime: Duration) -> Result<String, IssueError> {
-        let now = crate::time::now();
+        let now = self.clock.epoch();
         let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
         let exact = cfcookie_signer::sign::browser_url(url)?;
         Ok(self

@@ -1,0 +1,54 @@
+//! cfcookie's endpoint library: verify a signed-in user's Amazon Cognito token and answer with
+//! CloudFront signed cookies, signed by the key the rotator keeps fresh in Secrets Manager. The
+//! same code runs in the `/cookie` endpoint (behind any host) and in backend services that issue
+//! cookies or signed URLs themselves ([`Issuer`]).
+//!
+//! It knows nothing of HTTP servers, Lambda or the command line (those hosts live in the
+//! `cfcookie` binaries), and nothing of CloudFront's API (that is the rotator's).
+//!
+//! # Layout
+//! - [`token`]: Cognito JWT verification (JWKS cache, aws-jwt-verify's checks).
+//! - [`keysource`]: the key to sign with: Secrets Manager (cached, `active_from`-aware) or a file.
+//! - [`endpoint`]: `/cookie` and `/cookie/remove` as a function of method, path and headers.
+//! - [`sigcache`]: the optional cache of signatures for identical policies.
+//! - [`resource`]: the resource template, refreshed from SSM while the endpoint runs.
+//! - [`wiring`]: the deployed endpoint built from `CFCOOKIE_*` settings, for every host.
+//! - [`metrics`]: the endpoint's metrics (names documented in `docs/metrics.md`).
+//! - [`issuer`]: library use by backend services ([`Issuer`]).
+//!
+//! The secret format is `cfcookie-secret`'s; time comes from its [`Clock`]; the signer is
+//! re-exported as [`signer`].
+//!
+//! # Issuing cookies from a backend service
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! // In production: `cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key").await?`,
+//! // which follows the rotator's keys (cache, activation delay, previous key).
+//! let key = concat!(env!("CARGO_MANIFEST_DIR"), "/../../signer/tests/data/rsa2048.pkcs8.pem");
+//! let issuer = cfcookie_endpoint::Issuer::from_key_file(key, "K2JCJMDEHXQW5F")?;
+//! let issued = issuer.cookies("https://media.example.com/users/42/*", Duration::from_secs(900))?;
+//! assert_eq!(issued.set_cookie.len(), 3);
+//! assert!(issued.set_cookie[0].starts_with("CloudFront-Policy="));
+//! let url = issuer.signed_url("https://media.example.com/users/42/report.pdf", Duration::from_secs(3600))?;
+//! assert!(url.contains("&Signature=") && url.ends_with("&Key-Pair-Id=K2JCJMDEHXQW5F"));
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod endpoint;
+pub mod issuer;
+pub mod keysource;
+pub mod metrics;
+pub mod resource;
+pub mod sigcache;
+pub mod token;
+pub mod wiring;
+
+pub use cfcookie_secret::{Clock, SystemClock};
+pub use cfcookie_signer as signer;
+pub use endpoint::{Endpoint, EndpointConfig, TokenVerifier};
+pub use issuer::{IssueError, Issuer};
+pub use keysource::{KeySource, KeyUnavailable, SecretKeySource, StaticKeySource};
+pub use token::{Claims, CognitoVerifier, TokenError};
