@@ -28,9 +28,9 @@ use serde::Deserialize;
 use cfcookie_config::{self as config, Env};
 use cfcookie_secret::{Clock as _, SystemClock};
 
-use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
-use cfcookie_endpoint::keysource::{KeySource, SecretKeySource, SecretReader};
-use cfcookie_endpoint::token::{CognitoVerifier, HttpJwks};
+use cfcookie_endpoint::{CognitoVerifier, HttpJwks};
+use cfcookie_endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::{KeySource, SecretKeySource, SecretReader};
 
 /// The dev app client id tokens carry.
 pub const DEV_CLIENT_ID: &str = "cfcookie-dev-client";
@@ -102,8 +102,9 @@ impl SecretReader for DevKeyRing {
     }
 }
 
-/// The dev token issuer: one RSA key, kept in the state directory.
-struct Issuer {
+/// The dev token issuer's minter: one RSA key, kept in the state directory, that mints
+/// Cognito-shaped tokens.
+struct TokenMinter {
     issuer: String,
     key: EncodingKey,
     jwks: String,
@@ -113,8 +114,8 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-impl Issuer {
-    fn load(state: &Path, issuer: String) -> Result<Issuer, String> {
+impl TokenMinter {
+    fn load(state: &Path, issuer: String) -> Result<TokenMinter, String> {
         let path = state.join("issuer-key.pem");
         let key = match std::fs::read_to_string(&path) {
             Ok(pem) => PrivateKey::from_pem(&pem, None).map_err(|e| e.to_string())?,
@@ -131,7 +132,7 @@ impl Issuer {
             "n": b64url(rsa.modulus().big_endian_without_leading_zero()), "e": b64url(rsa.exponent().big_endian_without_leading_zero())});
         let encoding =
             EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).map_err(|e| e.to_string())?;
-        Ok(Issuer {
+        Ok(TokenMinter {
             issuer,
             key: encoding,
             jwks: serde_json::json!({"keys": [jwk]}).to_string(),
@@ -216,7 +217,7 @@ const PASSED_THROUGH: [&cfcookie_config::Setting; 4] = [
 ];
 
 struct DevState {
-    issuer: Issuer,
+    issuer: TokenMinter,
     keys: Arc<SecretKeySource<DevKeyRing>>,
     content: PathBuf,
     token_lifetime: i64,
@@ -287,7 +288,7 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         clock: Arc::new(SystemClock),
     });
     let state = Arc::new(DevState {
-        issuer: Issuer::load(state_dir, issuer_url)?,
+        issuer: TokenMinter::load(state_dir, issuer_url)?,
         keys,
         content,
         token_lifetime: options.token_lifetime,

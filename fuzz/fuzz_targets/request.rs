@@ -6,10 +6,10 @@
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
-use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
-use cfcookie_endpoint::keysource::StaticKeySource;
+use cfcookie_endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::StaticKeySource;
 use cfcookie_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
-use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::{CognitoVerifier, JwksFetcher};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
 

@@ -8,8 +8,8 @@ use tracing::{info, warn};
 
 use crate::error::RotationError;
 use crate::model::{stage, SecretValue, VersionRef};
-use crate::ports::{Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore};
-use crate::steps::{key_name, secret_tag, Mode, Rotator, Step};
+use crate::ports::{Clock, KeyRegistry, ParameterStore, SecretStore};
+use crate::steps::{key_name, secret_tag, Mode, Rotation, Step};
 
 /// What one in-process rotation did.
 #[derive(Debug, Clone, Serialize)]
@@ -49,37 +49,23 @@ pub fn uuid_text(b: &[u8; 16]) -> String {
 /// a failed step),
 /// then removes AWSPENDING from the new current version, as Secrets Manager does. With
 /// `resume`, a rotation left pending is carried on instead of refused.
-pub async fn rotate_in_process<S, R, P, G, C, Pr>(
-    rotator: &Rotator<S, R, P, G, C, Pr>,
+pub async fn rotate_in_process<W: Rotation>(
+    rotator: &W,
     secret_id: &str,
     resume: bool,
-) -> Result<RotationReport, RotationError>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+) -> Result<RotationReport, RotationError> {
+    let rotator = rotator.rotator();
     rotate_in_process_with(rotator, secret_id, resume, new_token).await
 }
 
 /// [`rotate_in_process`] with the new version id from `token` (a simulation replays its seed).
-pub async fn rotate_in_process_with<S, R, P, G, C, Pr>(
-    rotator: &Rotator<S, R, P, G, C, Pr>,
+pub async fn rotate_in_process_with<W: Rotation>(
+    rotator: &W,
     secret_id: &str,
     resume: bool,
     token: impl FnOnce() -> String,
-) -> Result<RotationReport, RotationError>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+) -> Result<RotationReport, RotationError> {
+    let rotator = rotator.rotator();
     let new_token = token;
     let desc = rotator.secrets.describe(secret_id).await?;
     let stuck = desc
@@ -234,18 +220,8 @@ pub struct TimeStatus {
 }
 
 /// Reads everything and checks the invariants of a completed rotation.
-pub async fn status<S, R, P, G, C, Pr>(
-    rotator: &Rotator<S, R, P, G, C, Pr>,
-    secret_id: &str,
-) -> Result<Status, RotationError>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+pub async fn status<W: Rotation>(rotator: &W, secret_id: &str) -> Result<Status, RotationError> {
+    let rotator = rotator.rotator();
     let config = &rotator.config;
     let desc = rotator.secrets.describe(secret_id).await?;
     let mut problems = Vec::new();
@@ -431,19 +407,12 @@ pub struct RevokeReport {
 /// The key-leak path: takes `key_id` out of the key group now, breaking S2 on purpose. When it
 /// is the AWSCURRENT key, an emergency rotation first makes a new one (without waiting for the
 /// previous key's retirement either). Refuses to empty the key group.
-pub async fn revoke<S, R, P, G, C, Pr>(
-    rotator: &mut Rotator<S, R, P, G, C, Pr>,
+pub async fn revoke<W: Rotation>(
+    rotator: &mut W,
     secret_id: &str,
     key_id: &str,
-) -> Result<RevokeReport, RotationError>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+) -> Result<RevokeReport, RotationError> {
+    let rotator = rotator.rotator_mut();
     let current = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await?;
     let previous = read_ours(&rotator.secrets, secret_id, stage::PREVIOUS).await?;
     let group = rotator

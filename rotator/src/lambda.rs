@@ -4,8 +4,7 @@ use serde::Deserialize;
 use tracing::error;
 
 use crate::error::RotationError;
-use crate::ports::{Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore};
-use crate::steps::{Mode, Rotator, Step};
+use crate::steps::{Mode, Rotation, Step};
 
 /// The event Secrets Manager sends.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,18 +51,8 @@ impl From<RotationError> for HandlerError {
 }
 
 /// Handles one event.
-pub async fn handle<S, R, P, G, C, Pr>(
-    rotator: &Rotator<S, R, P, G, C, Pr>,
-    event: RotationEvent,
-) -> Result<(), HandlerError>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+pub async fn handle<W: Rotation>(rotator: &W, event: RotationEvent) -> Result<(), HandlerError> {
+    let rotator = rotator.rotator();
     let Some(step) = Step::from_aws_name(&event.step) else {
         error!(step = %event.step, "unknown rotation step");
         metrics::counter!(metric::ERRORS, "error_type" => "Rotation.UnknownStep").increment(1);

@@ -24,7 +24,7 @@ pub mod steps;
 
 pub use config::Config;
 pub use error::RotationError;
-pub use steps::{Mode, Rotator, Step};
+pub use steps::{Mode, Rotation, Rotator, Step};
 
 /// The rotator wired to AWS.
 pub type SdkRotator = Rotator<

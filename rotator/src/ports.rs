@@ -49,7 +49,9 @@ pub trait KeyRegistry: Send + Sync {
 /// SSM Parameter Store.
 pub trait ParameterStore: Send + Sync {
     /// GetParameter; `None` when it does not exist.
-    fn get(&self, name: &str) -> impl Future<Output = ServiceResult<Option<String>>> + Send;
+    fn get(&self, name: &str) -> impl Future<Output = ServiceResult<Option<String>>> + Send {
+        async move { Ok(self.get_dated(name).await?.map(|(value, _)| value)) }
+    }
     /// GetParameter with the parameter's LastModifiedDate; `None` when it does not exist.
     fn get_dated(
         &self,

@@ -199,18 +199,6 @@ impl KeyRegistry for SdkKeyRegistry {
 }
 
 impl ParameterStore for SdkParameterStore {
-    async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
-        let out = not_found_is_none(
-            self.0
-                .get_parameter()
-                .name(name)
-                .send()
-                .await
-                .map_err(|e| map_error("GetParameter", e)),
-        )?;
-        Ok(out.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_owned))))
-    }
-
     async fn get_dated(
         &self,
         name: &str,

@@ -96,6 +96,65 @@ pub struct Rotator<S, R, P, G, C, Pr> {
     pub config: Config,
 }
 
+/// Any [`Rotator`] whose six ports are wired: the bounds are written once, here, and code that
+/// drives a rotator (the in-process driver, `status`, `revoke`, the Lambda handler) takes
+/// `&impl Rotation` instead of repeating them.
+pub trait Rotation: Send + Sync {
+    /// Secrets Manager.
+    type Secrets: SecretStore;
+    /// CloudFront.
+    type Registry: KeyRegistry;
+    /// SSM Parameter Store.
+    type Params: ParameterStore;
+    /// Key pair generation.
+    type Keygen: KeyGenerator;
+    /// Time.
+    type Clock: Clock;
+    /// The testSecret canary.
+    type Probe: Probe;
+
+    /// The rotator.
+    fn rotator(&self) -> &RotatorOf<Self>;
+
+    /// The rotator, to change its configuration.
+    fn rotator_mut(&mut self) -> &mut RotatorOf<Self>;
+}
+
+/// The [`Rotator`] type of a [`Rotation`].
+pub type RotatorOf<W> = Rotator<
+    <W as Rotation>::Secrets,
+    <W as Rotation>::Registry,
+    <W as Rotation>::Params,
+    <W as Rotation>::Keygen,
+    <W as Rotation>::Clock,
+    <W as Rotation>::Probe,
+>;
+
+impl<S, R, P, G, C, Pr> Rotation for Rotator<S, R, P, G, C, Pr>
+where
+    S: SecretStore,
+    R: KeyRegistry,
+    P: ParameterStore,
+    G: KeyGenerator,
+    C: Clock,
+    Pr: Probe,
+{
+    type Secrets = S;
+    type Registry = R;
+    type Params = P;
+    type Keygen = G;
+    type Clock = C;
+    type Probe = Pr;
+
+    fn rotator(&self) -> &Self {
+        self
+    }
+
+    fn rotator_mut(&mut self) -> &mut Self {
+        self
+    }
+}
+
 impl<S, R, P, G, C, Pr> Rotator<S, R, P, G, C, Pr>
 where
     S: SecretStore,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::endpoint::{endpoint, env, Issuer, NOW};
+use crate::endpoint::{endpoint, env, TokenMinter, NOW};
 use crate::util::root;
 
 struct Case {
@@ -33,7 +33,7 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn cases(issuer: &Issuer, stranger: &Issuer) -> Vec<Case> {
+fn cases(issuer: &TokenMinter, stranger: &TokenMinter) -> Vec<Case> {
     let host = ("host", "media.example.com".to_owned());
     let auth = |t: &str| ("authorization", format!("Bearer {t}"));
     let claims = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
@@ -786,8 +786,8 @@ fn lambda_request(recorded: &Value, case: &Case) -> lambda_http::Request {
 
 #[tokio::test]
 async fn hostile_requests_through_serve_and_the_lambda_handler() {
-    let issuer = Issuer::new("kid-1");
-    let stranger = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
+    let stranger = TokenMinter::new("kid-1");
     let e = env(&[("CFCOOKIE_RESOURCE", "https://{host}/users/{username}/*")]);
     let (ep, _) = endpoint(&[&issuer], &e, NOW);
     let ep = Arc::new(ep);

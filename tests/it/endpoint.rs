@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
-use cfcookie_endpoint::keysource::StaticKeySource;
-use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::StaticKeySource;
+use cfcookie_endpoint::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::{Endpoint, EndpointConfig};
 use cfcookie_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
@@ -38,14 +38,14 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// A token issuer under test control: crafts any JWT, well-formed or not.
-pub struct Issuer {
+pub struct TokenMinter {
     pub key: PrivateKey,
     pub kid: String,
 }
 
-impl Issuer {
-    pub fn new(kid: &str) -> Issuer {
-        Issuer {
+impl TokenMinter {
+    pub fn new(kid: &str) -> TokenMinter {
+        TokenMinter {
             key: PrivateKey::generate(KeyAlgorithm::Rsa2048).expect("key"),
             kid: kid.to_owned(),
         }
@@ -113,7 +113,7 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 pub type TestEndpoint = Endpoint<CognitoVerifier<MemJwks>, StaticKeySource>;
 
 pub fn endpoint(
-    issuers: &[&Issuer],
+    issuers: &[&TokenMinter],
     env: &HashMap<String, String>,
     now: i64,
 ) -> (TestEndpoint, MemJwks) {
@@ -162,7 +162,7 @@ async fn get_cookie(ep: &TestEndpoint, h: &HeaderMap) -> (u16, Value, HeaderMap)
 
 #[tokio::test]
 async fn a_valid_token_gets_cookies() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let (status, body, h) = get_cookie(
         &ep,
@@ -221,8 +221,8 @@ type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
 /// Every bad token gets 401 (or 403 for a missing group) with the right code, never a 5xx.
 #[tokio::test]
 async fn bad_tokens_table() {
-    let issuer = Issuer::new("kid-1");
-    let other = Issuer::new("kid-1"); // same kid, other key
+    let issuer = TokenMinter::new("kid-1");
+    let other = TokenMinter::new("kid-1"); // same kid, other key
     let good = issuer.token();
     let parts: Vec<&str> = good.split('.').collect();
     let pem = issuer.key.public_key().to_pem();
@@ -719,13 +719,13 @@ async fn bad_tokens_table() {
 
 #[tokio::test]
 async fn unknown_kids_are_rate_limited_and_a_rotated_pool_key_is_picked_up() {
-    let old = Issuer::new("kid-old");
+    let old = TokenMinter::new("kid-old");
     let (ep, jwks) = endpoint(&[&old], &env(&[]), NOW);
     let h = |t: &str| headers(&[("authorization", &bearer(t)), ("host", "media.example.com")]);
     assert_eq!(get_cookie(&ep, &h(&old.token())).await.0, 200);
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
     // A flood of made-up kids, concurrently: at most one more fetch within the interval.
-    let forged = Issuer::new("kid-forged");
+    let forged = TokenMinter::new("kid-forged");
     let token = forged.token();
     let floods: Vec<_> = (0..50)
         .map(|_| ep.handle(&Method::GET, "/cookie", Box::leak(Box::new(h(&token)))))
@@ -739,7 +739,7 @@ async fn unknown_kids_are_rate_limited_and_a_rotated_pool_key_is_picked_up() {
         "{after_flood} JWKS fetches for 50 unknown-kid tokens"
     );
     // The pool rotates its key: after the interval the new kid is fetched and accepted.
-    let new = Issuer::new("kid-new");
+    let new = TokenMinter::new("kid-new");
     *jwks.doc.lock().expect("lock") = json!({"keys": [old.jwk(), new.jwk()]}).to_string();
     tokio::time::sleep(Duration::from_millis(350)).await;
     let (s, b, _) = get_cookie(&ep, &h(&new.token())).await;
@@ -786,7 +786,7 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 
 #[tokio::test]
 async fn host_allow_list_claims_escaping_and_errors() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let t = bearer(&issuer.token());
     let (s, b, _) = get_cookie(
@@ -850,7 +850,7 @@ async fn host_allow_list_claims_escaping_and_errors() {
 
 #[tokio::test]
 async fn remove_expires_every_cookie_with_the_same_domain_and_path() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(
         &[&issuer],
         &env(&[
@@ -877,7 +877,7 @@ async fn remove_expires_every_cookie_with_the_same_domain_and_path() {
 
 #[tokio::test]
 async fn cors_only_for_allowed_origins() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(
         &[&issuer],
         &env(&[("CFCOOKIE_TOKEN_HEADER", "x-cfcookie-token")]),
@@ -974,7 +974,7 @@ async fn real_cognito_tokens_from_the_emulator() {
         let (config, verifier) = EndpointConfig::from_map(&e).expect("config");
         let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).expect("key");
         let ep = Endpoint {
-            verifier: CognitoVerifier::new(verifier, cfcookie_endpoint::token::HttpJwks),
+            verifier: CognitoVerifier::new(verifier, cfcookie_endpoint::HttpJwks),
             keys: Arc::new(StaticKeySource::new(
                 Signer::new(KEY_ID, Arc::new(key)).expect("signer"),
             )),
@@ -1014,7 +1014,7 @@ async fn real_cognito_tokens_from_the_emulator() {
 /// payloads) and through the server host give identical responses.
 #[tokio::test]
 async fn lambda_and_server_hosts_answer_alike() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let ep = Arc::new(ep);
     let token = issuer.token();
@@ -1139,7 +1139,7 @@ async fn the_resource_comes_from_the_ssm_parameter() {
 /// IP binding: only when configured, from CloudFront-Viewer-Address, IPv4 only.
 #[tokio::test]
 async fn viewer_ip_binding_only_when_configured() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let t = bearer(&issuer.token());
     let policy_of = |h: &HeaderMap| -> Value {
         let c = h

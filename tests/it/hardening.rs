@@ -7,15 +7,15 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfcookie_endpoint::endpoint::EndpointConfig;
-use cfcookie_endpoint::token::{CognitoVerifier, JwksFetcher};
+use cfcookie_endpoint::EndpointConfig;
+use cfcookie_endpoint::{CognitoVerifier, JwksFetcher};
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
-use crate::endpoint::{endpoint, env, headers, Issuer, TestEndpoint, NOW};
+use crate::endpoint::{endpoint, env, headers, TestEndpoint, TokenMinter, NOW};
 use crate::util::{cfcookie, root};
 
-fn bearer(issuer: &Issuer, token: Option<String>) -> String {
+fn bearer(issuer: &TokenMinter, token: Option<String>) -> String {
     format!("Bearer {}", token.unwrap_or_else(|| issuer.token()))
 }
 
@@ -52,7 +52,7 @@ fn sha256_hex(text: &str) -> String {
 /// anything else is refused with 403 `unsafe_claim`, unless the template hashes the claim.
 #[tokio::test]
 async fn claims_must_be_one_safe_path_segment() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let e = env(&[(
         "CFCOOKIE_RESOURCE",
         "https://media.example.com/users/{username}/*",
@@ -144,7 +144,7 @@ fn unknown_placeholders_are_refused_at_start_up() {
 /// never lands in a resource the site's URLs cannot match.
 #[tokio::test]
 async fn a_host_with_a_port_matches_only_an_entry_with_that_port() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let t = bearer(&issuer, None);
     for host in [
@@ -184,7 +184,7 @@ async fn a_host_with_a_port_matches_only_an_entry_with_that_port() {
 /// CloudFront would otherwise refuse them (hash_mismatch) until it expired.
 #[tokio::test]
 async fn sha1_cookies_clear_a_stale_hash_algorithm_cookie() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let t = bearer(&issuer, None);
     let h = headers(&[("authorization", &t), ("host", "media.example.com")]);
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
@@ -218,7 +218,7 @@ async fn sha1_cookies_clear_a_stale_hash_algorithm_cookie() {
 /// With IP binding on, two `CloudFront-Viewer-Address` headers mean someone added one: refused.
 #[tokio::test]
 async fn a_repeated_viewer_address_is_refused() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(
         &[&issuer],
         &env(&[("CFCOOKIE_BIND_VIEWER_IP", "true")]),
@@ -247,7 +247,7 @@ async fn a_repeated_viewer_address_is_refused() {
 /// it is refused (401) so the client refreshes it.
 #[tokio::test]
 async fn a_token_inside_the_exp_leeway_gets_no_dead_cookies() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     for exp in [NOW - 2, NOW] {
         let t = issuer.with_claims(|c| {
@@ -296,12 +296,12 @@ impl JwksFetcher for DownJwks {
 /// 401 (which tells the client to throw the token away).
 #[tokio::test]
 async fn an_unreachable_jwks_answers_503_not_401() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let (_, verifier) = EndpointConfig::from_map(&env(&[])).expect("config");
     let verifier = CognitoVerifier::new(verifier, DownJwks);
     assert!(verifier.prefetch().await.is_err());
-    let ep = cfcookie_endpoint::endpoint::Endpoint {
+    let ep = cfcookie_endpoint::Endpoint {
         verifier,
         keys: ep.keys.clone(),
         config: ep.config.clone(),
@@ -502,7 +502,7 @@ fn dev_sign_in_grants_no_arbitrary_groups() {
 /// from a foreign origin is refused.
 #[tokio::test]
 async fn logout_is_post_only_and_refused_cross_site() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
     let (s, _, cookies) = call(&ep, Method::GET, "/cookie/remove", &HeaderMap::new()).await;
     assert_eq!(s, 405);

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::endpoint::{env, Issuer};
+use crate::endpoint::{env, TokenMinter};
 use crate::util::root;
 
 /// The subset of the Lambda Runtime API the runtime client uses: one event, then nothing.
@@ -120,7 +120,7 @@ pub async fn invoke_once(event: String, extra_env: &[(&str, &str)]) -> (String, 
 /// `RUST_LOG=trace` cannot make the Lambda runtime log the raw event (token and cookies).
 #[tokio::test]
 async fn lambda_runtime_never_logs_the_raw_event_even_at_trace() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let token = issuer.token();
     let event = std::fs::read_to_string(root().join("tests/data/lambda/function_url.json"))
         .expect("payload")

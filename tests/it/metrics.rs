@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::endpoint::{env, Issuer};
+use crate::endpoint::{env, TokenMinter};
 use crate::lambda_host::invoke_once;
 use crate::util::{cfcookie, root};
 
@@ -23,7 +23,7 @@ fn emf_documents(log: &str) -> Vec<Value> {
 /// refusal (no JWKS reachable: 503) counted by its reason, in the `cfcookie` namespace.
 #[tokio::test]
 async fn the_endpoint_lambda_writes_emf() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let event = std::fs::read_to_string(root().join("tests/data/lambda/function_url.json"))
         .expect("payload")
         .replace("{{TOKEN}}", &issuer.token());
@@ -69,7 +69,7 @@ fn serve_exports_prometheus_text_on_its_own_listener() {
     let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
     let port = cfcookie_testing::emulator::free_port();
     let metrics_port = cfcookie_testing::emulator::free_port();
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let mut child = cfcookie()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
-use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
-use cfcookie_endpoint::keysource::{SecretKeySource, SecretsManagerReader};
-use cfcookie_endpoint::token::CognitoVerifier;
+use cfcookie_endpoint::CognitoVerifier;
+use cfcookie_endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::{SecretKeySource, SecretsManagerReader};
 use cfcookie_rotator::driver::rotate_in_process;
 use cfcookie_rotator::ports::{Clock as _, KeyRegistry as _};
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore};
@@ -13,7 +13,7 @@ use cfcookie_testing::FixedClock;
 use http::Method;
 use serde_json::Value;
 
-use crate::endpoint::{env, headers, Issuer, MemJwks};
+use crate::endpoint::{env, headers, MemJwks, TokenMinter};
 use crate::util::cookie_header_from;
 
 /// CloudFront's key group as it stands in the emulator.
@@ -63,7 +63,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     let advance = |secs: i64| clock.advance(chrono::Duration::seconds(secs));
     let now = || clock.now().timestamp();
 
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let jwks = MemJwks::default();
     *jwks.doc.lock().expect("lock") = serde_json::json!({"keys": [issuer.jwk()]}).to_string();
     let (config, verifier) =

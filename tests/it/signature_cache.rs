@@ -1,20 +1,20 @@
 use std::sync::Arc;
 
-use cfcookie_endpoint::endpoint::{Endpoint, EndpointConfig};
-use cfcookie_endpoint::keysource::{KeySource as _, StaticKeySource};
-use cfcookie_endpoint::token::CognitoVerifier;
+use cfcookie_endpoint::CognitoVerifier;
+use cfcookie_endpoint::{Endpoint, EndpointConfig};
+use cfcookie_endpoint::{KeySource as _, StaticKeySource};
 use cfcookie_signer::{verify_cookies, KeyAlgorithm, PrivateKey, Signer, ViewerRequest};
 use http::Method;
 use serde_json::{json, Value};
 
-use crate::endpoint::{env, headers, Issuer, MemJwks, NOW};
+use crate::endpoint::{env, headers, MemJwks, TokenMinter, NOW};
 use crate::util::cookie_header_from;
 
 type Ep = Endpoint<CognitoVerifier<MemJwks>, StaticKeySource>;
 
 /// An endpoint signing with an ECDSA key: its signatures are randomised, so two equal cookie
 /// values can only come from one reused signature.
-fn ecdsa_endpoint(issuer: &Issuer, pairs: &[(&str, &str)]) -> Ep {
+fn ecdsa_endpoint(issuer: &TokenMinter, pairs: &[(&str, &str)]) -> Ep {
     let jwks = MemJwks::default();
     *jwks.doc.lock().expect("lock") = json!({"keys": [issuer.jwk()]}).to_string();
     let (config, verifier) = EndpointConfig::from_map(&env(pairs)).expect("config");
@@ -30,7 +30,7 @@ fn ecdsa_endpoint(issuer: &Issuer, pairs: &[(&str, &str)]) -> Ep {
 }
 
 /// (expires from the body, Cookie header built from the Set-Cookie values).
-async fn mint(ep: &Ep, issuer: &Issuer, sub: &str, exp: i64) -> (i64, String) {
+async fn mint(ep: &Ep, issuer: &TokenMinter, sub: &str, exp: i64) -> (i64, String) {
     let token = issuer.with_claims(|c| {
         c.insert("sub".into(), Value::from(sub));
         c.insert("exp".into(), Value::from(exp));
@@ -69,7 +69,7 @@ async fn mint(ep: &Ep, issuer: &Issuer, sub: &str, exp: i64) -> (i64, String) {
 #[tokio::test]
 async fn identical_policies_share_one_signature_only_when_the_cache_is_on() {
     assert_eq!(NOW % 60, 0, "the test's clock sits on a minute");
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let shared = [("CFCOOKIE_RESOURCE", "https://media.example.com/*")];
 
     // Off (the default): expiry is the token's, and every cookie set is signed afresh.
@@ -99,7 +99,7 @@ async fn identical_policies_share_one_signature_only_when_the_cache_is_on() {
 
 #[tokio::test]
 async fn per_user_resources_never_share_a_signature() {
-    let issuer = Issuer::new("kid-1");
+    let issuer = TokenMinter::new("kid-1");
     let ep = ecdsa_endpoint(
         &issuer,
         &[

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use cfcookie_endpoint::keysource::{KeySource as _, SecretKeySource, SecretsManagerReader};
+use cfcookie_endpoint::{KeySource as _, SecretKeySource, SecretsManagerReader};
 
 use crate::world::{Lane, Sim, SimSecrets, World};
 

@@ -25,7 +25,7 @@ mod world;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfcookie_endpoint::keysource::{SecretKeySource, SecretsManagerReader};
+use cfcookie_endpoint::{SecretKeySource, SecretsManagerReader};
 use cfcookie_rotator::config::Config;
 use cfcookie_rotator::{Mode, Rotator, Step};
 use cfcookie_testing::NoProbe;
@@ -322,7 +322,7 @@ async fn viewers(sim: Sim) {
                 continue;
             };
             let now = w.now();
-            use cfcookie_endpoint::keysource::KeySource as _;
+            use cfcookie_endpoint::KeySource as _;
             match source.signer(now) {
                 Ok(s) => (s.key_pair_id().to_owned(), w.p.cookie_lifetime),
                 Err(_) => continue,

@@ -7,14 +7,18 @@
 //! `cfcookie` binaries), and nothing of CloudFront's API (that is the rotator's).
 //!
 //! # Layout
-//! - [`token`]: Cognito JWT verification (JWKS cache, aws-jwt-verify's checks).
-//! - [`keysource`]: the key to sign with: Secrets Manager (cached, `active_from`-aware) or a file.
-//! - [`endpoint`]: `/cookie` and `/cookie/remove` as a function of method, path and headers.
-//! - [`sigcache`]: the optional cache of signatures for identical policies.
-//! - [`resource`]: the resource template, refreshed from SSM while the endpoint runs.
+//! The modules are private; what they offer is re-exported here.
+//! - `token`: Cognito JWT verification ([`CognitoVerifier`]: JWKS cache, aws-jwt-verify's
+//!   checks).
+//! - `keysource`: the key to sign with ([`KeySource`]): Secrets Manager ([`SecretKeySource`],
+//!   cached, `active_from`-aware) or a file ([`StaticKeySource`]).
+//! - `endpoint`: `/cookie` and `/cookie/remove` as a function of method, path and headers
+//!   ([`Endpoint::handle`]).
+//! - `sigcache`: the optional cache of signatures for identical policies ([`SignatureCache`]).
+//! - `resource`: the resource template, refreshed from SSM while the endpoint runs.
+//! - `issuer`: library use by backend services ([`Issuer`]).
 //! - [`wiring`]: the deployed endpoint built from `CFCOOKIE_*` settings, for every host.
 //! - [`metrics`]: the endpoint's metrics (names documented in `docs/metrics.md`).
-//! - [`issuer`]: library use by backend services ([`Issuer`]).
 //!
 //! The secret format is `cfcookie-secret`'s; time comes from its [`Clock`]; the signer is
 //! re-exported as [`signer`].
@@ -37,18 +41,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod endpoint;
-pub mod issuer;
-pub mod keysource;
+mod endpoint;
+mod issuer;
+mod keysource;
 pub mod metrics;
-pub mod resource;
-pub mod sigcache;
-pub mod token;
+mod resource;
+mod sigcache;
+mod token;
 pub mod wiring;
 
 pub use cfcookie_secret::{Clock, SystemClock};
 pub use cfcookie_signer as signer;
-pub use endpoint::{Endpoint, EndpointConfig, TokenVerifier};
-pub use issuer::{IssueError, Issuer};
-pub use keysource::{KeySource, KeyUnavailable, SecretKeySource, StaticKeySource};
-pub use token::{Claims, CognitoVerifier, TokenError};
+pub use endpoint::{Endpoint, EndpointConfig, ResourceTemplate, TokenVerifier};
+pub use issuer::{IssueError, IssuedCookies, Issuer};
+pub use keysource::{
+    KeySource, KeyUnavailable, SecretKeySource, SecretReader, SecretsManagerReader, StaticKeySource,
+};
+pub use resource::SharedResource;
+pub use sigcache::SignatureCache;
+pub use token::{
+    Claims, CognitoVerifier, HttpJwks, JwksFetcher, TokenError, TokenUse, VerifierConfig,
+};

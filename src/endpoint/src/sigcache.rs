@@ -20,9 +20,6 @@ use std::sync::{Arc, RwLock};
 
 use cfcookie_signer::{HashAlgorithm, Policy, PolicyKind, SignError, SignedCookies, Signer};
 
-/// Default bound on cached policies.
-pub const DEFAULT_CAPACITY: usize = 1024;
-
 #[derive(Debug, Default)]
 struct Entries {
     /// The key (id and digest) every entry was signed with.

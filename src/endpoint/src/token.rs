@@ -15,9 +15,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 /// Tokens longer than this are refused before any parsing (a 1 MB header is an attack).
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Minimum time between two JWKS fetches caused by unknown kids.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
