@@ -13,6 +13,8 @@
 //!
 //! The whole picture, crates and arrows, is `docs/architecture.md`.
 #![forbid(unsafe_code)]
+// The command line's --help texts are its doc comments, written for a terminal, not rustdoc.
+#![allow(rustdoc::bare_urls)]
 
 pub mod cli;
 pub mod dev;

@@ -1,15 +1,21 @@
 //! The four-step Secrets Manager rotation of CloudFront signing keys.
 //!
 //! # Layout
-//! - [`model`]: the secret value format (`cfcookie/1`) and what the ports return.
+//! - [`model`]: what the ports return (public keys, key groups); the secret value format
+//!   (`cfcookie/1`) is `cfcookie-secret`'s, re-exported here.
 //! - [`ports`]: the narrow capabilities rotation needs — [`ports::SecretStore`],
 //!   [`ports::KeyRegistry`], [`ports::ParameterStore`], [`ports::KeyGenerator`],
 //!   [`ports::Clock`], [`ports::Probe`] — and [`ports::ServiceError`].
-//! - [`steps`]: [`steps::Rotator`] with createSecret / setSecret / testSecret / finishSecret.
-//! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`) and `status`.
+//! - [`steps`]: [`steps::Rotator`] with createSecret / setSecret / testSecret / finishSecret,
+//!   and [`Rotation`], any rotator whose ports are wired.
+//! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`), `status` and `revoke`.
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
-//! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*` settings; [`error`]: errors with
-//!   stable Lambda error types.
+//! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*`
+//!   settings; [`error`]: errors with stable Lambda error types.
+//!
+//! The in-memory fakes, crash injection and the emulator launcher are test support, in the
+//! dev-only `cfcookie-testing` crate (`tests/support`). The crate graph is drawn in
+//! `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
 pub mod config;

@@ -1,7 +1,7 @@
 //! The one reader of cfcookie's `CFCOOKIE_*` settings, shared by the rotator, the endpoint,
 //! `cfcookie serve` (and `--dev`), the CLI and the library's `Issuer`.
 //!
-//! Every setting is declared once in [`settings!`] below: its variable, the components that
+//! Every setting is declared once in the `settings!` macro below: its variable, the components that
 //! read it, its type, default, bounds and meaning. The typed getters of [`Env`] apply the same
 //! rules everywhere:
 //!

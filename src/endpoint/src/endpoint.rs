@@ -42,7 +42,7 @@ pub struct EndpointConfig {
     /// Path prefix the routes live under (`CFCOOKIE_PATH_PREFIX`, default none).
     pub path_prefix: String,
     /// Reuse of signatures for identical policies (`CFCOOKIE_SIGNATURE_CACHE_SECONDS`, off by
-    /// default; see [`crate::sigcache`]).
+    /// default; see [`crate::SignatureCache`]).
     pub signature_cache: Option<Arc<crate::sigcache::SignatureCache>>,
     /// How often the key source re-reads the secret, seconds (`CFCOOKIE_KEY_CACHE_TTL`).
     pub key_cache_ttl: u64,

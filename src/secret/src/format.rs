@@ -97,7 +97,7 @@ pub struct SecretDescription {
     /// Whether rotation is turned on.
     pub rotation_enabled: bool,
     /// The shortest time the rotation schedule allows between two scheduled rotations (the
-    /// period minus the rotation window; see [`min_spacing_secs`]), when it can be known.
+    /// period minus the rotation window; see [`crate::min_spacing_secs`]), when it can be known.
     pub rotation_interval_secs: Option<i64>,
     /// Version id -> staging labels.
     pub versions: BTreeMap<String, Vec<String>>,

@@ -2,7 +2,7 @@
 //! rotator (which writes key pairs) and the endpoint (which reads them to sign) agree on.
 //!
 //! # Layout
-//! - [`format`]: the secret value ([`SecretValue`], [`FORMAT`]), staging labels ([`stage`]),
+//! - [`mod@format`]: the secret value ([`SecretValue`], [`FORMAT`]), staging labels ([`stage`]),
 //!   a secret's description and version references.
 //! - [`store`]: the Secrets Manager port ([`SecretStore`]) and the error every AWS port of
 //!   this project returns ([`ServiceError`]).
