@@ -63,7 +63,7 @@ impl DevKeyRing {
     pub fn rotate(&self, delay: i64) -> Result<SecretValue, String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).map_err(|e| e.to_string())?;
-        let now = chrono::Utc::now();
+        let now = SystemClock.now();
         let n: u64 = rand::random();
         let value = SecretValue {
             format: FORMAT.to_owned(),
@@ -105,7 +105,7 @@ impl SecretReader for DevKeyRing {
 /// The dev token issuer's minter: one RSA key, kept in the state directory, that mints
 /// Cognito-shaped tokens.
 struct TokenMinter {
-    issuer: String,
+    iss: String,
     key: EncodingKey,
     jwks: String,
 }
@@ -133,7 +133,7 @@ impl TokenMinter {
         let encoding =
             EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).map_err(|e| e.to_string())?;
         Ok(TokenMinter {
-            issuer,
+            iss: issuer,
             key: encoding,
             jwks: serde_json::json!({"keys": [jwk]}).to_string(),
         })
@@ -149,7 +149,7 @@ impl TokenMinter {
             cfcookie_rotator::driver::uuid_text(&first)
         };
         let claims = serde_json::json!({
-            "sub": sub, "iss": self.issuer, "client_id": DEV_CLIENT_ID, "origin_jti": format!("{:x}", rand::random::<u64>()),
+            "sub": sub, "iss": self.iss, "client_id": DEV_CLIENT_ID, "origin_jti": format!("{:x}", rand::random::<u64>()),
             "event_id": format!("{:x}", rand::random::<u64>()), "token_use": "access", "scope": "openid profile",
             "auth_time": now, "exp": now + lifetime, "iat": now, "jti": format!("{:x}", rand::random::<u64>()),
             "username": username, "cognito:groups": groups,
@@ -217,7 +217,7 @@ const PASSED_THROUGH: [&cfcookie_config::Setting; 4] = [
 ];
 
 struct DevState {
-    issuer: TokenMinter,
+    minter: TokenMinter,
     keys: Arc<SecretKeySource<DevKeyRing>>,
     content: PathBuf,
     token_lifetime: i64,
@@ -288,7 +288,7 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         clock: Arc::new(SystemClock),
     });
     let state = Arc::new(DevState {
-        issuer: TokenMinter::load(state_dir, issuer_url)?,
+        minter: TokenMinter::load(state_dir, issuer_url)?,
         keys,
         content,
         token_lifetime: options.token_lifetime,
@@ -317,7 +317,7 @@ async fn page() -> Html<&'static str> {
 async fn jwks(State(s): State<Arc<DevState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        s.issuer.jwks.clone(),
+        s.minter.jwks.clone(),
     )
 }
 
@@ -373,7 +373,7 @@ async fn token(
         )
             .into_response();
     }
-    match s.issuer.mint(username, &groups, s.token_lifetime) {
+    match s.minter.mint(username, &groups, s.token_lifetime) {
         Ok(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": s.token_lifetime})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }

@@ -93,7 +93,7 @@ impl EndpointConfig {
             jwks_url: env
                 .text(&config::JWKS_URL)
                 .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
-            issuer,
+            token_issuer: issuer,
             token_use,
             client_ids: env.list(&config::CLIENT_IDS),
             leeway: env.number(&config::TOKEN_LEEWAY)?,

@@ -113,8 +113,9 @@ pub struct Claims {
 /// Settings of a [`CognitoVerifier`].
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
-    /// Expected `iss`, e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`.
-    pub issuer: String,
+    /// The token issuer: the expected `iss`, e.g.
+    /// `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`.
+    pub token_issuer: String,
     /// Where the JWKS is (default: issuer + `/.well-known/jwks.json`).
     pub jwks_url: String,
     /// Accepted token kind.
@@ -184,7 +185,7 @@ pub struct CognitoVerifier<F = HttpJwks> {
 impl<F> std::fmt::Debug for CognitoVerifier<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CognitoVerifier")
-            .field("issuer", &self.config.issuer)
+            .field("token_issuer", &self.config.token_issuer)
             .field("jwks_url", &self.config.jwks_url)
             .finish()
     }
@@ -351,11 +352,11 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
 
     fn check_claims(&self, raw: RawClaims, now: i64) -> Result<Claims, TokenError> {
         let leeway = i64::try_from(self.config.leeway).unwrap_or(0);
-        if raw.iss.as_deref() != Some(self.config.issuer.as_str()) {
+        if raw.iss.as_deref() != Some(self.config.token_issuer.as_str()) {
             return Err(TokenError::Claim(format!(
                 "issuer {:?} is not {:?}",
                 raw.iss.unwrap_or_default(),
-                self.config.issuer
+                self.config.token_issuer
             )));
         }
         let want = self.config.token_use.as_str();
