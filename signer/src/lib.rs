@@ -67,3 +67,8 @@ pub use sign::{
     SignedPolicy, Signer, UnknownSameSite,
 };
 pub use verify::{verify_cookies, verify_signed_url, Grant, KeyGroup, Refusal, ViewerRequest};
+
+// The README's example is compiled and run with the doctests, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
