@@ -69,7 +69,7 @@ impl DevKeyRing {
             format: FORMAT.to_owned(),
             key_id: format!("KDEV{:010}", n % 10_000_000_000),
             algorithm: key.algorithm().as_str().to_owned(),
-            private_key_pem: key.to_pkcs8_pem().to_string(),
+            private_key_pem: key.to_pkcs8_pem().map_err(|e| e.to_string())?.to_string(),
             public_key_pem: key.public_key().to_pem(),
             created_at: now,
             active_from: now + chrono::Duration::seconds(delay),
@@ -121,8 +121,8 @@ impl TokenMinter {
             Ok(pem) => PrivateKey::from_pem(&pem, None).map_err(|e| e.to_string())?,
             Err(_) => {
                 let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).map_err(|e| e.to_string())?;
-                crate::files::write_private(&path, key.to_pkcs8_pem().as_bytes())
-                    .map_err(|e| e.to_string())?;
+                let pem = key.to_pkcs8_pem().map_err(|e| e.to_string())?;
+                crate::files::write_private(&path, pem.as_bytes()).map_err(|e| e.to_string())?;
                 key
             }
         };
@@ -130,8 +130,8 @@ impl TokenMinter {
             .map_err(|e| format!("issuer key: {e:?}"))?;
         let jwk = serde_json::json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": ISSUER_KID,
             "n": b64url(rsa.modulus().big_endian_without_leading_zero()), "e": b64url(rsa.exponent().big_endian_without_leading_zero())});
-        let encoding =
-            EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).map_err(|e| e.to_string())?;
+        let pem = key.to_pkcs8_pem().map_err(|e| e.to_string())?;
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
         Ok(TokenMinter {
             iss: issuer,
             key: encoding,
@@ -472,7 +472,7 @@ async fn cookies_seen(
         })
     };
     let policy = find("CloudFront-Policy")
-        .and_then(|p| cfcookie_signer::encoding::decode(&p))
+        .and_then(|p| cfcookie_signer::base64_decode(&p))
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
     let host = headers
         .get(header::HOST)
@@ -481,12 +481,9 @@ async fn cookies_seen(
     let url = format!("http://{host}/private/photo.svg");
     let decision = match cfcookie_signer::verify_cookies(
         &s.keys.key_group(),
-        &ViewerRequest {
-            url: &url,
-            cookie_header: cookie,
-            client_ip: Some(peer.ip()),
-            now: SystemClock.epoch(),
-        },
+        &ViewerRequest::new(&url, SystemClock.epoch())
+            .with_cookie_header(cookie)
+            .with_client_ip(peer.ip()),
     ) {
         Ok(_) => serde_json::json!({"allowed": true}),
         Err(refusal) => serde_json::json!({"allowed": false, "reason": refusal.code()}),
@@ -517,12 +514,9 @@ async fn private(
         uri.path_and_query().map_or("/", |p| p.as_str())
     );
     let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
-    let req = ViewerRequest {
-        url: &url,
-        cookie_header: cookie,
-        client_ip: Some(peer.ip()),
-        now: SystemClock.epoch(),
-    };
+    let req = ViewerRequest::new(&url, SystemClock.epoch())
+        .with_cookie_header(cookie)
+        .with_client_ip(peer.ip());
     let group = s.keys.key_group();
     if let Err(refusal) = cfcookie_signer::verify_cookies(&group, &req) {
         let mut r = (

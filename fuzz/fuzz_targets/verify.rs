@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use cfcookie_signer::{encoding, verify_cookies, verify_signed_url, KeyAlgorithm, KeyGroup, Policy, PrivateKey, Signer, ViewerRequest};
+use cfcookie_signer::{base64_decode, verify_cookies, verify_signed_url, KeyAlgorithm, KeyGroup, Policy, PrivateKey, Signer, ViewerRequest};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {
@@ -28,14 +28,14 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let text = String::from_utf8_lossy(data);
     let (url, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let _ = encoding::decode(rest);
+    let _ = base64_decode(rest);
     let _ = Policy::from_json(rest);
-    let _ = cfcookie_signer::policy::wildcard_match(url, rest);
-    let req = ViewerRequest { url, cookie_header: Some(rest), client_ip: None, now: 1_795_341_600 };
+    let _ = cfcookie_signer::wildcard_match(url, rest);
+    let req = ViewerRequest::new(url, 1_795_341_600).with_cookie_header(rest);
     let _ = verify_cookies(&f.group, &req);
     let _ = verify_signed_url(&f.group, &req);
     // Mutations of a valid cookie header reach the signature and policy checks.
     let spliced = format!("{}{rest}", f.valid_cookie);
-    let req = ViewerRequest { url, cookie_header: Some(&spliced), client_ip: None, now: 1_795_341_600 };
+    let req = ViewerRequest::new(url, 1_795_341_600).with_cookie_header(spliced.as_str());
     let _ = verify_cookies(&f.group, &req);
 });

@@ -447,7 +447,7 @@ where
             format: FORMAT.to_owned(),
             key_id: key_id.clone(),
             algorithm: key.algorithm().as_str().to_owned(),
-            private_key_pem: key.to_pkcs8_pem().to_string(),
+            private_key_pem: key.to_pkcs8_pem()?.to_string(),
             public_key_pem: key.public_key().to_pem(),
             created_at: now,
             active_from: entered + chrono::Duration::seconds(self.config.activation_delay),

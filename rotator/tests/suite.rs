@@ -1022,12 +1022,9 @@ fn canary_server(
             }
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let group = group.lock().expect("lock").clone();
-            let req = cfcookie_signer::ViewerRequest {
-                url: &canary_url,
-                cookie_header: Some(&cookie),
-                client_ip: None,
-                now: chrono::Utc::now().timestamp(),
-            };
+            let req =
+                cfcookie_signer::ViewerRequest::new(&canary_url, chrono::Utc::now().timestamp())
+                    .with_cookie_header(cookie.as_str());
             let ok = n >= refusals && cfcookie_signer::verify_cookies(&group, &req).is_ok();
             let status = if ok { "200 OK" } else { "403 Forbidden" };
             let _ = write!(

@@ -6,7 +6,12 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-/// Encodes bytes the way CloudFront expects in `Policy`/`Signature` values.
+/// Encodes bytes the way CloudFront expects in `Policy`/`Signature` values: standard base64,
+/// then `+`→`-`, `=`→`_`, `/`→`~`.
+///
+/// ```
+/// assert_eq!(cfcookie_signer::base64_encode(&[0xfb, 0xff]), "-~8_");
+/// ```
 pub fn encode(data: &[u8]) -> String {
     STANDARD
         .encode(data)
@@ -24,6 +29,11 @@ pub fn encode(data: &[u8]) -> String {
 ///
 /// Standard-alphabet input (`+`, `/`, `=`) is refused: CloudFront would not accept it either,
 /// and accepting it would make the verifier kinder than the thing it models.
+///
+/// ```
+/// assert_eq!(cfcookie_signer::base64_decode("-~8_"), Some(vec![0xfb, 0xff]));
+/// assert_eq!(cfcookie_signer::base64_decode("+/8="), None);
+/// ```
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     if text.bytes().any(|b| matches!(b, b'+' | b'/' | b'=')) {
         return None;

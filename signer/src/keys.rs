@@ -1,7 +1,8 @@
 //! Key pairs: parsing, generation, PEM export, signing and verification.
 //!
 //! Private keys are parsed once and kept as AWS-LC objects; a signature never re-parses a key.
-//! `Debug` on a key prints its algorithm and public-key fingerprint, never private bytes.
+//! `Debug` on a key prints its algorithm and the SHA-256 fingerprint of its public key, never
+//! private bytes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,6 +56,9 @@ pub enum KeyError {
     /// Signing failed inside the crypto library (should not happen with a valid key).
     #[error("signing failed")]
     Sign,
+    /// Key generation (or encoding the new key) failed inside the crypto library.
+    #[error("key generation failed")]
+    Generate,
 }
 
 /// Key algorithms CloudFront accepts for trusted public keys.
@@ -98,6 +102,7 @@ impl FromStr for KeyAlgorithm {
 
 /// The digest under the signature. CloudFront assumes SHA-1 unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum HashAlgorithm {
     /// SHA-1: CloudFront's default; no extra cookie or parameter.
     #[default]
@@ -122,10 +127,10 @@ impl fmt::Display for HashAlgorithm {
     }
 }
 
-/// The value of `--hash-algorithm` / `CFCOOKIE_HASH_ALGORITHM` was neither SHA1 nor SHA256.
+/// A hash algorithm name that is neither SHA1 nor SHA256 (from [`HashAlgorithm`]'s `FromStr`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("hash algorithm must be SHA1 or SHA256, got {0:?}")]
-pub struct UnknownHash(pub String);
+pub struct UnknownHash(String);
 
 impl FromStr for HashAlgorithm {
     type Err = UnknownHash;
@@ -144,10 +149,17 @@ enum Pair {
 }
 
 /// A private signing key (RSA-2048 or ECDSA P-256), parsed once.
+///
+/// The key lives in AWS-LC twice, and nowhere else: as an aws-lc-rs key pair (SHA-256 signing,
+/// the public key, PKCS#8 export) and as an `EVP_PKEY` for SHA-1 signing. aws-lc-rs 1.19 can sign
+/// a precomputed digest (`RsaKeyPair::sign_digest`, `EcdsaKeyPair::sign_digest`), but only one
+/// whose algorithm matches the key's signing algorithm, and it has no SHA-1 signing algorithm
+/// (`RsaEncoding` is sealed, its SHA-1 parameters are for verification only), so it cannot make
+/// CloudFront's default SHA-1 signature; see `legacy_sha1.rs`. No plain copy of the private
+/// bytes is kept: PKCS#8 is re-encoded by AWS-LC when asked for.
 pub struct PrivateKey {
     pair: Pair,
     legacy: LegacyKey,
-    pkcs8: Zeroizing<Vec<u8>>,
     public: PublicKey,
 }
 
@@ -155,27 +167,37 @@ impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
             .field("algorithm", &self.public.algorithm)
-            .field("public_sha256", &self.public.fingerprint())
+            .field("public_sha256", &self.public.fingerprint_sha256())
             .finish_non_exhaustive()
     }
 }
 
 impl PrivateKey {
-    /// Generates a new key pair.
+    /// Generates a new key pair with AWS-LC.
+    ///
+    /// ```
+    /// use cfcookie_signer::{KeyAlgorithm, PrivateKey};
+    ///
+    /// let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    /// assert_eq!(key.algorithm(), KeyAlgorithm::EcdsaP256);
+    /// // The PEM to register with CloudFront (CreatePublicKey's EncodedKey).
+    /// assert!(key.public_key().to_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
+    /// # Ok::<(), cfcookie_signer::KeyError>(())
+    /// ```
     pub fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, KeyError> {
         let der: Zeroizing<Vec<u8>> = match algorithm {
             KeyAlgorithm::Rsa2048 => {
-                let pair =
-                    rsa::KeyPair::generate(rsa::KeySize::Rsa2048).map_err(|_| KeyError::Sign)?;
-                let der: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Sign)?;
+                let pair = rsa::KeyPair::generate(rsa::KeySize::Rsa2048)
+                    .map_err(|_| KeyError::Generate)?;
+                let der: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Generate)?;
                 Zeroizing::new(der.as_ref().to_vec())
             }
             KeyAlgorithm::EcdsaP256 => {
                 let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
-                    .map_err(|_| KeyError::Sign)?;
+                    .map_err(|_| KeyError::Generate)?;
                 Zeroizing::new(
                     pair.to_pkcs8v1()
-                        .map_err(|_| KeyError::Sign)?
+                        .map_err(|_| KeyError::Generate)?
                         .as_ref()
                         .to_vec(),
                 )
@@ -204,7 +226,8 @@ impl PrivateKey {
         match block.tag() {
             "PRIVATE KEY" => PrivateKey::from_pkcs8_der(&contents),
             "RSA PRIVATE KEY" => {
-                let pair = rsa::KeyPair::from_der(&contents).map_err(rsa_rejected)?;
+                let pair = rsa::KeyPair::from_der(&contents)
+                    .map_err(|e| rsa_rejected(&e, rsa_modulus_bits(&contents)))?;
                 let der: Pkcs8V1Der<'_> = pair
                     .as_der()
                     .map_err(|_| KeyError::Invalid("cannot re-encode key".into()))?;
@@ -243,10 +266,9 @@ impl PrivateKey {
             Err(rsa_err) => {
                 match EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der) {
                     Ok(pair) => Pair::Ec(pair),
-                    Err(_) if rsa_err.description_() == "TooSmall" => {
-                        return Err(KeyError::RsaSize(rsa_bits_hint(der)))
+                    Err(_) if is_rsa_pkcs8(der) => {
+                        return Err(rsa_rejected(&rsa_err, pkcs8_rsa_modulus_bits(der)))
                     }
-                    Err(_) if is_rsa_pkcs8(der) => return Err(rsa_rejected(rsa_err)),
                     Err(ec_err) => {
                         return Err(KeyError::Unsupported(format!("PKCS#8 key ({ec_err})")))
                     }
@@ -283,7 +305,6 @@ impl PrivateKey {
         Ok(PrivateKey {
             pair,
             legacy,
-            pkcs8: Zeroizing::new(der.to_vec()),
             public,
         })
     }
@@ -298,12 +319,21 @@ impl PrivateKey {
         &self.public
     }
 
-    /// The private key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
-    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            self.pkcs8.to_vec(),
-        )))
+    /// The private key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), encoded by
+    /// AWS-LC from the parsed key.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
+        let encode_error = |_| KeyError::Invalid("AWS-LC cannot encode the key as PKCS#8".into());
+        let der: Zeroizing<Vec<u8>> = match &self.pair {
+            Pair::Rsa(p) => {
+                let der: Pkcs8V1Der<'_> = p.as_der().map_err(encode_error)?;
+                Zeroizing::new(der.as_ref().to_vec())
+            }
+            Pair::Ec(p) => Zeroizing::new(p.to_pkcs8v1().map_err(encode_error)?.as_ref().to_vec()),
+        };
+        let block = pem::Pem::new("PRIVATE KEY", der.to_vec());
+        let text = Zeroizing::new(pem::encode(&block));
+        drop(Zeroizing::new(block.into_contents()));
+        Ok(text)
     }
 
     /// Signs `message`. RSA signatures are deterministic (PKCS#1 v1.5); ECDSA ones are not.
@@ -333,10 +363,12 @@ impl PrivateKey {
     }
 }
 
-fn rsa_rejected(e: aws_lc_rs::error::KeyRejected) -> KeyError {
-    match e.description_() {
-        "TooSmall" | "TooLarge" => KeyError::RsaSize(0),
-        other => KeyError::Invalid(format!("RSA key rejected ({other})")),
+/// Maps AWS-LC's refusal of an RSA key to an error; `bits` is the modulus size read from the
+/// key itself, when it could be read, so a wrong size is reported as that size.
+fn rsa_rejected(e: &aws_lc_rs::error::KeyRejected, bits: Option<usize>) -> KeyError {
+    match (e.description_(), bits) {
+        ("TooSmall" | "TooLarge", Some(bits)) => KeyError::RsaSize(bits),
+        (other, _) => KeyError::Invalid(format!("RSA key rejected ({other})")),
     }
 }
 
@@ -351,26 +383,24 @@ fn is_rsa_pkcs8(der: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// Best-effort modulus size for an RSA key that AWS-LC refused as too small, for the message.
-fn rsa_bits_hint(der: &[u8]) -> usize {
-    let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der) else {
-        return 0;
-    };
-    // RSAPrivateKey ::= SEQUENCE { version INTEGER, modulus INTEGER, ... }
-    let inner = info.private_key;
-    let Ok(seq) = pkcs8::der::asn1::AnyRef::from_der(inner) else {
-        return 0;
-    };
-    let mut reader = match pkcs8::der::SliceReader::new(seq.value()) {
-        Ok(r) => r,
-        Err(_) => return 0,
-    };
+/// Modulus size of the RSA key inside a PKCS#8 `PrivateKeyInfo`, for the error message.
+fn pkcs8_rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+    let info = pkcs8::PrivateKeyInfo::from_der(der).ok()?;
+    rsa_modulus_bits(info.private_key)
+}
+
+/// Modulus size of a PKCS#1 `RSAPrivateKey`, for the error message of a key AWS-LC refused.
+fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
     use pkcs8::der::Reader as _;
-    let _version: Result<pkcs8::der::asn1::UintRef<'_>, _> = reader.decode();
-    match reader.decode::<pkcs8::der::asn1::UintRef<'_>>() {
-        Ok(modulus) => modulus.as_bytes().len() * 8,
-        Err(_) => 0,
-    }
+    // RSAPrivateKey ::= SEQUENCE { version INTEGER, modulus INTEGER, ... }
+    let seq = pkcs8::der::asn1::AnyRef::from_der(der).ok()?;
+    let mut reader = pkcs8::der::SliceReader::new(seq.value()).ok()?;
+    let _version: pkcs8::der::asn1::UintRef<'_> = reader.decode().ok()?;
+    let modulus: pkcs8::der::asn1::UintRef<'_> = reader.decode().ok()?;
+    // `as_bytes` drops leading zeros; the top byte gives the exact bit length.
+    let bytes = modulus.as_bytes();
+    let top = bytes.first()?;
+    Some(bytes.len() * 8 - top.leading_zeros() as usize)
 }
 
 /// A public key, as CloudFront stores it (X.509 SubjectPublicKeyInfo).
@@ -384,7 +414,7 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("algorithm", &self.algorithm)
-            .field("sha256", &self.fingerprint())
+            .field("sha256", &self.fingerprint_sha256())
             .finish()
     }
 }
@@ -443,12 +473,12 @@ impl PublicKey {
         &self.spki
     }
 
-    /// Lower-case hex SHA-256 of the SPKI DER: a stable name for logs.
-    pub fn fingerprint(&self) -> String {
+    /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo DER (64 characters): a stable name
+    /// for logs, the same as `openssl pkey -pubin -outform DER | sha256sum` gives.
+    pub fn fingerprint_sha256(&self) -> String {
         digest::digest(&digest::SHA256, &self.spki)
             .as_ref()
             .iter()
-            .take(8)
             .map(|b| format!("{b:02x}"))
             .collect()
     }
@@ -505,7 +535,7 @@ mod tests {
     #[test]
     fn pem_round_trip_and_debug_hides_private_bytes() {
         let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-        let pem = key.to_pkcs8_pem();
+        let pem = key.to_pkcs8_pem().unwrap();
         let again = PrivateKey::from_pem(&pem, None).unwrap();
         assert_eq!(again.public_key(), key.public_key());
         let public = PublicKey::from_pem(&key.public_key().to_pem()).unwrap();
@@ -523,7 +553,7 @@ mod tests {
         let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
         let err = PrivateKey::from_pem(&key.public_key().to_pem(), None).unwrap_err();
         assert!(matches!(err, KeyError::NotPrivate(_)), "{err}");
-        assert!(PublicKey::from_pem(&key.to_pkcs8_pem()).is_err());
+        assert!(PublicKey::from_pem(&key.to_pkcs8_pem().unwrap()).is_err());
     }
 
     #[test]
@@ -543,7 +573,11 @@ mod tests {
     fn parse_names() {
         assert_eq!("sha256".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha256));
         assert_eq!("SHA-1".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha1));
-        assert!("MD5".parse::<HashAlgorithm>().is_err());
+        let err = "MD5".parse::<HashAlgorithm>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"hash algorithm must be SHA1 or SHA256, got "MD5""#
+        );
         assert_eq!(
             "ecdsa_p256".parse::<KeyAlgorithm>(),
             Ok(KeyAlgorithm::EcdsaP256)

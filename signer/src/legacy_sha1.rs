@@ -2,9 +2,16 @@
 //!
 //! CloudFront's default signature is RSA PKCS#1 v1.5 (or ECDSA) over SHA-1. aws-lc-rs deliberately
 //! offers no SHA-1 *signing* in its safe API (it does offer SHA-1 verification, which
-//! `verify.rs` uses), so this module signs a SHA-1 digest computed by aws-lc-rs with
-//! `RSA_sign` / `ECDSA_sign`. Both are AWS-LC's constant-time, blinded implementations, the same
-//! code aws-lc-rs itself calls; see `docs/decisions/0001-signing-backend.md`.
+//! `verify.rs` uses). Its digest-signing entry points (aws-lc-rs 1.19: `RsaKeyPair::sign_digest`
+//! and `EcdsaKeyPair::sign_digest`) do not help: both refuse a digest whose algorithm differs
+//! from the signing algorithm's, and every RSA signing encoding (`RsaEncoding`, a sealed trait)
+//! and ECDSA signing algorithm it defines is SHA-256 or longer. So this module signs a SHA-1
+//! digest computed by aws-lc-rs with `RSA_sign` / `ECDSA_sign`. Both are AWS-LC's constant-time,
+//! blinded implementations, the same code aws-lc-rs itself calls; see
+//! `docs/decisions/0001-signing-backend.md`.
+//!
+//! This needs the key as an `EVP_PKEY` of our own, beside the aws-lc-rs key pair (aws-lc-rs does
+//! not lend out its `EVP_PKEY`): that is why [`crate::PrivateKey`] holds the key twice.
 //!
 //! Safety argument, once for the whole module:
 //! - `EVP_PKEY` is created by `EVP_parse_private_key` from a DER buffer that outlives the call,

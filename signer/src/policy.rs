@@ -12,24 +12,49 @@ use std::str::FromStr;
 use serde_json::Value;
 
 /// The largest expiry CloudFront accepts: 2038-01-19T03:14:07Z.
-pub const MAX_EPOCH: i64 = 2_147_483_647;
+pub(crate) const MAX_EPOCH: i64 = 2_147_483_647;
 
 /// A policy that could not be built or parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
-    /// The policy document is not the JSON shape CloudFront reads.
+    /// The policy document is not the JSON shape CloudFront reads (what is wrong with it).
     #[error("malformed policy: {0}")]
     Malformed(String),
-    /// A time is outside what CloudFront accepts.
-    #[error("{0}")]
-    Time(String),
+    /// A time is outside what CloudFront accepts (epoch seconds 0 to 2038-01-19T03:14:07Z).
+    #[error("{condition} {value} is outside 0..=2147483647 (CloudFront's latest time is 2038-01-19T03:14:07Z)")]
+    TimeOutOfRange {
+        /// `date-less-than` or `date-greater-than`.
+        condition: &'static str,
+        /// The time given, in epoch seconds.
+        value: i64,
+    },
+    /// The start time is not before the expiry, so the policy would never allow anything.
+    #[error(
+        "date-greater-than ({date_greater_than}) must be before date-less-than ({date_less_than})"
+    )]
+    EmptyWindow {
+        /// Start, epoch seconds.
+        date_greater_than: i64,
+        /// Expiry, epoch seconds.
+        date_less_than: i64,
+    },
     /// The resource cannot match an http or https URL.
     #[error("resource must be an http:// or https:// URL (wildcards allowed), got {0:?}")]
     Resource(String),
-    /// The source-address condition is not an IPv4 address or CIDR block.
-    #[error("{0}")]
-    Ip(String),
+    /// An IPv6 address or block: CloudFront policies take IPv4 only.
+    #[error("{0:?} is IPv6; CloudFront policies accept only IPv4 addresses or CIDR blocks")]
+    Ipv6(String),
+    /// Not an IPv4 address or CIDR block.
+    #[error("{0:?} is not an IPv4 address or CIDR block")]
+    NotIpv4(String),
+    /// A CIDR prefix length outside 0 to 32.
+    #[error("{0:?} has an invalid prefix length (0 to 32)")]
+    PrefixLength(String),
+    /// A canned policy was asked for, but the policy has a wildcard, a start time or an address
+    /// condition, which only a custom policy can carry.
+    #[error("a canned policy takes only an exact resource and an expiry; use a custom policy")]
+    NotCanned,
 }
 
 /// An IPv4 address or CIDR block, as CloudFront's `AWS:SourceIp` takes it.
@@ -63,22 +88,16 @@ impl FromStr for Ipv4Cidr {
             None => (text, None),
         };
         if addr.contains(':') {
-            return Err(PolicyError::Ip(format!(
-                "{text:?} is IPv6; CloudFront policies accept only IPv4 addresses or CIDR blocks"
-            )));
+            return Err(PolicyError::Ipv6(text.to_owned()));
         }
-        let addr: Ipv4Addr = addr.parse().map_err(|_| {
-            PolicyError::Ip(format!("{text:?} is not an IPv4 address or CIDR block"))
-        })?;
+        let addr: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| PolicyError::NotIpv4(text.to_owned()))?;
         let prefix = match prefix {
             None => 32,
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= 32 && !p.starts_with('+') => n,
-                _ => {
-                    return Err(PolicyError::Ip(format!(
-                        "{text:?} has an invalid prefix length (0 to 32)"
-                    )))
-                }
+                _ => return Err(PolicyError::PrefixLength(text.to_owned())),
             },
         };
         Ok(Ipv4Cidr { addr, prefix })
@@ -92,21 +111,37 @@ impl fmt::Display for Ipv4Cidr {
 }
 
 /// One policy statement: the resource it covers and its conditions.
+///
+/// Built with [`Policy::new`] and the `not_before` / `from_ip` / `with_resource` methods, or
+/// parsed with [`Policy::from_json`]; checked with [`Policy::validate`] (signing checks it too).
+///
+/// ```
+/// use cfcookie_signer::Policy;
+///
+/// let policy = Policy::new("https://d111111abcdef8.cloudfront.net/videos/*", 1_795_345_200)
+///     .not_before(1_795_341_600)
+///     .from_ip("192.0.2.0/24".parse()?);
+/// assert!(policy.needs_custom());
+/// assert_eq!(
+///     policy.to_json(),
+///     r#"{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/videos/*","Condition":{"DateLessThan":{"AWS:EpochTime":1795345200},"DateGreaterThan":{"AWS:EpochTime":1795341600},"IpAddress":{"AWS:SourceIp":"192.0.2.0/24"}}}]}"#
+/// );
+/// assert_eq!(Policy::from_json(&policy.to_json())?, policy);
+/// # Ok::<(), cfcookie_signer::PolicyError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
-    /// URL pattern; `*` matches any run of characters, `?` exactly one. `None` only in a parsed
-    /// signed-URL policy, where CloudFront lets it cover every object.
-    pub resource: Option<String>,
-    /// Epoch seconds; access is refused from this instant on.
-    pub date_less_than: i64,
-    /// Epoch seconds; access is refused before this instant.
-    pub date_greater_than: Option<i64>,
-    /// Viewer addresses allowed.
-    pub ip_address: Option<Ipv4Cidr>,
+    resource: Option<String>,
+    date_less_than: i64,
+    date_greater_than: Option<i64>,
+    ip_address: Option<Ipv4Cidr>,
 }
 
 impl Policy {
     /// A policy for `resource` that expires at `date_less_than` (epoch seconds).
+    ///
+    /// In `resource`, `*` matches any run of characters and `?` exactly one.
     pub fn new(resource: impl Into<String>, date_less_than: i64) -> Policy {
         Policy {
             resource: Some(resource.into()),
@@ -130,6 +165,34 @@ impl Policy {
         self
     }
 
+    /// The same conditions for another resource.
+    #[must_use]
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Policy {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// URL pattern; `*` matches any run of characters, `?` exactly one. `None` only in a parsed
+    /// signed-URL policy, where CloudFront lets it cover every object.
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+
+    /// Epoch seconds; access is refused from this instant on.
+    pub fn date_less_than(&self) -> i64 {
+        self.date_less_than
+    }
+
+    /// Epoch seconds; access is refused before this instant.
+    pub fn date_greater_than(&self) -> Option<i64> {
+        self.date_greater_than
+    }
+
+    /// Viewer addresses allowed.
+    pub fn ip_address(&self) -> Option<Ipv4Cidr> {
+        self.ip_address
+    }
+
     /// Whether this statement can only travel as a custom policy (a canned policy carries only
     /// an exact resource and an expiry). As `aws cloudfront sign` decides: a start time, an
     /// address condition or a `*` in the resource. A `?` does not count: it is what starts
@@ -146,10 +209,10 @@ impl Policy {
         if let Some(start) = self.date_greater_than {
             check_epoch("date-greater-than", start)?;
             if start >= self.date_less_than {
-                return Err(PolicyError::Time(format!(
-                    "date-greater-than ({start}) must be before date-less-than ({})",
-                    self.date_less_than
-                )));
+                return Err(PolicyError::EmptyWindow {
+                    date_greater_than: start,
+                    date_less_than: self.date_less_than,
+                });
             }
         }
         match &self.resource {
@@ -269,11 +332,9 @@ impl Policy {
     }
 }
 
-fn check_epoch(name: &str, value: i64) -> Result<(), PolicyError> {
+fn check_epoch(condition: &'static str, value: i64) -> Result<(), PolicyError> {
     if !(0..=MAX_EPOCH).contains(&value) {
-        return Err(PolicyError::Time(format!(
-            "{name} {value} is outside 0..={MAX_EPOCH} (CloudFront's latest time is 2038-01-19T03:14:07Z)"
-        )));
+        return Err(PolicyError::TimeOutOfRange { condition, value });
     }
     Ok(())
 }
@@ -300,6 +361,13 @@ fn push_json_string(out: &mut String, s: &str) {
 /// CloudFront's resource match: `*` matches zero or more characters, `?` exactly one, every
 /// other character itself (case-sensitive). Linear in practice; no recursion, so hostile
 /// patterns cannot blow the stack.
+///
+/// ```
+/// use cfcookie_signer::wildcard_match;
+///
+/// assert!(wildcard_match("https://d111111abcdef8.cloudfront.net/*.jpg", "https://d111111abcdef8.cloudfront.net/a/b.jpg"));
+/// assert!(!wildcard_match("https://d111111abcdef8.cloudfront.net/?.jpg", "https://d111111abcdef8.cloudfront.net/ab.jpg"));
+/// ```
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
@@ -370,6 +438,22 @@ mod tests {
     }
 
     #[test]
+    fn address_errors_name_what_is_wrong() {
+        assert_eq!(
+            "::1".parse::<Ipv4Cidr>(),
+            Err(PolicyError::Ipv6("::1".into()))
+        );
+        assert_eq!(
+            "10.0.0/8".parse::<Ipv4Cidr>(),
+            Err(PolicyError::NotIpv4("10.0.0/8".into()))
+        );
+        assert_eq!(
+            "10.0.0.0/33".parse::<Ipv4Cidr>(),
+            Err(PolicyError::PrefixLength("10.0.0.0/33".into()))
+        );
+    }
+
+    #[test]
     fn refuses_bad_addresses() {
         for bad in [
             "::1",
@@ -397,14 +481,30 @@ mod tests {
     #[test]
     fn validation() {
         assert!(Policy::new("https://a/b", MAX_EPOCH).validate().is_ok());
-        assert!(matches!(
-            Policy::new("https://a/b", MAX_EPOCH + 1).validate(),
-            Err(PolicyError::Time(_))
-        ));
-        assert!(matches!(
-            Policy::new("https://a/b", 10).not_before(10).validate(),
-            Err(PolicyError::Time(_))
-        ));
+        let late = Policy::new("https://a/b", MAX_EPOCH + 1).validate();
+        assert_eq!(
+            late,
+            Err(PolicyError::TimeOutOfRange {
+                condition: "date-less-than",
+                value: MAX_EPOCH + 1
+            })
+        );
+        assert_eq!(
+            late.unwrap_err().to_string(),
+            "date-less-than 2147483648 is outside 0..=2147483647 (CloudFront's latest time is 2038-01-19T03:14:07Z)"
+        );
+        let empty = Policy::new("https://a/b", 10).not_before(10).validate();
+        assert_eq!(
+            empty,
+            Err(PolicyError::EmptyWindow {
+                date_greater_than: 10,
+                date_less_than: 10
+            })
+        );
+        assert_eq!(
+            empty.unwrap_err().to_string(),
+            "date-greater-than (10) must be before date-less-than (10)"
+        );
         assert!(matches!(
             Policy::new("ftp://a/b", 10).validate(),
             Err(PolicyError::Resource(_))

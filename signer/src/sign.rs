@@ -8,19 +8,19 @@ use crate::keys::{HashAlgorithm, KeyError, PrivateKey};
 use crate::policy::{Policy, PolicyError};
 
 /// Cookie names CloudFront reads.
-pub mod names {
+pub(crate) mod names {
     /// Base64 custom policy.
-    pub const POLICY: &str = "CloudFront-Policy";
+    pub(crate) const POLICY: &str = "CloudFront-Policy";
     /// Expiry of a canned policy (epoch seconds).
-    pub const EXPIRES: &str = "CloudFront-Expires";
+    pub(crate) const EXPIRES: &str = "CloudFront-Expires";
     /// Base64 signature.
-    pub const SIGNATURE: &str = "CloudFront-Signature";
+    pub(crate) const SIGNATURE: &str = "CloudFront-Signature";
     /// Id of the public key in the trusted key group.
-    pub const KEY_PAIR_ID: &str = "CloudFront-Key-Pair-Id";
+    pub(crate) const KEY_PAIR_ID: &str = "CloudFront-Key-Pair-Id";
     /// `SHA256` when the signature uses SHA-256; absent for SHA-1.
-    pub const HASH_ALGORITHM: &str = "CloudFront-Hash-Algorithm";
+    pub(crate) const HASH_ALGORITHM: &str = "CloudFront-Hash-Algorithm";
     /// Every name a signer may set, in the order they are written.
-    pub const ALL: [&str; 5] = [POLICY, EXPIRES, SIGNATURE, KEY_PAIR_ID, HASH_ALGORITHM];
+    pub(crate) const ALL: [&str; 5] = [POLICY, EXPIRES, SIGNATURE, KEY_PAIR_ID, HASH_ALGORITHM];
 }
 
 /// Why a cookie set or URL could not be signed.
@@ -36,13 +36,17 @@ pub enum SignError {
     /// The key pair id is not what CloudFront issues (letters and digits).
     #[error("key pair id {0:?} is not a CloudFront public key id (letters and digits only)")]
     KeyPairId(String),
-    /// The URL to sign is unusable.
-    #[error("{0}")]
-    Url(String),
+    /// The URL to sign does not start with `http://` or `https://` (the URL given).
+    #[error("URL must start with http:// or https://, got {0:?}")]
+    UrlScheme(String),
+    /// The URL to sign has a `#fragment`, which browsers never send (the URL given).
+    #[error("URL has a #fragment, which browsers never send; remove it")]
+    UrlFragment(String),
 }
 
 /// Canned (exact URL + expiry, sent as `Expires`) or custom (a full policy, sent as `Policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PolicyKind {
     /// Reconstructed by CloudFront from the request URL and `Expires`.
     Canned,
@@ -68,21 +72,18 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// A signed policy: the pieces both cookies and URLs are made of.
+/// A signed policy: the pieces both cookies and URLs are made of. Made by [`Signer::sign`];
+/// turned into cookies with `SignedCookies::from` or into a URL with
+/// [`SignedPolicy::append_to_url`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignedPolicy {
-    /// Canned or custom.
-    pub kind: PolicyKind,
-    /// The policy JSON that was signed.
-    pub policy_json: String,
-    /// Expiry (epoch seconds).
-    pub expires: i64,
-    /// CloudFront-base64 signature.
-    pub signature: String,
-    /// Key id.
-    pub key_pair_id: String,
-    /// Digest under the signature.
-    pub hash: HashAlgorithm,
+    kind: PolicyKind,
+    policy_json: String,
+    expires: i64,
+    signature: String,
+    key_pair_id: String,
+    hash: HashAlgorithm,
 }
 
 impl Signer {
@@ -125,7 +126,7 @@ impl Signer {
     }
 
     /// Signs `policy` as `kind`. A canned policy must be exact (no wildcard, no start time, no
-    /// address condition).
+    /// address condition), or this fails with [`PolicyError::NotCanned`].
     pub fn sign(&self, policy: &Policy, kind: PolicyKind) -> Result<SignedPolicy, SignError> {
         self.sign_with(policy, kind, self.hash)
     }
@@ -140,17 +141,14 @@ impl Signer {
     ) -> Result<SignedPolicy, SignError> {
         policy.validate()?;
         if kind == PolicyKind::Canned && policy.needs_custom() {
-            return Err(SignError::Url(
-                "a canned policy takes only an exact resource and an expiry; use a custom policy"
-                    .into(),
-            ));
+            return Err(PolicyError::NotCanned.into());
         }
         let policy_json = policy.to_json();
         let signature = encoding::encode(&self.key.sign(hash, policy_json.as_bytes())?);
         Ok(SignedPolicy {
             kind,
             policy_json,
-            expires: policy.date_less_than,
+            expires: policy.date_less_than(),
             signature,
             key_pair_id: self.key_pair_id.clone(),
             hash,
@@ -158,6 +156,28 @@ impl Signer {
     }
 
     /// Signed cookies for `policy`: custom when the policy needs it, canned otherwise.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cfcookie_signer::{CookieAttributes, KeyAlgorithm, Policy, PrivateKey, SameSite, Signer};
+    ///
+    /// let key = Arc::new(PrivateKey::generate(KeyAlgorithm::EcdsaP256)?);
+    /// let signer = Signer::new("K2JCJMDEHXQW5F", key)?;
+    /// let expires = 1_795_345_200; // 2026-11-22T11:00:00Z
+    /// let cookies = signer.cookies(&Policy::new("https://media.example.com/users/42/*", expires))?;
+    /// // A wildcard needs a custom policy: CloudFront-Policy, -Signature, -Key-Pair-Id.
+    /// let names: Vec<&str> = cookies.pairs().iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(names, ["CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"]);
+    ///
+    /// let attributes = CookieAttributes::default()
+    ///     .with_domain("media.example.com".to_owned())
+    ///     .with_same_site(SameSite::Strict)
+    ///     .with_expires(expires);
+    /// attributes.validate()?;
+    /// let headers = cookies.set_cookie_headers(&attributes);
+    /// assert!(headers[2].starts_with("CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F; Path=/; Domain=media.example.com; Expires=Sun, 22 Nov 2026 11:00:00 GMT"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cookies(&self, policy: &Policy) -> Result<SignedCookies, SignError> {
         let kind = if policy.needs_custom() {
             PolicyKind::Custom
@@ -180,9 +200,26 @@ impl Signer {
     /// then" (as `aws cloudfront sign` decides), custom otherwise. An existing query string is
     /// kept; non-ASCII and characters browsers escape are percent-encoded first, so the URL
     /// signed is the URL a browser will request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cfcookie_signer::{KeyAlgorithm, Policy, PrivateKey, Signer};
+    ///
+    /// let key = Arc::new(PrivateKey::generate(KeyAlgorithm::EcdsaP256)?);
+    /// let signer = Signer::new("K2JCJMDEHXQW5F", key)?;
+    /// let url = "https://d111111abcdef8.cloudfront.net/report.pdf?v=2";
+    /// // Exactly this URL until then: a canned policy, sent as `Expires`.
+    /// let signed = signer.signed_url(url, &Policy::new(url, 1_795_345_200))?;
+    /// assert!(signed.starts_with("https://d111111abcdef8.cloudfront.net/report.pdf?v=2&Expires=1795345200&Signature="));
+    /// assert!(signed.ends_with("&Key-Pair-Id=K2JCJMDEHXQW5F"));
+    /// // A pattern: a custom policy, sent as `Policy`.
+    /// let any_pdf = Policy::new("https://d111111abcdef8.cloudfront.net/*.pdf", 1_795_345_200);
+    /// assert!(signer.signed_url(url, &any_pdf)?.contains("&Policy="));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn signed_url(&self, url: &str, policy: &Policy) -> Result<String, SignError> {
         let url = browser_url(url)?;
-        let canned = !policy.needs_custom() && policy.resource.as_deref() == Some(url.as_str());
+        let canned = !policy.needs_custom() && policy.resource() == Some(url.as_str());
         let kind = if canned {
             PolicyKind::Canned
         } else {
@@ -194,6 +231,36 @@ impl Signer {
 }
 
 impl SignedPolicy {
+    /// Canned or custom.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The policy JSON that was signed.
+    pub fn policy_json(&self) -> &str {
+        &self.policy_json
+    }
+
+    /// Expiry (epoch seconds).
+    pub fn expires(&self) -> i64 {
+        self.expires
+    }
+
+    /// The signature, in CloudFront base64.
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    /// The CloudFront key id.
+    pub fn key_pair_id(&self) -> &str {
+        &self.key_pair_id
+    }
+
+    /// Digest under the signature.
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
+
     /// `url` with the signing parameters appended, in the order of CloudFront's documentation.
     pub fn append_to_url(&self, url: &str) -> String {
         let mut out = String::with_capacity(url.len() + self.signature.len() + 400);
@@ -228,14 +295,10 @@ pub fn browser_url(url: &str) -> Result<String, SignError> {
     let url = url.strip_suffix('?').unwrap_or(url);
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Err(SignError::Url(format!(
-            "URL must start with http:// or https://, got {url:?}"
-        )));
+        return Err(SignError::UrlScheme(url.to_owned()));
     }
     if url.contains('#') {
-        return Err(SignError::Url(
-            "URL has a #fragment, which browsers never send; remove it".into(),
-        ));
+        return Err(SignError::UrlFragment(url.to_owned()));
     }
     let mut out = String::with_capacity(url.len());
     for byte in url.bytes() {
@@ -325,14 +388,19 @@ pub enum SameSite {
     None,
 }
 
+/// A `SameSite` value that is not `Strict`, `Lax` or `None` (from [`SameSite`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SameSite must be Strict, Lax or None, got {0:?}")]
+pub struct UnknownSameSite(String);
+
 impl std::str::FromStr for SameSite {
-    type Err = String;
+    type Err = UnknownSameSite;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "strict" => Ok(SameSite::Strict),
             "lax" => Ok(SameSite::Lax),
             "none" => Ok(SameSite::None),
-            _ => Err(format!("SameSite must be Strict, Lax or None, got {s:?}")),
+            _ => Err(UnknownSameSite(s.to_owned())),
         }
     }
 }
@@ -347,23 +415,35 @@ impl fmt::Display for SameSite {
     }
 }
 
+/// A cookie attribute that would not survive in a `Set-Cookie` header as meant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CookieError {
+    /// The path does not start with `/`, or holds `;`, `,`, spaces or controls (the path).
+    #[error("cookie path must start with / and hold no ';', ',' or spaces: {0:?}")]
+    Path(String),
+    /// The domain is not a bare host name (the domain).
+    #[error("cookie domain must be a host name: {0:?}")]
+    Domain(String),
+    /// `SameSite=None` without `Secure`, which browsers drop.
+    #[error("SameSite=None requires Secure (browsers drop the cookie otherwise)")]
+    SameSiteNoneWithoutSecure,
+}
+
 /// Attributes written on every `Set-Cookie`.
+///
+/// The default is `Path=/; Secure; HttpOnly; SameSite=Lax`, host-only, session cookies; change
+/// it with the `with_*` methods and check the result with [`CookieAttributes::validate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CookieAttributes {
-    /// `Path` (default `/`).
-    pub path: String,
-    /// `Domain`; `None` makes host-only cookies.
-    pub domain: Option<String>,
-    /// `Secure` (default on).
-    pub secure: bool,
-    /// `HttpOnly` (default on).
-    pub http_only: bool,
-    /// `SameSite` (default `Lax`).
-    pub same_site: Option<SameSite>,
-    /// `Expires` (epoch seconds); `None` makes session cookies.
-    pub expires: Option<i64>,
-    /// `Max-Age` in seconds.
-    pub max_age: Option<i64>,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: Option<SameSite>,
+    expires: Option<i64>,
+    max_age: Option<i64>,
 }
 
 impl Default for CookieAttributes {
@@ -381,28 +461,108 @@ impl Default for CookieAttributes {
 }
 
 impl CookieAttributes {
-    /// Checks that path and domain cannot break out of their attribute.
-    pub fn validate(&self) -> Result<(), String> {
+    /// `Path` (default `/`).
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> CookieAttributes {
+        self.path = path.into();
+        self
+    }
+
+    /// `Domain`; `None` (the default) makes host-only cookies.
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<Option<String>>) -> CookieAttributes {
+        self.domain = domain.into();
+        self
+    }
+
+    /// `Secure` (default on).
+    #[must_use]
+    pub fn with_secure(mut self, secure: bool) -> CookieAttributes {
+        self.secure = secure;
+        self
+    }
+
+    /// `HttpOnly` (default on).
+    #[must_use]
+    pub fn with_http_only(mut self, http_only: bool) -> CookieAttributes {
+        self.http_only = http_only;
+        self
+    }
+
+    /// `SameSite` (default `Lax`); `None` leaves the attribute out.
+    #[must_use]
+    pub fn with_same_site(mut self, same_site: impl Into<Option<SameSite>>) -> CookieAttributes {
+        self.same_site = same_site.into();
+        self
+    }
+
+    /// `Expires` (epoch seconds); `None` (the default) makes session cookies.
+    #[must_use]
+    pub fn with_expires(mut self, expires: impl Into<Option<i64>>) -> CookieAttributes {
+        self.expires = expires.into();
+        self
+    }
+
+    /// `Max-Age` in seconds; `None` (the default) leaves it out.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: impl Into<Option<i64>>) -> CookieAttributes {
+        self.max_age = max_age.into();
+        self
+    }
+
+    /// `Path`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `Domain`, if any.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// Whether `Secure` is written.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Whether `HttpOnly` is written.
+    pub fn http_only(&self) -> bool {
+        self.http_only
+    }
+
+    /// `SameSite`, if written.
+    pub fn same_site(&self) -> Option<SameSite> {
+        self.same_site
+    }
+
+    /// `Expires` (epoch seconds), if written.
+    pub fn expires(&self) -> Option<i64> {
+        self.expires
+    }
+
+    /// `Max-Age` in seconds, if written.
+    pub fn max_age(&self) -> Option<i64> {
+        self.max_age
+    }
+
+    /// Checks that path and domain cannot break out of their attribute, and that browsers will
+    /// keep the cookie.
+    pub fn validate(&self) -> Result<(), CookieError> {
         let clean = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
         };
         if !self.path.starts_with('/') || !clean(&self.path) {
-            return Err(format!(
-                "cookie path must start with / and hold no ';', ',' or spaces: {:?}",
-                self.path
-            ));
+            return Err(CookieError::Path(self.path.clone()));
         }
         if let Some(d) = &self.domain {
             if !clean(d) || d.contains(['/', ':']) {
-                return Err(format!("cookie domain must be a host name: {d:?}"));
+                return Err(CookieError::Domain(d.clone()));
             }
         }
         if self.same_site == Some(SameSite::None) && !self.secure {
-            return Err(
-                "SameSite=None requires Secure (browsers drop the cookie otherwise)".into(),
-            );
+            return Err(CookieError::SameSiteNoneWithoutSecure);
         }
         Ok(())
     }
@@ -449,7 +609,7 @@ impl CookieAttributes {
 }
 
 /// IMF-fixdate, as `Expires` wants it.
-pub fn http_date(epoch: i64) -> String {
+pub(crate) fn http_date(epoch: i64) -> String {
     chrono::DateTime::from_timestamp(epoch, 0)
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S GMT")
@@ -474,8 +634,35 @@ mod tests {
             browser_url("https://a.example/?").unwrap(),
             "https://a.example/"
         );
-        assert!(browser_url("ftp://a/b").is_err());
-        assert!(browser_url("https://a/b#top").is_err());
+        assert_eq!(
+            browser_url("ftp://a/b"),
+            Err(SignError::UrlScheme("ftp://a/b".into()))
+        );
+        assert_eq!(
+            browser_url("https://a/b#top"),
+            Err(SignError::UrlFragment("https://a/b#top".into()))
+        );
+    }
+
+    #[test]
+    fn same_site_names() {
+        assert_eq!("strict".parse::<SameSite>(), Ok(SameSite::Strict));
+        assert_eq!("NONE".parse::<SameSite>(), Ok(SameSite::None));
+        assert_eq!(
+            "sometimes".parse::<SameSite>().unwrap_err().to_string(),
+            r#"SameSite must be Strict, Lax or None, got "sometimes""#
+        );
+    }
+
+    #[test]
+    fn a_canned_policy_that_needs_custom_is_a_policy_error() {
+        let key = Arc::new(PrivateKey::generate(crate::KeyAlgorithm::EcdsaP256).unwrap());
+        let signer = Signer::new("K1", key).unwrap();
+        let wildcard = Policy::new("https://a.example/*", 10);
+        assert_eq!(
+            signer.sign(&wildcard, PolicyKind::Canned),
+            Err(SignError::Policy(PolicyError::NotCanned))
+        );
     }
 
     #[test]
@@ -486,26 +673,34 @@ mod tests {
 
     #[test]
     fn cookie_attribute_validation() {
-        let mut a = CookieAttributes::default();
-        assert!(a.validate().is_ok());
-        a.domain = Some("evil.com; Path=/x".into());
-        assert!(a.validate().is_err());
-        a.domain = None;
-        a.path = "no-slash".into();
-        assert!(a.validate().is_err());
-        a.path = "/".into();
-        a.secure = false;
-        a.same_site = Some(SameSite::None);
-        assert!(a.validate().is_err());
+        let a = CookieAttributes::default();
+        assert_eq!(a.validate(), Ok(()));
+        let evil = a.clone().with_domain("evil.com; Path=/x".to_owned());
+        assert_eq!(
+            evil.validate(),
+            Err(CookieError::Domain("evil.com; Path=/x".into()))
+        );
+        let relative = a.clone().with_path("no-slash");
+        assert_eq!(
+            relative.validate(),
+            Err(CookieError::Path("no-slash".into()))
+        );
+        let insecure = a.with_secure(false).with_same_site(SameSite::None);
+        assert_eq!(
+            insecure.validate(),
+            Err(CookieError::SameSiteNoneWithoutSecure)
+        );
+        assert_eq!(
+            insecure.validate().unwrap_err().to_string(),
+            "SameSite=None requires Secure (browsers drop the cookie otherwise)"
+        );
     }
 
     #[test]
     fn removal_matches_domain_and_path() {
-        let a = CookieAttributes {
-            domain: Some("media.example".into()),
-            path: "/p".into(),
-            ..Default::default()
-        };
+        let a = CookieAttributes::default()
+            .with_domain("media.example".to_owned())
+            .with_path("/p");
         let h = a.removal_headers();
         assert_eq!(h.len(), 5);
         assert_eq!(

@@ -47,30 +47,104 @@ impl KeyGroup {
     }
 }
 
-/// A request as CloudFront sees it.
+/// A request as CloudFront sees it: the URL, the time, and (as far as they are known) the
+/// `Cookie` header and the viewer's address.
+///
+/// ```
+/// use cfcookie_signer::ViewerRequest;
+///
+/// let request = ViewerRequest::new("https://d111111abcdef8.cloudfront.net/a.jpg", 1_795_341_600)
+///     .with_cookie_header("CloudFront-Expires=1795345200; CloudFront-Signature=x")
+///     .with_client_ip("192.0.2.7".parse::<std::net::IpAddr>()?);
+/// assert_eq!(request.client_ip(), Some("192.0.2.7".parse()?));
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ViewerRequest<'a> {
-    /// The full URL requested, scheme and host included.
-    pub url: &'a str,
+    url: &'a str,
+    cookie_header: Option<&'a str>,
+    client_ip: Option<IpAddr>,
+    now: i64,
+}
+
+impl<'a> ViewerRequest<'a> {
+    /// A request for `url` (scheme and host included) at `now` (epoch seconds), with no cookies
+    /// and no known address.
+    pub fn new(url: &'a str, now: i64) -> ViewerRequest<'a> {
+        ViewerRequest {
+            url,
+            cookie_header: None,
+            client_ip: None,
+            now,
+        }
+    }
+
+    /// The request's `Cookie` header (`None`: no header).
+    #[must_use]
+    pub fn with_cookie_header(mut self, header: impl Into<Option<&'a str>>) -> ViewerRequest<'a> {
+        self.cookie_header = header.into();
+        self
+    }
+
+    /// The viewer's address (`None`: unknown, which an address condition refuses).
+    #[must_use]
+    pub fn with_client_ip(mut self, ip: impl Into<Option<IpAddr>>) -> ViewerRequest<'a> {
+        self.client_ip = ip.into();
+        self
+    }
+
+    /// The full URL requested.
+    pub fn url(&self) -> &'a str {
+        self.url
+    }
+
     /// The `Cookie` header, if any.
-    pub cookie_header: Option<&'a str>,
+    pub fn cookie_header(&self) -> Option<&'a str> {
+        self.cookie_header
+    }
+
     /// The viewer's address, if known.
-    pub client_ip: Option<IpAddr>,
-    /// Epoch seconds.
-    pub now: i64,
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
+    }
+
+    /// Time of the request, epoch seconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
 }
 
 /// What was allowed, and by which key and policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Grant {
+    key_pair_id: String,
+    policy: Policy,
+    kind: PolicyKind,
+    hash: HashAlgorithm,
+}
+
+impl Grant {
     /// Key id that verified.
-    pub key_pair_id: String,
-    /// The policy in force.
-    pub policy: Policy,
+    pub fn key_pair_id(&self) -> &str {
+        &self.key_pair_id
+    }
+
+    /// The policy in force (for a canned policy, the one rebuilt from the URL and expiry).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Canned or custom.
-    pub kind: PolicyKind,
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
     /// Digest of the signature.
-    pub hash: HashAlgorithm,
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
 }
 
 /// Why CloudFront would answer 403.
@@ -167,7 +241,32 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Checks a request that carries signed cookies.
+/// Checks a request that carries signed cookies, as CloudFront would: the grant, or why
+/// CloudFront would answer 403.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfcookie_signer::{verify_cookies, KeyAlgorithm, KeyGroup, Policy, PrivateKey, Signer, ViewerRequest};
+///
+/// let key = Arc::new(PrivateKey::generate(KeyAlgorithm::EcdsaP256)?);
+/// let mut group = KeyGroup::new();
+/// group.insert("K2JCJMDEHXQW5F", key.public_key().clone());
+/// let signer = Signer::new("K2JCJMDEHXQW5F", key)?;
+/// let now = 1_795_341_600;
+/// let policy = Policy::new("https://d111111abcdef8.cloudfront.net/photos/*", now + 3600);
+/// let header = signer.cookies(&policy)?.cookie_header();
+///
+/// let inside = ViewerRequest::new("https://d111111abcdef8.cloudfront.net/photos/cat.jpg", now)
+///     .with_cookie_header(header.as_str());
+/// assert_eq!(verify_cookies(&group, &inside)?.key_pair_id(), "K2JCJMDEHXQW5F");
+///
+/// let outside = ViewerRequest::new("https://d111111abcdef8.cloudfront.net/videos/a.mp4", now)
+///     .with_cookie_header(header.as_str());
+/// assert_eq!(verify_cookies(&group, &outside).unwrap_err().code(), "resource_mismatch");
+/// let an_hour_later = ViewerRequest::new(inside.url(), now + 3600).with_cookie_header(inside.cookie_header());
+/// assert_eq!(verify_cookies(&group, &an_hour_later).unwrap_err().code(), "expired");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify_cookies(group: &KeyGroup, req: &ViewerRequest<'_>) -> Result<Grant, Refusal> {
     let cookies = parse_cookie_header(req.cookie_header.unwrap_or(""));
     let get = |name: &str| cookies.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
@@ -181,7 +280,27 @@ pub fn verify_cookies(group: &KeyGroup, req: &ViewerRequest<'_>) -> Result<Grant
     check(group, &values, req.url, req, Names::COOKIE)
 }
 
-/// Checks a signed URL (the signing parameters are in `req.url`'s query string).
+/// Checks a signed URL (the signing parameters are in `req`'s URL), as CloudFront would.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfcookie_signer::{verify_signed_url, HashAlgorithm, KeyAlgorithm, KeyGroup, Policy, PrivateKey, Signer, ViewerRequest};
+///
+/// let key = Arc::new(PrivateKey::generate(KeyAlgorithm::EcdsaP256)?);
+/// let mut group = KeyGroup::new();
+/// group.insert("K2JCJMDEHXQW5F", key.public_key().clone());
+/// let signer = Signer::new("K2JCJMDEHXQW5F", key)?.with_hash(HashAlgorithm::Sha256);
+/// let now = 1_795_341_600;
+/// let url = "https://d111111abcdef8.cloudfront.net/report.pdf";
+/// let signed = signer.signed_url(url, &Policy::new(url, now + 600))?;
+///
+/// let grant = verify_signed_url(&group, &ViewerRequest::new(&signed, now))?;
+/// assert_eq!(grant.hash(), HashAlgorithm::Sha256);
+/// let tampered = signed.replace("report.pdf", "secret.pdf");
+/// let refusal = verify_signed_url(&group, &ViewerRequest::new(&tampered, now)).unwrap_err();
+/// assert_eq!(refusal.code(), "bad_signature");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify_signed_url(group: &KeyGroup, req: &ViewerRequest<'_>) -> Result<Grant, Refusal> {
     let (base, query) = match req.url.split_once('?') {
         Some((b, q)) => (b, q),
@@ -320,13 +439,13 @@ fn check(
         };
         return Err(Refusal::BadSignature(why.into()));
     }
-    if req.now >= policy.date_less_than {
+    if req.now >= policy.date_less_than() {
         return Err(Refusal::Expired {
-            date_less_than: policy.date_less_than,
+            date_less_than: policy.date_less_than(),
             now: req.now,
         });
     }
-    if let Some(start) = policy.date_greater_than {
+    if let Some(start) = policy.date_greater_than() {
         if req.now < start {
             return Err(Refusal::NotYetValid {
                 date_greater_than: start,
@@ -334,15 +453,15 @@ fn check(
             });
         }
     }
-    if let Some(resource) = &policy.resource {
+    if let Some(resource) = policy.resource() {
         if !wildcard_match(resource, url) {
             return Err(Refusal::ResourceMismatch {
-                resource: resource.clone(),
+                resource: resource.to_owned(),
                 url: url.to_owned(),
             });
         }
     }
-    if let Some(block) = &policy.ip_address {
+    if let Some(block) = policy.ip_address() {
         if !req.client_ip.is_some_and(|ip| block.contains(ip)) {
             return Err(Refusal::IpMismatch {
                 allowed: block.to_string(),
@@ -360,7 +479,7 @@ fn check(
 
 /// Splits a `Cookie` header into (name, value) pairs; the first of duplicate names wins (the
 /// browser sends the most specific path first). Quoted values lose their quotes.
-pub fn parse_cookie_header(header: &str) -> Vec<(&str, &str)> {
+pub(crate) fn parse_cookie_header(header: &str) -> Vec<(&str, &str)> {
     header
         .split(';')
         .filter_map(|part| {

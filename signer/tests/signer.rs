@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use cfcookie_signer::{
-    encoding, verify_cookies, verify_signed_url, CookieAttributes, HashAlgorithm, KeyAlgorithm,
-    KeyError, KeyGroup, Policy, PolicyKind, PrivateKey, PublicKey, Refusal, SameSite, Signer,
-    ViewerRequest,
+    base64_encode, browser_url, verify_cookies, verify_signed_url, CookieAttributes, HashAlgorithm,
+    KeyAlgorithm, KeyError, KeyGroup, Policy, PolicyKind, PrivateKey, PublicKey, Refusal, SameSite,
+    Signer, ViewerRequest,
 };
 use proptest::prelude::*;
 
@@ -67,12 +67,10 @@ fn known_answer_custom_cookies_sha1() {
             ("CloudFront-Key-Pair-Id", KEY_ID)
         ]
     );
-    let attrs = CookieAttributes {
-        domain: Some("media.example.com".into()),
-        same_site: Some(SameSite::Strict),
-        expires: Some(NOW + 3600),
-        ..Default::default()
-    };
+    let attrs = CookieAttributes::default()
+        .with_domain("media.example.com".to_owned())
+        .with_same_site(SameSite::Strict)
+        .with_expires(NOW + 3600);
     assert_eq!(
         cookies.set_cookie_headers(&attrs),
         [
@@ -115,9 +113,55 @@ fn every_rsa_format_gives_the_same_key_and_signature() {
         let sig = key
             .sign(HashAlgorithm::Sha1, custom_policy().to_json().as_bytes())
             .expect("sign");
-        assert_eq!(encoding::encode(&sig), CUSTOM_SHA1);
+        assert_eq!(base64_encode(&sig), CUSTOM_SHA1);
     }
     assert_eq!(&public, expected.public_key());
+}
+
+#[test]
+fn fingerprints_are_the_full_sha256_of_the_public_key_der() {
+    // `openssl pkey -pubin -in data/<file> -outform DER | sha256sum`, computed without cfcookie.
+    for (file, expected) in [
+        (
+            "rsa2048.pub.pem",
+            "0baecec8338436e2ebc3c2c3e736b316f4b2c0866419d53b1b189400a142e376",
+        ),
+        (
+            "ec256.pub.pem",
+            "a535d02437cd4ae0340dad4c65f120d45c20e6925a4d1eabc1a014e35d917d8a",
+        ),
+    ] {
+        let key = PublicKey::from_pem(&data(file)).expect(file);
+        assert_eq!(key.fingerprint_sha256(), expected, "{file}");
+        assert!(format!("{key:?}").contains(expected), "{file}: {key:?}");
+    }
+    assert!(format!("{:?}", rsa_key())
+        .contains("0baecec8338436e2ebc3c2c3e736b316f4b2c0866419d53b1b189400a142e376"));
+}
+
+#[test]
+fn pkcs8_export_reencodes_the_same_key() {
+    for file in ["rsa2048.pkcs8.pem", "rsa2048.pkcs1.pem", "ec256.sec1.pem"] {
+        let key = PrivateKey::from_pem(&data(file), None).expect(file);
+        let exported = key.to_pkcs8_pem().expect("export");
+        assert!(
+            exported.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{file}"
+        );
+        let again = PrivateKey::from_pem(&exported, None).expect("re-read");
+        assert_eq!(again.public_key(), key.public_key(), "{file}");
+        let message = custom_policy().to_json();
+        let sig = again
+            .sign(HashAlgorithm::Sha1, message.as_bytes())
+            .expect("sign");
+        assert!(key
+            .public_key()
+            .verify(HashAlgorithm::Sha1, message.as_bytes(), &sig));
+    }
+    // PKCS#8 in, the same PKCS#8 out (openssl's DER; the `pem` crate writes CRLF lines).
+    let pkcs8 = data("rsa2048.pkcs8.pem");
+    let exported = rsa_key().to_pkcs8_pem().expect("export");
+    assert_eq!(exported.replace("\r\n", "\n").trim(), pkcs8.trim());
 }
 
 #[test]
@@ -193,6 +237,16 @@ fn bad_keys_get_clear_errors() {
 }
 
 #[test]
+fn a_refused_rsa_key_reports_its_real_size() {
+    // AWS-LC refuses a 1024-bit key while parsing it; the error must still say how big it is,
+    // whichever PEM form it came in (`openssl rsa -traditional` for PKCS#1).
+    for file in ["rsa1024.pem", "rsa1024.pkcs1.pem"] {
+        let err = PrivateKey::from_pem(&data(file), None).expect_err(file);
+        assert_eq!(err, KeyError::RsaSize(1024), "{file}: {err}");
+    }
+}
+
+#[test]
 fn bad_policies_are_refused_before_signing() {
     let signer = Signer::new(KEY_ID, rsa_key()).expect("signer");
     let bad = [
@@ -236,12 +290,9 @@ fn req<'a>(
     ip: Option<&str>,
     now: i64,
 ) -> ViewerRequest<'a> {
-    ViewerRequest {
-        url,
-        cookie_header: cookies,
-        client_ip: ip.map(|i| i.parse::<IpAddr>().expect("ip")),
-        now,
-    }
+    ViewerRequest::new(url, now)
+        .with_cookie_header(cookies)
+        .with_client_ip(ip.map(|i| i.parse::<IpAddr>().expect("ip")))
 }
 
 fn cookie_refusal(f: &Fixture, header: &str, url: &str, ip: Option<&str>, now: i64) -> Refusal {
@@ -263,8 +314,9 @@ fn allowed_custom_cookie() {
         &req(IN_URL, Some(&header), Some("192.0.2.9"), NOW + 10),
     )
     .expect("allowed");
-    assert_eq!(grant.key_pair_id, KEY_ID);
-    assert_eq!(grant.kind, PolicyKind::Custom);
+    assert_eq!(grant.key_pair_id(), KEY_ID);
+    assert_eq!(grant.kind(), PolicyKind::Custom);
+    assert_eq!(grant.policy(), &custom_policy());
 }
 
 #[test]
@@ -296,8 +348,8 @@ fn refusal_malformed_policy() {
     let sig = sig.get("CloudFront-Signature").expect("sig");
     for policy in [
         "!!!",
-        &encoding::encode(b"{\"Statement\":[]}"),
-        &encoding::encode(&[0xff, 0xfe]),
+        &base64_encode(b"{\"Statement\":[]}"),
+        &base64_encode(&[0xff, 0xfe]),
     ] {
         let header = format!("CloudFront-Policy={policy}; CloudFront-Signature={sig}; CloudFront-Key-Pair-Id={KEY_ID}");
         assert_eq!(
@@ -323,7 +375,7 @@ fn refusal_bad_signature() {
     let widened = custom_policy().not_before(NOW - 1000);
     let header = cookies.cookie_header().replace(
         cookies.get("CloudFront-Policy").expect("policy"),
-        &encoding::encode(widened.to_json().as_bytes()),
+        &base64_encode(widened.to_json().as_bytes()),
     );
     assert_eq!(
         cookie_refusal(&f, &header, IN_URL, Some("192.0.2.9"), NOW + 10).code(),
@@ -600,19 +652,18 @@ proptest! {
         // Wildcards only mean something in a custom policy; a canned one covers exactly its URL.
         let url = if policy.needs_custom() { instance(&resource, &fill) } else { resource.clone() };
         let header = signer.cookies(&policy).expect("sign").cookie_header();
-        let request = ViewerRequest { url: &url, cookie_header: Some(&header), client_ip: client, now: NOW };
+        let request = ViewerRequest::new(&url, NOW).with_cookie_header(header.as_str()).with_client_ip(client);
         let verdict = verify_cookies(&group, &request);
         prop_assert!(verdict.is_ok(), "{:?} for {} under {}", verdict, url, resource);
         // The same policy as a signed URL for that instance. A browser sends non-ASCII
         // percent-encoded, so the resource of a URL policy must be written that way too.
-        let mut url_policy = policy.clone();
-        let mut encoded = cfcookie_signer::sign::browser_url(&resource).expect("url");
+        let mut encoded = browser_url(&resource).expect("url");
         if policy.needs_custom() && resource.ends_with('?') {
             encoded.push('?'); // there it is a wildcard, not an empty query
         }
-        url_policy.resource = Some(encoded);
+        let url_policy = policy.clone().with_resource(encoded);
         let signed = signer.signed_url(&url, &url_policy).expect("sign url");
-        let request = ViewerRequest { url: &signed, cookie_header: None, client_ip: client, now: NOW };
+        let request = ViewerRequest::new(&signed, NOW).with_client_ip(client);
         let verdict = verify_signed_url(&group, &request);
         prop_assert!(verdict.is_ok(), "{:?} for {}", verdict, signed);
     }
@@ -620,7 +671,7 @@ proptest! {
     #[test]
     fn verifier_never_panics_on_hostile_cookies(header in ".{0,400}", url in ".{0,100}") {
         let f = fixture();
-        let _ = verify_cookies(&f.group, &ViewerRequest { url: &url, cookie_header: Some(&header), client_ip: None, now: NOW });
-        let _ = verify_signed_url(&f.group, &ViewerRequest { url: &header, cookie_header: None, client_ip: None, now: NOW });
+        let _ = verify_cookies(&f.group, &ViewerRequest::new(&url, NOW).with_cookie_header(header.as_str()));
+        let _ = verify_signed_url(&f.group, &ViewerRequest::new(&header, NOW));
     }
 }

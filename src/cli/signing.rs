@@ -169,8 +169,9 @@ fn build(args: &SignArgs, for_url: bool) -> Result<(Signer, Policy), CliError> {
         .with_hash(args.hash_algorithm.into());
     let resource = match &args.policy_resource {
         Some(r) => r.clone(),
-        None if for_url => cfcookie_signer::sign::browser_url(&args.url)
-            .map_err(|e| CliError::input(e.to_string()))?,
+        None if for_url => {
+            cfcookie_signer::browser_url(&args.url).map_err(|e| CliError::input(e.to_string()))?
+        }
         None => args.url.clone(),
     };
     if !for_url && resource.bytes().any(|b| b <= 0x20 || b >= 0x7f) {
@@ -231,14 +232,14 @@ pub(super) fn sign_cookies(args: &CookieArgs) -> Result<Outcome, CliError> {
             Ok(Outcome::print(format!("{{{}}}", body.join(","))))
         }
         CookieFormat::SetCookie => {
-            let attrs = CookieAttributes {
-                path: args.path.clone(),
-                domain: args.domain.clone(),
-                same_site: Some(args.same_site),
-                expires: Some(policy.date_less_than),
-                ..Default::default()
-            };
-            attrs.validate().map_err(CliError::input)?;
+            let attrs = CookieAttributes::default()
+                .with_path(args.path.clone())
+                .with_domain(args.domain.clone())
+                .with_same_site(args.same_site)
+                .with_expires(policy.date_less_than());
+            attrs
+                .validate()
+                .map_err(|e| CliError::input(e.to_string()))?;
             let lines: Vec<String> = cookies
                 .set_cookie_headers(&attrs)
                 .into_iter()
@@ -271,12 +272,9 @@ pub(super) fn verify(args: &VerifyArgs) -> Result<Outcome, CliError> {
             None => group.trust_any_id(key),
         }
     }
-    let request = ViewerRequest {
-        url: &args.url,
-        cookie_header: args.cookie.as_deref(),
-        client_ip: args.client_ip,
-        now: args.now.unwrap_or_else(|| SystemClock.epoch()),
-    };
+    let request = ViewerRequest::new(&args.url, args.now.unwrap_or_else(|| SystemClock.epoch()))
+        .with_cookie_header(args.cookie.as_deref())
+        .with_client_ip(args.client_ip);
     let verdict = if args.cookie.is_some() {
         verify_cookies(&group, &request)
     } else {
@@ -286,9 +284,9 @@ pub(super) fn verify(args: &VerifyArgs) -> Result<Outcome, CliError> {
         Ok(grant) => serde_json::json!({
             "allowed": true,
             "reason": null,
-            "key_pair_id": grant.key_pair_id,
-            "policy": grant.policy.to_json(),
-            "hash_algorithm": grant.hash.as_str(),
+            "key_pair_id": grant.key_pair_id(),
+            "policy": grant.policy().to_json(),
+            "hash_algorithm": grant.hash().as_str(),
         }),
         Err(refusal) => serde_json::json!({
             "allowed": false,
@@ -312,8 +310,10 @@ pub(super) fn keygen(args: &KeygenArgs) -> Result<Outcome, CliError> {
         }
     }
     let key = PrivateKey::generate(args.algorithm).map_err(|e| CliError::input(e.to_string()))?;
-    crate::files::write_private(&args.private_key_out, key.to_pkcs8_pem().as_bytes())
-        .map_err(CliError::input)?;
+    let pem = key
+        .to_pkcs8_pem()
+        .map_err(|e| CliError::input(e.to_string()))?;
+    crate::files::write_private(&args.private_key_out, pem.as_bytes()).map_err(CliError::input)?;
     std::fs::write(&args.public_key_out, key.public_key().to_pem()).map_err(|e| {
         CliError::input(format!(
             "cannot write {}: {e}",

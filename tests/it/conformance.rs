@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cfcookie_signer::{sign::browser_url, KeyAlgorithm, Policy, PrivateKey};
+use cfcookie_signer::{browser_url, KeyAlgorithm, Policy, PrivateKey};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ fn make_keys(dir: &Path) -> Vec<Key> {
         let key = PrivateKey::generate(alg).expect("keygen");
         let path = dir.join(format!("key{i}.pem"));
         let public = dir.join(format!("pub{i}.pem"));
-        std::fs::write(&path, key.to_pkcs8_pem().as_bytes()).expect("write");
+        std::fs::write(&path, key.to_pkcs8_pem().expect("pem").as_bytes()).expect("write");
         std::fs::write(&public, key.public_key().to_pem()).expect("write");
         let mut passphrase = None;
         if i == 1 {
@@ -279,7 +279,7 @@ fn matches_botocore_npm_and_openssl() {
         let (policy, sig) = ours_policy_and_signature(case);
         if case["alg"] != "RSA_2048" {
             case["ours_policy"] = json!(policy);
-            case["ours_signature"] = json!(cfcookie_signer::encoding::encode(&sig));
+            case["ours_signature"] = json!(cfcookie_signer::base64_encode(&sig));
         }
     }
     let cases_file = dir.path().join("cases.json");

@@ -114,12 +114,8 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     let (cf, group_id) = (&cf, b.group.as_str());
     let trusted = move |cookie: String| async move {
         let group = cloudfront_group(cf, group_id).await;
-        let req = ViewerRequest {
-            url: "https://media.example.com/a.jpg",
-            cookie_header: Some(&cookie),
-            client_ip: None,
-            now: now(),
-        };
+        let req = ViewerRequest::new("https://media.example.com/a.jpg", now())
+            .with_cookie_header(cookie.as_str());
         verify_cookies(&group, &req)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

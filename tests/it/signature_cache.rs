@@ -56,12 +56,7 @@ async fn mint(ep: &Ep, issuer: &TokenMinter, sub: &str, exp: i64) -> (i64, Strin
     // Whatever the cache did, CloudFront would take the cookie for its resource.
     let group = ep.keys.key_group();
     let url = format!("https://media.example.com/users/{sub}/a.jpg");
-    let request = ViewerRequest {
-        url: &url,
-        cookie_header: Some(&cookie),
-        client_ip: None,
-        now: NOW,
-    };
+    let request = ViewerRequest::new(&url, NOW).with_cookie_header(cookie.as_str());
     assert!(verify_cookies(&group, &request).is_ok(), "{cookie}");
     (body["expires"].as_i64().expect("expires"), cookie)
 }

@@ -43,7 +43,7 @@ pub fn root() -> &'static Path {
 
 /// Decodes CloudFront base64.
 pub fn cf_decode(s: &str) -> Vec<u8> {
-    cfcookie_signer::encoding::decode(s).expect("CloudFront base64")
+    cfcookie_signer::base64_decode(s).expect("CloudFront base64")
 }
 
 pub use cfcookie_testing::emulator::{bootstrap, Bootstrap};

@@ -114,24 +114,22 @@ impl EndpointConfig {
         Policy::new(template.sample(), 1)
             .validate()
             .map_err(|e| ConfigError::new(&config::RESOURCE, e.to_string()))?;
-        let same_site: SameSite = env
-            .choice(&config::SAME_SITE)?
-            .parse()
-            .map_err(|e: String| ConfigError::new(&config::SAME_SITE, e))?;
-        let cookie = CookieAttributes {
-            path: env.text(&config::COOKIE_PATH).unwrap_or_else(|| "/".into()),
-            domain: env.text(&config::COOKIE_DOMAIN),
-            secure: true,
-            http_only: true,
-            same_site: Some(same_site),
-            expires: None,
-            max_age: None,
-        };
+        let same_site: SameSite = env.choice(&config::SAME_SITE)?.parse().map_err(
+            |e: cfcookie_signer::UnknownSameSite| {
+                ConfigError::new(&config::SAME_SITE, e.to_string())
+            },
+        )?;
+        let cookie = CookieAttributes::default()
+            .with_path(env.text(&config::COOKIE_PATH).unwrap_or_else(|| "/".into()))
+            .with_domain(env.text(&config::COOKIE_DOMAIN))
+            .with_secure(true)
+            .with_http_only(true)
+            .with_same_site(same_site);
         cookie
             .validate()
-            .map_err(|e| ConfigError::new(&config::COOKIE_PATH, e))?;
+            .map_err(|e| ConfigError::new(&config::COOKIE_PATH, e.to_string()))?;
         let hash = env.choice(&config::HASH_ALGORITHM)?.parse().map_err(
-            |e: cfcookie_signer::keys::UnknownHash| {
+            |e: cfcookie_signer::UnknownHash| {
                 ConfigError::new(&config::HASH_ALGORITHM, e.to_string())
             },
         )?;
@@ -523,10 +521,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 )
             }
         };
-        let attrs = CookieAttributes {
-            expires: Some(expires),
-            ..self.config.cookie.clone()
-        };
+        let attrs = self.config.cookie.clone().with_expires(expires);
         let body = json!({
             "expires": expires,
             "expires_at": chrono::DateTime::from_timestamp(expires, 0).map(|t| t.to_rfc3339()),

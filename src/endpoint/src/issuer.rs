@@ -134,10 +134,7 @@ impl Issuer {
         let cookies = self
             .signer(now)?
             .cookies_as(&Policy::new(resource, expires), PolicyKind::Custom)?;
-        let attrs = CookieAttributes {
-            expires: Some(expires),
-            ..self.attributes.clone()
-        };
+        let attrs = self.attributes.clone().with_expires(expires);
         Ok(IssuedCookies {
             set_cookie: cookies.set_cookie_headers(&attrs),
             cookies,
@@ -149,7 +146,7 @@ impl Issuer {
     pub fn signed_url(&self, url: &str, lifetime: Duration) -> Result<String, IssueError> {
         let now = self.clock.epoch();
         let expires = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX - now);
-        let exact = cfcookie_signer::sign::browser_url(url)?;
+        let exact = cfcookie_signer::browser_url(url)?;
         Ok(self
             .signer(now)?
             .signed_url(url, &Policy::new(exact, expires))?)

@@ -357,7 +357,7 @@ mod tests {
                 format: FORMAT.into(),
                 key_id: "K1".into(),
                 algorithm: "ECDSA_P256".into(),
-                private_key_pem: key.to_pkcs8_pem().to_string(),
+                private_key_pem: key.to_pkcs8_pem().expect("pem").to_string(),
                 public_key_pem: key.public_key().to_pem(),
                 created_at: t0,
                 active_from: t0,
