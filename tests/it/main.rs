@@ -27,6 +27,8 @@ mod hardening;
 mod key_migration;
 /// The built Lambda binary for the endpoint against a local Lambda Runtime API.
 mod lambda_host;
+/// `docs/architecture.md` against the workspace and the endpoint library's dependency graph.
+mod layout;
 /// With debug logs on, no token, signature or key material reaches a log line.
 mod logs;
 /// EMF from the endpoint Lambda, Prometheus from `serve`, docs and README table in step.

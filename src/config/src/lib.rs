@@ -1,5 +1,5 @@
 //! The one reader of cfcookie's `CFCOOKIE_*` settings, shared by the rotator, the endpoint,
-//! `cfcookie serve` (and `--dev`), the CLI and the library's `Issuer`.
+//! `cfcookie serve` (and `--dev`), the CLI and the endpoint library's `Issuer`.
 //!
 //! Every setting is declared once in the `settings!` macro below: its variable, the components that
 //! read it, its type, default, bounds and meaning. The typed getters of [`Env`] apply the same
@@ -15,6 +15,11 @@
 //! A bad value is a [`ConfigError`] naming the variable and the problem. A `CFCOOKIE_*`
 //! variable that is not declared is reported by [`Env::unknown`] (components warn at start-up:
 //! it is usually a typo).
+//!
+//! # Layout
+//! One module: the [`Setting`] declarations (made by the `settings!` macro, one constant per
+//! setting, and [`ALL`]), the reader [`Env`] with its typed getters, [`ConfigError`], and
+//! [`markdown_table`] for the README. It depends on nothing of cfcookie's.
 //!
 //! # Adding a setting
 //! Add one line to the `settings!` block (name, variable, components, kind, default, meaning),

@@ -1,0 +1,110 @@
+//! `docs/architecture.md` against the workspace: every crate is in its table with its folder,
+//! every library says its layout, and the library a backend takes for `Issuer` compiles none of
+//! the crates it must not (read from `cargo tree`, an independent reader of the graph).
+
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The workspace members, from the root manifest.
+fn members() -> Vec<String> {
+    let manifest = read("Cargo.toml");
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("members = ["))
+        .expect("a members line in Cargo.toml");
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn package_name(manifest: &str) -> String {
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a package name")
+        .to_owned()
+}
+
+#[test]
+fn every_crate_is_drawn_where_it_lives() {
+    let doc = read("docs/architecture.md");
+    let mut crates = vec![(package_name(&read("Cargo.toml")), "src/".to_owned())];
+    for member in members() {
+        let name = package_name(&read(&format!("{member}/Cargo.toml")));
+        crates.push((name, format!("{member}/")));
+    }
+    assert!(crates.len() >= 7, "{crates:?}");
+    for (name, folder) in crates {
+        let folder = if name == "cfcookie" {
+            "root, `src/`".to_owned()
+        } else {
+            format!("`{folder}`")
+        };
+        let row = format!("| `{name}` | {folder} |");
+        assert!(
+            doc.contains(&row),
+            "docs/architecture.md has no row {row:?}"
+        );
+        let lib = if name == "cfcookie" {
+            "src/lib.rs".to_owned()
+        } else {
+            format!("{}src/lib.rs", folder.trim_matches('`'))
+        };
+        assert!(
+            read(&lib).contains("//! # Layout"),
+            "{lib} has no `//! # Layout` section"
+        );
+    }
+}
+
+#[test]
+fn the_endpoint_library_pulls_none_of_the_binaries_crates() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "-p",
+            "cfcookie-endpoint",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
+        .current_dir(ROOT)
+        .output()
+        .expect("cargo tree");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let names: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(
+        names.contains(&"cfcookie-secret") && names.contains(&"aws-sdk-secretsmanager"),
+        "{tree}"
+    );
+    for banned in [
+        "aws-sdk-cloudfront",
+        "lambda_runtime",
+        "lambda_http",
+        "clap",
+        "axum",
+        "cfcookie-rotator",
+        "cfcookie",
+    ] {
+        assert!(
+            !names.contains(&banned),
+            "cfcookie-endpoint pulls {banned}:\n{tree}"
+        );
+    }
+}
