@@ -9,14 +9,66 @@
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
 //!   and the account holds at most two keys of this stack.
 //! - Liveness: rotations keep completing (no stack stuck for days).
+//! - GUARD: the rotator's interval guard reads the rotation rules as the windows the
+//!   simulation fires, and no rotation completes under rules it must refuse.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cfcookie::keysource::{KeySource as _, SecretKeySource, SecretsManagerReader};
+use cfcookie::keysource::{KeySource as _, SecretKeySource, SecretReader, SecretsManagerReader};
+use cfcookie_rotator::model::{stage, SecretValue};
 
 use crate::world::{Lane, Sim, SimSecrets, World};
 
-pub(crate) type Source = SecretKeySource<SecretsManagerReader<SimSecrets>>;
+pub(crate) type Source = SecretKeySource<SimReader>;
+
+/// An endpoint instance's reader of the secret. Its first read after a cold start goes through
+/// the real `SecretsManagerReader` (GetSecretValue, then `SecretValue::parse` of the text);
+/// later refreshes get the same answer without parsing the same text again: a version's value
+/// never changes once stored (PutSecretValue refuses another value for a version, as
+/// `SimSecrets::put_value` does), so the parse made when it was stored (`World::values`) is
+/// what parsing it again gives, errors included. The refresh loop, the outages, the key
+/// source's caching and staleness rules all still run for real; only re-parsing identical JSON
+/// twice per TTL per instance is skipped (it was a third of the simulation's time).
+#[derive(Debug)]
+pub(crate) struct SimReader {
+    real: SecretsManagerReader<SimSecrets>,
+    store: SimSecrets,
+    cold: AtomicBool,
+}
+
+impl SimReader {
+    pub(crate) fn new(store: SimSecrets) -> SimReader {
+        SimReader {
+            real: SecretsManagerReader::new(store.clone(), "sim/cfcookie"),
+            store,
+            cold: AtomicBool::new(true),
+        }
+    }
+}
+
+impl SecretReader for SimReader {
+    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+        if self.cold.swap(false, Ordering::SeqCst) {
+            return self.real.read().await;
+        }
+        // As `SecretsManagerReader::read`: AWSCURRENT, then AWSPREVIOUS, each a GetSecretValue.
+        let mut out = [None, None];
+        for (slot, label) in out.iter_mut().zip([stage::CURRENT, stage::PREVIOUS]) {
+            self.store
+                .enter("GetSecretValue")
+                .map_err(|e| e.to_string())?;
+            let w = self.store.sim.lock();
+            *slot = match w.version_with(label).and_then(|v| w.values.get(&v)) {
+                None => None,
+                Some(Ok(v)) => v.clone(),
+                Some(Err(why)) => return Err(format!("{label}: {why}")),
+            };
+        }
+        let [current, previous] = out;
+        Ok((current, previous))
+    }
+}
 
 /// One endpoint instance.
 #[derive(Debug, Default)]
@@ -131,6 +183,12 @@ pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
 pub(crate) fn rotation_done(sim: &Sim) {
     let mut w = sim.lock();
     w.rotations_done += 1;
+    if w.rules_refused {
+        w.violate(
+            "GUARD",
+            "a rotation completed under rotation rules the interval guard must refuse".into(),
+        );
+    }
     let now = w.now();
     w.last_rotation = now;
     let current = w
@@ -140,6 +198,19 @@ pub(crate) fn rotation_done(sim: &Sim) {
         .key_of(cfcookie_rotator::model::stage::PREVIOUS)
         .map(|(k, _)| k);
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
+    let algorithms: Vec<_> = w
+        .group
+        .items
+        .iter()
+        .filter_map(|i| w.keys.get(i).and_then(|k| k.algorithm))
+        .collect();
+    if w.algorithm_switched {
+        w.bump("rotations completed after an algorithm switch");
+    }
+    if algorithms.iter().any(|a| *a != algorithms[0]) {
+        w.mixed_group_seen = true;
+        w.bump("completed rotations leaving RSA_2048 and ECDSA_P256 in the group");
+    }
     let extra: Vec<String> = w
         .group
         .items
@@ -175,7 +246,9 @@ pub(crate) fn rotation_done(sim: &Sim) {
 pub(crate) fn liveness(sim: &Sim) {
     let mut w = sim.lock();
     let now = w.now();
-    if now - w.last_rotation > 4 * 86_400 {
+    // Three days more than the longest gap between two windows of the rules.
+    let limit = w.rules.longest_gap() + 3 * 86_400;
+    if now - w.last_rotation > limit {
         let days = (now - w.last_rotation) / 86_400;
         w.violate("LIVE", format!("no rotation has completed for {days} days"));
         w.last_rotation = now;

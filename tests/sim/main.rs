@@ -19,21 +19,22 @@
 
 mod check;
 mod compat;
+mod schedule;
 mod svg;
 mod world;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfcookie::keysource::{SecretKeySource, SecretsManagerReader};
+use cfcookie::keysource::SecretKeySource;
 use cfcookie_rotator::config::Config;
 use cfcookie_rotator::ports::NoProbe;
 use cfcookie_rotator::{Mode, Rotator, Step};
 use rand::Rng;
 
-use world::{FastKeys, Lane, Params, Sim, SimClock, SimCloudFront, SimParams, SimSecrets};
+use world::{Lane, Params, Sim, SimClock, SimCloudFront, SimKeys, SimParams, SimSecrets};
 
-type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, FastKeys, SimClock, NoProbe>;
+type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, SimKeys, SimClock, NoProbe>;
 
 fn rotator(sim: &Sim) -> Arc<SimRotator> {
     let p = sim.lock().p.clone();
@@ -50,7 +51,7 @@ fn rotator(sim: &Sim) -> Arc<SimRotator> {
         },
         registry: SimCloudFront { sim: sim.clone() },
         params: SimParams { sim: sim.clone() },
-        keygen: FastKeys,
+        keygen: SimKeys(sim.clone()),
         clock: SimClock(sim.clone()),
         probe: NoProbe,
         config,
@@ -137,6 +138,9 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                         ),
                     );
                     w.bump("rotation attempts failed");
+                    if e.contains("Rotation.IntervalTooShort") {
+                        w.bump("Rotation.IntervalTooShort");
+                    }
                 }
                 tokio::time::sleep(secs(wait)).await;
                 continue 'attempt;
@@ -254,14 +258,11 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         };
         let _ = outage;
         if cold {
-            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(
-                SimSecrets {
-                    sim: sim.clone(),
-                    lane: Lane::Signer(i),
-                    faults: false,
-                },
-                "sim/cfcookie",
-            )));
+            let source = Arc::new(SecretKeySource::new(check::SimReader::new(SimSecrets {
+                sim: sim.clone(),
+                lane: Lane::Signer(i),
+                faults: false,
+            })));
             let mut w = sim.lock();
             w.slots[i].source = Some(source);
             w.slots[i].ever_loaded = false;
@@ -353,22 +354,102 @@ async fn viewers(sim: Sim) {
     }
 }
 
-/// Secrets Manager's schedule: rate(1 days) with a window; operators now and then.
+/// Secrets Manager's schedule: a rotation at a random instant of every window of the secret's
+/// rotation rules (`schedule.rs`) until the end of the run.
 async fn schedule(sim: Sim, r: Arc<SimRotator>) {
-    let (days, window) = {
-        let w = sim.lock();
-        (w.p.days, w.p.window_hours * 3600)
-    };
+    let end = world::EPOCH + i64::from(sim.lock().p.days + 1) * 86_400;
+    if rules_set(&sim, &r) {
+        tokio::spawn(operator_lengthens_schedule(sim.clone(), r.clone()));
+    }
     // Infra's RotateImmediately=true on the first apply.
     secrets_manager_rotation(&sim, &r, "first apply (RotateImmediately)").await;
-    for day in 1..=i64::from(days) {
-        let at = world::EPOCH + day * 86_400 + rand_in(&sim, 0, window);
+    let mut from = world::EPOCH + 1;
+    loop {
+        let (start, len) = sim.lock().rules.window_from(from);
+        if start >= end {
+            break;
+        }
+        let at = start + rand_in(&sim, 0, len);
         let now = sim.lock().now();
         tokio::time::sleep(secs(at - now)).await;
         let r2 = r.clone();
         let s2 = sim.clone();
         tokio::spawn(async move { secrets_manager_rotation(&s2, &r2, "schedule").await });
         check::liveness(&sim);
+        from = start + len;
+    }
+}
+
+/// New rotation rules: the rotator's interval guard must read them as the windows the
+/// simulation fires (GUARD), and refuses them when two rotations could be closer than
+/// P + TTL + L. Returns whether it refuses them.
+fn rules_set(sim: &Sim, r: &SimRotator) -> bool {
+    let needed = r.config.minimum_interval();
+    let mut w = sim.lock();
+    let guard = compat::interval(&w);
+    let spacing = w.rules.true_spacing();
+    let text = format!("{} {:?}", w.rules.expression(), w.rules.duration_text());
+    if guard.is_some_and(|g| g != spacing) {
+        w.violate(
+            "GUARD",
+            format!("rules {text}: the interval guard reads {guard:?}s between rotations, the windows allow {spacing}s"),
+        );
+    }
+    let refused = guard.is_some_and(|g| g < needed);
+    w.rules_refused = refused;
+    w.log(
+        Lane::SecretsManager,
+        format!(
+            "rotation rules {text}: rotations at least {spacing}s apart; guard {guard:?}, needs {needed}s{}",
+            if refused { ": refused" } else { "" }
+        ),
+    );
+    refused
+}
+
+/// Rules the rotator refuses leave every rotation failing with Rotation.IntervalTooShort and
+/// nothing made; the failure alarm brings an operator, who lengthens the schedule as the error
+/// table says (docs/rotation.md) with RotateSecret and new RotationRules.
+async fn operator_lengthens_schedule(sim: Sim, r: Arc<SimRotator>) {
+    let wait = rand_in(&sim, 3600, 48 * 3600);
+    tokio::time::sleep(secs(wait)).await;
+    {
+        let mut w = sim.lock();
+        let today = w.now().div_euclid(86_400) * 86_400;
+        w.rules = schedule::Rules::lengthened(&mut w.rng, today);
+        let text = w.rules.expression();
+        w.log(
+            Lane::Operator,
+            format!("after Rotation.IntervalTooShort: aws secretsmanager rotate-secret --rotation-rules {text}"),
+        );
+    }
+    if rules_set(&sim, &r) {
+        sim.lock()
+            .violate("GUARD", "the lengthened schedule is refused too".into());
+    }
+    secrets_manager_rotation(&sim, &r, "operator: rotate-secret --rotation-rules").await;
+}
+
+/// An operator sets `CFCOOKIE_KEY_ALGORITHM=RSA_2048` on the rotator Lambda and, some days
+/// later, back to `ECDSA_P256`. Each change takes effect at the next createSecret, so around it
+/// the key group holds one key of each algorithm (checked in `check::rotation_done`).
+async fn operator_switches_algorithm(sim: Sim, start: i64, len: i64) {
+    use cfcookie_signer::KeyAlgorithm;
+    for (wait, algorithm) in [
+        (start, KeyAlgorithm::Rsa2048),
+        (len, KeyAlgorithm::EcdsaP256),
+    ] {
+        tokio::time::sleep(secs(wait)).await;
+        let mut w = sim.lock();
+        w.algorithm = algorithm;
+        w.algorithm_switched = true;
+        w.log(
+            Lane::Operator,
+            format!(
+                "CFCOOKIE_KEY_ALGORITHM={} on the rotator",
+                algorithm.as_str()
+            ),
+        );
     }
 }
 
@@ -418,6 +499,9 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
         }
         tokio::spawn(viewers(sim.clone()));
         tokio::spawn(operators(sim.clone(), r.clone()));
+        if let Some((start, len)) = sim.lock().p.algorithm_switch {
+            tokio::spawn(operator_switches_algorithm(sim.clone(), start, len));
+        }
         let sched = tokio::spawn(schedule(sim.clone(), r.clone()));
         // Stop at the end of the simulated period, or at the first violation.
         let end = tokio::time::Instant::now() + Duration::from_secs(u64::from(days + 1) * 86_400);
@@ -428,6 +512,21 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
             }
         }
         sched.abort();
+        // A switch of key algorithm followed by completed rotations must have passed through
+        // a key group holding one key of each.
+        let mut w = sim.lock();
+        let after = w
+            .stats
+            .get("rotations completed after an algorithm switch")
+            .copied()
+            .unwrap_or(0);
+        if w.violations.is_empty() && w.algorithm_switched && after > 0 && !w.mixed_group_seen {
+            w.violate(
+                "ALG",
+                format!("{after} rotations completed after the algorithm switch, none with RSA_2048 and ECDSA_P256 in the group"),
+            );
+        }
+        drop(w);
         sim
     });
     drop(rt);
@@ -498,9 +597,11 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
             true,
         );
         if let Some(sim) = &o.world {
-            for e in &sim.lock().timeline {
+            let w = sim.lock();
+            for e in &w.timeline {
                 println!("{}  {:<15} {}", stamp(e.t), e.lane.to_string(), e.text);
             }
+            println!("{} rotations completed; {:#?}", w.rotations_done, w.stats);
         }
         assert!(o.violations.is_empty(), "{}", report(&o));
         return;
