@@ -197,20 +197,32 @@ pub(crate) fn rotation_done(sim: &Sim) {
     let previous = w
         .key_of(cfcookie_rotator::model::stage::PREVIOUS)
         .map(|(k, _)| k);
+    // A switch of key algorithm: the rotation that makes a key of the new algorithm current
+    // leaves the group holding it and its predecessor of the old one.
+    let algorithm = |k: &Option<String>| {
+        k.as_ref()
+            .and_then(|k| w.keys.get(k))
+            .and_then(|k| k.algorithm)
+    };
+    if let (Some(a), Some(b)) = (algorithm(&current), algorithm(&previous)) {
+        if a != b {
+            let both = [&current, &previous]
+                .iter()
+                .all(|k| k.as_ref().is_some_and(|k| w.group.items.contains(k)));
+            if both {
+                w.bump("completed rotations leaving RSA_2048 and ECDSA_P256 in the group");
+            } else {
+                let text = format!(
+                    "the rotation from {} to {} left the group with {:?}",
+                    b.as_str(),
+                    a.as_str(),
+                    w.group.items
+                );
+                w.violate("ALG", text);
+            }
+        }
+    }
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
-    let algorithms: Vec<_> = w
-        .group
-        .items
-        .iter()
-        .filter_map(|i| w.keys.get(i).and_then(|k| k.algorithm))
-        .collect();
-    if w.algorithm_switched {
-        w.bump("rotations completed after an algorithm switch");
-    }
-    if algorithms.iter().any(|a| *a != algorithms[0]) {
-        w.mixed_group_seen = true;
-        w.bump("completed rotations leaving RSA_2048 and ECDSA_P256 in the group");
-    }
     let extra: Vec<String> = w
         .group
         .items

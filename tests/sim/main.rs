@@ -478,6 +478,8 @@ async fn operators(sim: Sim, r: Arc<SimRotator>) {
 struct Outcome {
     seed: u64,
     rotations: u64,
+    /// Completed rotations that switched the key algorithm.
+    switches: u64,
     violations: Vec<(String, i64, String)>,
     world: Option<Sim>,
 }
@@ -512,21 +514,6 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
             }
         }
         sched.abort();
-        // A switch of key algorithm followed by completed rotations must have passed through
-        // a key group holding one key of each.
-        let mut w = sim.lock();
-        let after = w
-            .stats
-            .get("rotations completed after an algorithm switch")
-            .copied()
-            .unwrap_or(0);
-        if w.violations.is_empty() && w.algorithm_switched && after > 0 && !w.mixed_group_seen {
-            w.violate(
-                "ALG",
-                format!("{after} rotations completed after the algorithm switch, none with RSA_2048 and ECDSA_P256 in the group"),
-            );
-        }
-        drop(w);
         sim
     });
     drop(rt);
@@ -535,10 +522,16 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
     w.slots.clear();
     let violations = w.violations.clone();
     let rotations = w.rotations_done;
+    let switches = w
+        .stats
+        .get("completed rotations leaving RSA_2048 and ECDSA_P256 in the group")
+        .copied()
+        .unwrap_or(0);
     drop(w);
     Outcome {
         seed,
         rotations,
+        switches,
         world: (keep_world || !violations.is_empty()).then_some(sim),
         violations,
     }
@@ -619,6 +612,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
             let next = next.clone();
             std::thread::spawn(move || {
                 let mut rotations = 0;
+                let mut switches = 0;
                 let mut failures = Vec::new();
                 loop {
                     let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -627,29 +621,38 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
                     }
                     let o = run_seed(Params::for_seed(seed, days), false);
                     rotations += o.rotations;
+                    switches += o.switches;
                     if !o.violations.is_empty() {
                         failures.push(o);
                     }
                 }
-                (rotations, failures)
+                (rotations, switches, failures)
             })
         })
         .collect();
     let mut rotations = 0;
+    let mut switches = 0;
     let mut failures: Vec<Outcome> = Vec::new();
     for h in handles {
-        let (r, f) = h.join().expect("thread");
+        let (r, s, f) = h.join().expect("thread");
         rotations += r;
+        switches += s;
         failures.extend(f);
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "simulation: {seeds} seeds x {days} days, {rotations} rotations completed in {elapsed:.1}s ({:.0} rotations/s), {} seeds with violations",
+        "simulation: {seeds} seeds x {days} days, {rotations} rotations completed ({switches} switching the key algorithm) in {elapsed:.1}s ({:.0} rotations/s), {} seeds with violations",
         rotations as f64 / elapsed,
         failures.len()
     );
     failures.sort_by_key(|o| o.seed);
     if let Some(o) = failures.first() {
+        for o in &failures {
+            println!(
+                "seed {}: {} {}",
+                o.seed, o.violations[0].0, o.violations[0].2
+            );
+        }
         let kinds: std::collections::BTreeMap<&str, usize> =
             failures.iter().fold(Default::default(), |mut m, o| {
                 *m.entry(o.violations[0].0.as_str()).or_default() += 1;
@@ -662,6 +665,11 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
             report(o)
         );
     }
+    // One seed in ten switches the key algorithm: a long run must have gone through it.
+    assert!(
+        seeds < 200 || days < 60 || switches > 0,
+        "no completed rotation switched the key algorithm"
+    );
     assert!(
         rotations >= seeds * u64::from(days) / 2,
         "too few rotations completed: {rotations}"

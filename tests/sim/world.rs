@@ -165,10 +165,8 @@ pub(crate) struct World {
     pub rules_refused: bool,
     /// The rotator Lambda's `CFCOOKIE_KEY_ALGORITHM`.
     pub algorithm: KeyAlgorithm,
-    /// Whether it was ever changed, and whether a completed rotation then left the key group
-    /// holding keys of both algorithms.
+    /// Whether it was ever changed.
     pub algorithm_switched: bool,
-    pub mixed_group_seen: bool,
     pub rotation_failed: u32,
     // CloudFront
     pub keys: BTreeMap<String, Key>,
@@ -338,7 +336,6 @@ impl Sim {
             rules_refused: false,
             algorithm: KeyAlgorithm::EcdsaP256,
             algorithm_switched: false,
-            mixed_group_seen: false,
             rotation_failed: 0,
             keys: BTreeMap::new(),
             deleted: Vec::new(),
