@@ -5,9 +5,14 @@ use cfcookie_rotator::ports::ServiceError;
 
 use crate::world::World;
 
-/// What DescribeSecret's rules give the rotator's interval guard.
+/// What DescribeSecret's rules give the rotator's interval guard. DescribeSecret recomputes
+/// `AutomaticallyAfterDays` from the expression, which is what the guard reads, so it is left out.
 pub(crate) fn interval(w: &World) -> Option<i64> {
-    cfcookie_rotator::model::min_spacing_secs(Some(1), Some(&w.schedule), Some(&w.window))
+    cfcookie_rotator::model::min_spacing_secs(
+        None,
+        Some(&w.rules.expression()),
+        w.rules.duration_text().as_deref(),
+    )
 }
 
 /// CreatePublicKey with a name already taken.

@@ -12,9 +12,7 @@
 //!   removes: <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html>.
 //!   The version is staged with no value, as for every rotation start (moto does the same,
 //!   getmoto/moto#8504).
-//! - Rotation windows: a `rate(N days)` window starts at midnight UTC and closes after
-//!   `Duration` (default: end of the UTC day); Secrets Manager rotates at any time inside it:
-//!   <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotationRulesType.html>.
+//! - Rotation schedules (`rate()`, `cron()`, `Duration`) and their windows: see `schedule.rs`.
 //! - CloudFront: 10 public keys per account, 5 public keys per key group
 //!   (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>);
 //!   CreatePublicKey refuses a second key with the same name (PublicKeyAlreadyExists) and an 11th
@@ -39,6 +37,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use zeroize::Zeroizing;
 
+use cfcookie_signer::{KeyAlgorithm, PrivateKey};
+
+use crate::schedule::Rules;
+
 /// Whole-rotation retries after a failed step.
 pub(crate) const SM_RETRIES: u32 = 3;
 /// Public keys per account.
@@ -59,7 +61,11 @@ pub(crate) struct Params {
     pub max_edge_delay: i64,
     pub edges: usize,
     pub signers: usize,
-    pub window_hours: i64,
+    /// The rotation rules the secret starts with.
+    pub rules: Rules,
+    /// When an operator switches `CFCOOKIE_KEY_ALGORITHM` to RSA_2048 and for how long before
+    /// switching back to ECDSA_P256 (seconds after the start), on some seeds.
+    pub algorithm_switch: Option<(i64, i64)>,
     pub other_stack_keys: usize,
     pub p_throttle: f64,
     pub p_slow: f64,
@@ -79,7 +85,11 @@ impl Params {
             max_edge_delay: activation_delay * 9 / 10,
             edges: r.random_range(2..=4),
             signers: r.random_range(2..=3),
-            window_hours: [1, 2, 4, 8][r.random_range(0..4)],
+            rules: Rules::for_seed(&mut r, EPOCH),
+            algorithm_switch: r.random_bool(0.1).then(|| {
+                let start = r.random_range(86_400..(i64::from(days) * 86_400 / 2).max(86_401));
+                (start, r.random_range(2 * 86_400..7 * 86_400))
+            }),
             other_stack_keys: r.random_range(0..=6),
             p_throttle: 0.004,
             p_slow: 0.003,
@@ -99,6 +109,8 @@ pub(crate) struct Key {
     pub record: PublicKeyRecord,
     pub etag: String,
     pub created: i64,
+    /// The algorithm of its EncodedKey (`None` for the keys infra and other stacks made).
+    pub algorithm: Option<KeyAlgorithm>,
 }
 
 /// A lane of the timeline and the swimlane picture.
@@ -145,8 +157,16 @@ pub(crate) struct World {
     pub name: String,
     pub versions: BTreeMap<String, Version>,
     pub parsed: BTreeMap<String, (String, i64)>,
-    pub schedule: String,
-    pub window: String,
+    /// Version id -> `SecretValue::parse` of its value (which never changes once stored).
+    pub values: BTreeMap<String, Result<Option<SecretValue>, String>>,
+    /// RotationRules now (an operator may change them).
+    pub rules: Rules,
+    /// Whether the rotator's interval guard refuses the rules now.
+    pub rules_refused: bool,
+    /// The rotator Lambda's `CFCOOKIE_KEY_ALGORITHM`.
+    pub algorithm: KeyAlgorithm,
+    /// Whether it was ever changed.
+    pub algorithm_switched: bool,
     pub rotation_failed: u32,
     // CloudFront
     pub keys: BTreeMap<String, Key>,
@@ -269,6 +289,8 @@ impl World {
     /// Versions with no label are deprecated and eventually deleted.
     pub(crate) fn gc_versions(&mut self) {
         self.versions.retain(|_, v| !v.stages.is_empty());
+        let versions = &self.versions;
+        self.values.retain(|k, _| versions.contains_key(k));
     }
 
     fn fault(&mut self, operation: &'static str) -> ServiceResult<()> {
@@ -309,8 +331,11 @@ impl Sim {
             name: "sim/cfcookie".into(),
             versions: BTreeMap::new(),
             parsed: BTreeMap::new(),
-            schedule: "rate(1 days)".into(),
-            window: format!("{}h", p.window_hours),
+            values: BTreeMap::new(),
+            rules: p.rules.clone(),
+            rules_refused: false,
+            algorithm: KeyAlgorithm::EcdsaP256,
+            algorithm_switched: false,
             rotation_failed: 0,
             keys: BTreeMap::new(),
             deleted: Vec::new(),
@@ -347,13 +372,16 @@ impl Sim {
         };
         // What infra makes: the placeholder secret, a bootstrap key outside the managed
         // names, a key group trusting it, the parameter, and other stacks' keys.
+        let placeholder = r#"{"placeholder":"set by Terraform"}"#;
         w.versions.insert(
             "v-placeholder".into(),
             Version {
-                value: Some(r#"{"placeholder":"set by Terraform"}"#.into()),
+                value: Some(placeholder.into()),
                 stages: vec![stage::CURRENT.into()],
             },
         );
+        w.values
+            .insert("v-placeholder".into(), SecretValue::parse(placeholder));
         let boot = w.next("KBOOT");
         w.keys.insert(
             boot.clone(),
@@ -367,6 +395,7 @@ impl Sim {
                 },
                 etag: "E-boot".into(),
                 created: EPOCH,
+                algorithm: None,
             },
         );
         for i in 0..w.p.other_stack_keys {
@@ -383,6 +412,7 @@ impl Sim {
                     },
                     etag: "E-other".into(),
                     created: EPOCH,
+                    algorithm: None,
                 },
             );
         }
@@ -441,7 +471,7 @@ pub(crate) struct SimSecrets {
 }
 
 impl SimSecrets {
-    fn enter(&self, op: &'static str) -> ServiceResult<()> {
+    pub(crate) fn enter(&self, op: &'static str) -> ServiceResult<()> {
         if let Lane::Signer(i) = self.lane {
             let w = self.sim.lock();
             if w.slots[i].failing_until > w.now() {
@@ -525,14 +555,19 @@ impl SecretStore for SimSecrets {
         if !v.stages.iter().any(|s| s == label) {
             v.stages.push(label.to_owned());
         }
-        let parsed = SecretValue::parse(value).ok().flatten();
-        let key = parsed.as_ref().map(|v| v.key_id.clone());
-        if let Some(v) = parsed {
+        let parsed = SecretValue::parse(value);
+        let key = parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| v.as_ref())
+            .map(|v| v.key_id.clone());
+        if let Ok(Some(v)) = &parsed {
             w.parsed.insert(
                 token.to_owned(),
                 (v.key_id.clone(), v.active_from.timestamp()),
             );
         }
+        w.values.insert(token.to_owned(), parsed);
         w.log(
             self.lane.clone(),
             format!("PutSecretValue {label} {} key {key:?}", short(token)),
@@ -636,6 +671,14 @@ impl KeyRegistry for SimCloudFront {
             w.bump("TooManyPublicKeys");
             return Err(crate::compat::too_many_public_keys());
         }
+        // CloudFront refuses an EncodedKey that is not an RSA-2048 or ECDSA P-256 public key
+        // (InvalidArgument); the simulation reads it the same way to know the key's algorithm.
+        let algorithm = cfcookie_signer::PublicKey::from_pem(encoded_key)
+            .map_err(|e| ServiceError::Other {
+                operation: "CreatePublicKey",
+                message: format!("InvalidArgument: EncodedKey: {e}"),
+            })?
+            .algorithm();
         let id = w.next("K");
         let etag = w.next("E");
         let now = w.now();
@@ -651,6 +694,7 @@ impl KeyRegistry for SimCloudFront {
                 },
                 etag,
                 created: now,
+                algorithm: Some(algorithm),
             },
         );
         let n = w.keys.len();
@@ -814,12 +858,34 @@ impl Clock for SimClock {
     }
 }
 
-/// ECDSA P-256 key pairs: the cheapest real keys, so a year of rotations runs in milliseconds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FastKeys;
+/// Key pairs of the algorithm the rotator Lambda's `CFCOOKIE_KEY_ALGORITHM` names now.
+///
+/// ECDSA P-256 pairs are generated for real (the cheapest real keys). An RSA-2048 pair takes
+/// tens of milliseconds to generate, so a few are made once per process and handed out in turn:
+/// the simulation tells keys apart by their CloudFront ids, which stay distinct, and every
+/// step that uses the key material (testSecret's sign-and-verify against CloudFront's copy, the
+/// endpoint parsing the stored PEM) still runs on a real RSA key.
+#[derive(Debug, Clone)]
+pub(crate) struct SimKeys(pub Sim);
 
-impl KeyGenerator for FastKeys {
-    fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError> {
-        cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::EcdsaP256)
+impl KeyGenerator for SimKeys {
+    fn generate(&self) -> Result<PrivateKey, cfcookie_signer::KeyError> {
+        let algorithm = self.0.lock().algorithm;
+        if algorithm != KeyAlgorithm::Rsa2048 {
+            return PrivateKey::generate(algorithm);
+        }
+        static POOL: std::sync::OnceLock<Vec<Zeroizing<String>>> = std::sync::OnceLock::new();
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let pool = POOL.get_or_init(|| {
+            (0..3)
+                .filter_map(|_| PrivateKey::generate(KeyAlgorithm::Rsa2048).ok())
+                .filter_map(|k| k.to_pkcs8_pem().ok())
+                .collect()
+        });
+        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pem = pool
+            .get(i % pool.len().max(1))
+            .ok_or(cfcookie_signer::KeyError::Generate)?;
+        PrivateKey::from_pem(pem, None)
     }
 }
