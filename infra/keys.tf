@@ -69,6 +69,7 @@ resource "aws_secretsmanager_secret_rotation" "signing_key" {
   rotate_immediately  = var.rotate_immediately
   rotation_rules {
     schedule_expression = local.rotation_schedule
+    duration            = local.rotation_window
   }
   depends_on = [aws_lambda_permission.secrets_manager_invokes_rotator, aws_secretsmanager_secret_version.placeholder]
 }

@@ -33,6 +33,13 @@ locals {
     var.rotation_interval_hours < 24 ? "rate(${var.rotation_interval_hours} hours)" :
     local.rotation_days == 1 ? "rate(1 day)" : "rate(${local.rotation_days} days)"
   )
+  # Secrets Manager rotates at any instant of a window that opens at each period's start: one
+  # hour for rate(N hours) by default, the whole UTC day for rate(N days) unless Duration says
+  # otherwise. Two rotations can therefore be interval - window apart, and the rotator refuses a
+  # schedule whose spacing cannot retire a key safely (rate(1 day) with a whole-day window
+  # allows two rotations a minute apart). Day rates get a Duration of rotation_window_hours.
+  # https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html
+  rotation_window = var.rotation_interval_hours < 24 ? null : "${var.rotation_window_hours}h"
   # A key older than about two rotation intervals means rotation has stopped.
   key_age_alarm_seconds = 2 * var.rotation_interval_hours * 3600
   metric_namespace      = "cfcookie/${var.name_prefix}"

@@ -83,8 +83,21 @@ variable "rotation_interval_hours" {
     error_message = "rotation_interval_hours of 24 or more must be whole days (a multiple of 24): the schedule is then rate(N days)."
   }
   validation {
-    condition     = var.rotation_interval_hours * 3600 > var.cookie_lifetime_seconds + var.activation_delay_seconds + var.key_cache_ttl_seconds
-    error_message = "rotation_interval_hours is too short: a rotation interval must exceed cookie_lifetime_seconds + activation_delay_seconds + key_cache_ttl_seconds, or the previous key leaves the key group while its cookies are still valid."
+    # Two rotations may fall interval - window apart (the window is 1 h for hourly rates,
+    # rotation_window_hours for day rates); the rotator refuses a schedule whose spacing is
+    # shorter than cookie lifetime + activation delay + cache TTL.
+    condition     = (var.rotation_interval_hours - (var.rotation_interval_hours < 24 ? 1 : var.rotation_window_hours)) * 3600 > var.cookie_lifetime_seconds + var.activation_delay_seconds + var.key_cache_ttl_seconds
+    error_message = "rotation_interval_hours is too short: two rotations may fall rotation_interval_hours minus the rotation window apart (1 hour for hourly rates, rotation_window_hours for day rates), and that must exceed cookie_lifetime_seconds + activation_delay_seconds + key_cache_ttl_seconds, or the previous key leaves the key group while its cookies are still valid."
+  }
+}
+
+variable "rotation_window_hours" {
+  description = "Length of the rotation window for schedules of a day or more (Secrets Manager's Duration): rotations happen at any time in the first rotation_window_hours of the UTC day they fall on. Shorter windows space rotations more evenly."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.rotation_window_hours >= 1 && var.rotation_window_hours <= 23 && floor(var.rotation_window_hours) == var.rotation_window_hours
+    error_message = "rotation_window_hours must be a whole number of hours from 1 to 23 (the window may not reach into the next UTC day)."
   }
 }
 

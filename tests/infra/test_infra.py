@@ -261,6 +261,13 @@ def test_rotation_schedule_uses_days_from_a_day_on():
     assert "days" in loc["rotation_schedule"] and "hours" in loc["rotation_schedule"]
     variables = (INFRA / "variables.tf").read_text()
     assert "var.rotation_interval_hours % 24 == 0" in variables
+    # A day rate without Duration has a whole-day window: two rotations a minute apart, which
+    # the rotator's interval guard refuses (rate(1 day) would never rotate). Day rates carry a
+    # Duration, and the spacing the validation checks is interval - window.
+    assert loc["rotation_window"] == '${var.rotation_interval_hours < 24 ? null : "${var.rotation_window_hours}h"}'
+    rotation = blocks("resource", "aws_secretsmanager_secret_rotation")["signing_key"]
+    assert rotation["rotation_rules"][0]["duration"] == "${local.rotation_window}"
+    assert "(var.rotation_interval_hours - (var.rotation_interval_hours < 24 ? 1 : var.rotation_window_hours)) * 3600 >" in variables
 
 
 def test_key_id_parameters_and_their_grant_come_from_one_list():
