@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cfcookie_rotator::driver::rotate_in_process;
-use cfcookie_rotator::ports::{KeyGenerator, Rsa2048Generator, SystemClock};
+use cfcookie_rotator::ports::{AwsLcKeyGenerator, KeyGenerator, SystemClock};
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore};
 use cfcookie_rotator::Rotator;
 use cfcookie_testing::emulator::{bootstrap, Emulator};
@@ -20,7 +20,7 @@ struct TimedKeygen(Arc<Mutex<Vec<Duration>>>);
 impl KeyGenerator for TimedKeygen {
     fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError> {
         let t = Instant::now();
-        let key = Rsa2048Generator.generate();
+        let key = AwsLcKeyGenerator::default().generate();
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -67,18 +67,9 @@ pub trait KeyGenerator: Send + Sync {
     fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError>;
 }
 
-/// RSA-2048 from AWS-LC: what CloudFront expects.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Rsa2048Generator;
-
-impl KeyGenerator for Rsa2048Generator {
-    fn generate(&self) -> Result<cfcookie_signer::PrivateKey, cfcookie_signer::KeyError> {
-        cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::Rsa2048)
-    }
-}
-
 /// Key pairs of the algorithm `CFCOOKIE_KEY_ALGORITHM` names, from AWS-LC. CloudFront takes
 /// RSA-2048 and ECDSA P-256 for signed URLs and cookies; the signer refuses anything else.
+/// The default is RSA-2048, as `CFCOOKIE_KEY_ALGORITHM`'s is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsLcKeyGenerator(pub cfcookie_signer::KeyAlgorithm);
 

@@ -4,7 +4,7 @@
 
 use cfcookie_rotator::driver::new_token;
 use cfcookie_rotator::lambda::{handle, metric, RotationEvent};
-use cfcookie_rotator::ports::{KeyRegistry as _, Rsa2048Generator};
+use cfcookie_rotator::ports::{AwsLcKeyGenerator, KeyRegistry as _};
 use cfcookie_rotator::{Rotator, Step};
 use cfcookie_testing::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
 use cfcookie_testing::{FixedClock, NoProbe};
@@ -31,7 +31,7 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
         secrets: secrets.clone(),
         registry,
         params: InMemoryParameterStore::default(),
-        keygen: Rsa2048Generator,
+        keygen: AwsLcKeyGenerator::default(),
         clock: FixedClock::new(chrono::Utc::now()),
         probe: NoProbe,
         config: cfcookie_testing::rotator_config(&group, "/cfcookie/key-id"),

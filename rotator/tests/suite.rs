@@ -8,7 +8,7 @@ use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, stat
 use cfcookie_rotator::lambda::{handle, RotationEvent};
 use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
 use cfcookie_rotator::ports::{
-    Clock as _, KeyRegistry, ParameterStore, Rsa2048Generator, SecretStore, ServiceResult,
+    AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, SecretStore, ServiceResult,
 };
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
 use cfcookie_rotator::{Mode, RotationError, Rotator, Step};
@@ -21,7 +21,8 @@ const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation re
 const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator";
 const BOOTSTRAP_PEM_NAME: &str = "bootstrap-cfcookie";
 
-type Rot<S, R, P> = Rotator<Faulty<S>, Faulty<R>, Faulty<P>, Rsa2048Generator, FixedClock, NoProbe>;
+type Rot<S, R, P> =
+    Rotator<Faulty<S>, Faulty<R>, Faulty<P>, AwsLcKeyGenerator, FixedClock, NoProbe>;
 
 struct World<S, R, P> {
     rotator: Rot<S, R, P>,
@@ -208,7 +209,7 @@ fn assemble<S, R, P>(
             inner: p,
             plan: plan.clone(),
         },
-        keygen: Rsa2048Generator,
+        keygen: AwsLcKeyGenerator::default(),
         clock: FixedClock::new(chrono::Utc::now()),
         probe: NoProbe,
         config: cfcookie_testing::rotator_config(group, "/cfcookie/key-id"),
@@ -898,12 +899,12 @@ fn rebuild<S: Clone, R, P: Clone, R2, Pr2>(
     r: &Rot<S, R, P>,
     registry: R2,
     probe: Pr2,
-) -> Rotator<Faulty<S>, R2, Faulty<P>, Rsa2048Generator, FixedClock, Pr2> {
+) -> Rotator<Faulty<S>, R2, Faulty<P>, AwsLcKeyGenerator, FixedClock, Pr2> {
     Rotator {
         secrets: r.secrets.clone(),
         registry,
         params: r.params.clone(),
-        keygen: Rsa2048Generator,
+        keygen: AwsLcKeyGenerator::default(),
         clock: r.clock.clone(),
         probe,
         config: r.config.clone(),

@@ -55,7 +55,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
         secrets: SdkSecretStore::new(&aws),
         registry: SdkKeyRegistry::new(&aws),
         params: SdkParameterStore::new(&aws),
-        keygen: cfcookie_rotator::ports::Rsa2048Generator,
+        keygen: cfcookie_rotator::ports::AwsLcKeyGenerator::default(),
         clock: clock.clone(),
         probe: cfcookie_testing::NoProbe,
         config,
