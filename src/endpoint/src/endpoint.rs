@@ -19,6 +19,7 @@ use crate::token::{Claims, TokenError, TokenUse, VerifierConfig};
 
 /// Endpoint settings (from `CFCOOKIE_*`; see the README).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EndpointConfig {
     /// Maximum cookie lifetime, seconds (`CFCOOKIE_COOKIE_LIFETIME`).
     pub cookie_lifetime: i64,

@@ -27,6 +27,7 @@ pub enum IssueError {
 
 /// Cookies issued for one user.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IssuedCookies {
     /// The cookies (name, value).
     pub cookies: SignedCookies,

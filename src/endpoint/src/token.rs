@@ -77,6 +77,7 @@ impl TokenError {
 
 /// Which Cognito token is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenUse {
     /// Access tokens (`client_id` claim); the default.
     Access,
@@ -95,6 +96,7 @@ impl TokenUse {
 
 /// What a verified token says about its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Claims {
     /// `sub`.
     pub sub: String,
@@ -112,6 +114,7 @@ pub struct Claims {
 
 /// Settings of a [`CognitoVerifier`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VerifierConfig {
     /// The token issuer: the expected `iss`, e.g.
     /// `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`.

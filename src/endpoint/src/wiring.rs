@@ -127,6 +127,7 @@ pub fn warn_unknown_settings(env: &Env) {
 
 /// The key source the environment selects.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AnyKeySource {
     /// `CFCOOKIE_KEY_FILE` + `CFCOOKIE_KEY_PAIR_ID`.
     File(StaticKeySource),
