@@ -39,6 +39,8 @@ use zeroize::Zeroizing;
 
 use cfcookie_signer::{KeyAlgorithm, PrivateKey};
 
+use cfcookie_testing::memory;
+
 use crate::schedule::Rules;
 
 /// Whole-rotation retries after a failed step.
@@ -98,11 +100,7 @@ impl Params {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Version {
-    pub value: Option<String>,
-    pub stages: Vec<String>,
-}
+pub(crate) use cfcookie_testing::memory::Version;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Key {
@@ -497,11 +495,7 @@ impl SecretStore for SimSecrets {
             name: w.name.clone(),
             rotation_enabled: true,
             rotation_interval_secs: crate::compat::interval(&w),
-            versions: w
-                .versions
-                .iter()
-                .map(|(k, v)| (k.clone(), v.stages.clone()))
-                .collect(),
+            versions: memory::stages_of(&w.versions),
         })
     }
 
@@ -511,23 +505,7 @@ impl SecretStore for SimSecrets {
         version: VersionRef<'_>,
     ) -> ServiceResult<Option<Zeroizing<String>>> {
         self.enter("GetSecretValue")?;
-        let w = self.sim.lock();
-        let v = match version {
-            VersionRef::Stage(label) => w
-                .versions
-                .values()
-                .find(|v| v.stages.iter().any(|s| s == label)),
-            VersionRef::IdAndStage(id, label) => match w.versions.get(id) {
-                Some(v) if !v.stages.iter().any(|s| s == label) => {
-                    return Err(ServiceError::Other {
-                        operation: "GetSecretValue",
-                        message: format!("version {id} does not hold {label}"),
-                    })
-                }
-                other => other,
-            },
-        };
-        Ok(v.and_then(|v| v.value.clone()).map(Zeroizing::new))
+        memory::read_value(&self.sim.lock().versions, version)
     }
 
     async fn put_value(
@@ -540,21 +518,7 @@ impl SecretStore for SimSecrets {
         self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
         let mut w = self.sim.lock();
-        if let Some(existing) = w.versions.get(token).and_then(|v| v.value.as_deref()) {
-            if existing != value {
-                return Err(ServiceError::AlreadyExists(format!(
-                    "version {token} has another value"
-                )));
-            }
-        }
-        for v in w.versions.values_mut() {
-            v.stages.retain(|s| s != label);
-        }
-        let v = w.versions.entry(token.to_owned()).or_default();
-        v.value = Some(value.to_owned());
-        if !v.stages.iter().any(|s| s == label) {
-            v.stages.push(label.to_owned());
-        }
+        memory::put_value(&mut w.versions, token, value, label)?;
         let parsed = SecretValue::parse(value);
         let key = parsed
             .as_ref()
@@ -587,38 +551,7 @@ impl SecretStore for SimSecrets {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
         let mut w = self.sim.lock();
-        let holder = w.version_with(label);
-        if holder.is_some() && holder.as_deref() != from && holder.as_deref() != to {
-            return Err(ServiceError::Other {
-                operation: "UpdateSecretVersionStage",
-                message: format!("{label} is attached to {holder:?}"),
-            });
-        }
-        if let Some(to) = to {
-            if !w.versions.contains_key(to) {
-                return Err(ServiceError::NotFound(format!("version {to}")));
-            }
-        }
-        if let Some(from) = from {
-            if let Some(v) = w.versions.get_mut(from) {
-                v.stages.retain(|s| s != label);
-            }
-        }
-        if let Some(to) = to {
-            if label == stage::CURRENT {
-                for v in w.versions.values_mut() {
-                    v.stages.retain(|s| s != stage::PREVIOUS);
-                }
-                if let Some(prev) = from.and_then(|f| w.versions.get_mut(f)) {
-                    prev.stages.push(stage::PREVIOUS.to_owned());
-                }
-            }
-            if let Some(v) = w.versions.get_mut(to) {
-                if !v.stages.iter().any(|s| s == label) {
-                    v.stages.push(label.to_owned());
-                }
-            }
-        }
+        memory::move_label(&mut w.versions, label, to, from)?;
         w.gc_versions();
         let lane = self.lane.clone();
         w.log(

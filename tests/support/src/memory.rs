@@ -38,10 +38,118 @@ impl ServiceClock {
     }
 }
 
-#[derive(Debug, Default)]
-struct Version {
-    value: Option<String>,
-    stages: Vec<String>,
+/// One version of a secret: its value and its staging labels.
+#[derive(Debug, Clone, Default)]
+pub struct Version {
+    /// SecretString.
+    pub value: Option<String>,
+    /// Staging labels.
+    pub stages: Vec<String>,
+}
+
+/// A secret's versions by id. The functions below are Secrets Manager's rules for them, shared
+/// by [`InMemorySecretStore`] and the rotation simulation's Secrets Manager.
+pub type Versions = BTreeMap<String, Version>;
+
+/// DescribeSecret's VersionIdsToStages.
+pub fn stages_of(versions: &Versions) -> BTreeMap<String, Vec<String>> {
+    versions
+        .iter()
+        .map(|(k, v)| (k.clone(), v.stages.clone()))
+        .collect()
+}
+
+/// GetSecretValue: by label, or by id where the version must also hold the label.
+pub fn read_value(
+    versions: &Versions,
+    version: VersionRef<'_>,
+) -> ServiceResult<Option<Zeroizing<String>>> {
+    let v = match version {
+        VersionRef::Stage(label) => versions
+            .values()
+            .find(|v| v.stages.iter().any(|x| x == label)),
+        VersionRef::IdAndStage(id, label) => match versions.get(id) {
+            Some(v) if !v.stages.iter().any(|x| x == label) => {
+                return Err(ServiceError::Other {
+                    operation: "GetSecretValue",
+                    message: format!("version {id} does not hold {label}"),
+                })
+            }
+            other => other,
+        },
+    };
+    Ok(v.and_then(|v| v.value.clone()).map(Zeroizing::new))
+}
+
+/// PutSecretValue with `token` as the version id: a second call with another value is refused;
+/// `label` moves to the version.
+pub fn put_value(
+    versions: &mut Versions,
+    token: &str,
+    value: &str,
+    label: &str,
+) -> ServiceResult<()> {
+    if let Some(existing) = versions.get(token).and_then(|v| v.value.as_deref()) {
+        if existing != value {
+            return Err(ServiceError::AlreadyExists(format!(
+                "version {token} has another value"
+            )));
+        }
+    }
+    for v in versions.values_mut() {
+        v.stages.retain(|x| x != label);
+    }
+    let v = versions.entry(token.to_owned()).or_default();
+    v.value = Some(value.to_owned());
+    v.stages.push(label.to_owned());
+    Ok(())
+}
+
+/// UpdateSecretVersionStage: a label held elsewhere must be named by `from`; moving AWSCURRENT
+/// moves AWSPREVIOUS to the version it left.
+pub fn move_label(
+    versions: &mut Versions,
+    label: &str,
+    to: Option<&str>,
+    from: Option<&str>,
+) -> ServiceResult<()> {
+    let holder = versions
+        .iter()
+        .find(|(_, v)| v.stages.iter().any(|x| x == label))
+        .map(|(k, _)| k.clone());
+    if holder.is_some() && holder.as_deref() != from && holder.as_deref() != to {
+        return Err(ServiceError::Other {
+            operation: "UpdateSecretVersionStage",
+            message: format!("{label} is attached to {holder:?}; RemoveFromVersionId must name it"),
+        });
+    }
+    if let Some(to) = to {
+        if !versions.contains_key(to) {
+            return Err(ServiceError::NotFound(format!("version {to}")));
+        }
+    }
+    if let Some(from) = from {
+        if let Some(v) = versions.get_mut(from) {
+            v.stages.retain(|x| x != label);
+        }
+    }
+    if let Some(to) = to {
+        if label == stage::CURRENT {
+            for v in versions.values_mut() {
+                v.stages.retain(|x| x != stage::PREVIOUS);
+            }
+            if let Some(prev) = from.and_then(|f| versions.get_mut(f)) {
+                prev.stages.push(stage::PREVIOUS.to_owned());
+            }
+        }
+        let v = versions
+            .get_mut(to)
+            .ok_or_else(|| ServiceError::NotFound(format!("version {to}")))?;
+        if !v.stages.iter().any(|x| x == label) {
+            v.stages.push(label.to_owned());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +158,7 @@ struct Secret {
     name: String,
     rotation_enabled: bool,
     interval: Option<i64>,
-    versions: BTreeMap<String, Version>,
+    versions: Versions,
 }
 
 /// Secrets Manager, in memory. One secret per name.
@@ -141,11 +249,7 @@ impl SecretStore for InMemorySecretStore {
                 name: s.name.clone(),
                 rotation_enabled: s.rotation_enabled,
                 rotation_interval_secs: s.interval,
-                versions: s
-                    .versions
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.stages.clone()))
-                    .collect(),
+                versions: stages_of(&s.versions),
             })
         })
     }
@@ -155,24 +259,7 @@ impl SecretStore for InMemorySecretStore {
         secret_id: &str,
         version: VersionRef<'_>,
     ) -> ServiceResult<Option<Zeroizing<String>>> {
-        self.with(secret_id, |s| {
-            let v = match version {
-                VersionRef::Stage(label) => s
-                    .versions
-                    .values()
-                    .find(|v| v.stages.iter().any(|x| x == label)),
-                VersionRef::IdAndStage(id, label) => match s.versions.get(id) {
-                    Some(v) if !v.stages.iter().any(|x| x == label) => {
-                        return Err(ServiceError::Other {
-                            operation: "GetSecretValue",
-                            message: format!("version {id} does not hold {label}"),
-                        })
-                    }
-                    other => other,
-                },
-            };
-            Ok(v.and_then(|v| v.value.clone()).map(Zeroizing::new))
-        })
+        self.with(secret_id, |s| read_value(&s.versions, version))
     }
 
     async fn put_value(
@@ -183,20 +270,7 @@ impl SecretStore for InMemorySecretStore {
         label: &str,
     ) -> ServiceResult<()> {
         self.with(secret_id, |s| {
-            if let Some(existing) = s.versions.get(token).and_then(|v| v.value.as_deref()) {
-                if existing != value {
-                    return Err(ServiceError::AlreadyExists(format!(
-                        "version {token} has another value"
-                    )));
-                }
-            }
-            for v in s.versions.values_mut() {
-                v.stages.retain(|x| x != label);
-            }
-            let v = s.versions.entry(token.to_owned()).or_default();
-            v.value = Some(value.to_owned());
-            v.stages.push(label.to_owned());
-            Ok(())
+            put_value(&mut s.versions, token, value, label)
         })
     }
 
@@ -207,50 +281,7 @@ impl SecretStore for InMemorySecretStore {
         to: Option<&str>,
         from: Option<&str>,
     ) -> ServiceResult<()> {
-        self.with(secret_id, |s| {
-            let holder = s
-                .versions
-                .iter()
-                .find(|(_, v)| v.stages.iter().any(|x| x == label))
-                .map(|(k, _)| k.clone());
-            if holder.is_some() && holder.as_deref() != from && holder.as_deref() != to {
-                return Err(ServiceError::Other {
-                    operation: "UpdateSecretVersionStage",
-                    message: format!(
-                        "{label} is attached to {holder:?}; RemoveFromVersionId must name it"
-                    ),
-                });
-            }
-            if let Some(to) = to {
-                if !s.versions.contains_key(to) {
-                    return Err(ServiceError::NotFound(format!("version {to}")));
-                }
-            }
-            if let Some(from) = from {
-                if let Some(v) = s.versions.get_mut(from) {
-                    v.stages.retain(|x| x != label);
-                }
-            }
-            if let Some(to) = to {
-                if label == stage::CURRENT {
-                    // Moving AWSCURRENT moves AWSPREVIOUS to the version it left.
-                    for v in s.versions.values_mut() {
-                        v.stages.retain(|x| x != stage::PREVIOUS);
-                    }
-                    if let Some(prev) = from.and_then(|f| s.versions.get_mut(f)) {
-                        prev.stages.push(stage::PREVIOUS.to_owned());
-                    }
-                }
-                let v = s
-                    .versions
-                    .get_mut(to)
-                    .ok_or_else(|| ServiceError::NotFound(format!("version {to}")))?;
-                if !v.stages.iter().any(|x| x == label) {
-                    v.stages.push(label.to_owned());
-                }
-            }
-            Ok(())
-        })
+        self.with(secret_id, |s| move_label(&mut s.versions, label, to, from))
     }
 }
 
