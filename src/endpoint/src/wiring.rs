@@ -39,13 +39,13 @@ async fn read_resource_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Resul
 /// Reads `CFCOOKIE_RESOURCE_PARAMETER` (SSM) into `CFCOOKIE_RESOURCE`. Terraform writes the
 /// distribution's domain there after creating it: the endpoint's own environment cannot hold
 /// it, because the distribution's origin is this function's URL.
-async fn with_resource_parameter(env: &Env) -> Result<Env, String> {
+async fn with_resource_parameter(
+    env: &Env,
+    name: &str,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<Env, String> {
     let mut env = env.clone();
-    let Some(name) = env.text(&config::RESOURCE_PARAMETER) else {
-        return Ok(env);
-    };
-    let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
-    let value = read_resource_parameter(&ssm, &name).await?;
+    let value = read_resource_parameter(ssm, name).await?;
     env.set(&config::RESOURCE, value);
     Ok(env)
 }
@@ -162,7 +162,20 @@ pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<Deployed
 /// As [`endpoint_from_env`], from the settings reader.
 pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
     warn_unknown_settings(env);
-    let env = &with_resource_parameter(env).await?;
+    // One AWS configuration for every client, loaded at most once and only when one is needed:
+    // resolving it is part of every cold start.
+    let aws = tokio::sync::OnceCell::new();
+    let resource_parameter = match env.text(&config::RESOURCE_PARAMETER) {
+        Some(name) => {
+            let ssm = aws_sdk_ssm::Client::new(aws.get_or_init(load_aws_config).await);
+            Some((name, ssm))
+        }
+        None => None,
+    };
+    let env = &match &resource_parameter {
+        Some((name, ssm)) => with_resource_parameter(env, name, ssm).await?,
+        None => env.clone(),
+    };
     let (settings, verifier_config) = EndpointConfig::from_env(env).map_err(|e| e.to_string())?;
     let ttl = settings.key_cache_ttl;
     let keys = match (env.text(&config::KEY_FILE), env.text(&config::KEY_PAIR_ID), env.text(&config::SECRET_ID)) {
@@ -172,8 +185,8 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
         }
         (Some(_), None, _) => return Err("CFCOOKIE_KEY_FILE needs CFCOOKIE_KEY_PAIR_ID (its CloudFront public key id)".into()),
         (None, _, Some(secret)) => {
-            let aws = load_aws_config().await;
-            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(&aws), secret)));
+            let aws = aws.get_or_init(load_aws_config).await;
+            let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(aws), secret)));
             let loaded = source.refresh().await;
             if let Err(e) = &loaded {
                 // Start anyway: requests get 503 until a refresh succeeds.
@@ -187,8 +200,7 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
         }
         (None, _, None) => return Err("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID".into()),
     };
-    if env.is_set(&config::RESOURCE_PARAMETER) {
-        let ssm = aws_sdk_ssm::Client::new(&load_aws_config().await);
+    if let Some((_, ssm)) = resource_parameter {
         spawn_resource_refresh(
             env.clone(),
             ssm,
