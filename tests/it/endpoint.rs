@@ -752,6 +752,60 @@ async fn unknown_kids_are_rate_limited_and_a_rotated_pool_key_is_picked_up() {
     assert_eq!(get_cookie(&ep, &h(&old.token())).await.0, 200);
 }
 
+/// Only JWKS entries an RS256 signature may use are keys: `use` other than `sig` and `alg` other
+/// than `RS256` are not (aws-jwt-verify refuses them too). An entry that writes `n` with a
+/// leading zero byte, as some JWKS publishers do, is the same key.
+#[tokio::test]
+async fn jwks_entries_for_other_uses_or_algorithms_verify_nothing() {
+    let minter = TokenMinter::new("kid-1");
+    let h = |t: &str| headers(&[("authorization", &bearer(t)), ("host", "media.example.com")]);
+    let edited = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut jwk = minter.jwk();
+        edit(jwk.as_object_mut().expect("object"));
+        jwk
+    };
+    let cases: Vec<(&str, Value, u16)> = vec![
+        (
+            "use enc",
+            edited(&|j| {
+                j.insert("use".into(), json!("enc"));
+            }),
+            401,
+        ),
+        (
+            "alg RS512",
+            edited(&|j| {
+                j.insert("alg".into(), json!("RS512"));
+            }),
+            401,
+        ),
+        (
+            "no use, no alg",
+            edited(&|j| {
+                j.remove("use");
+                j.remove("alg");
+            }),
+            200,
+        ),
+        (
+            "n with a leading zero byte",
+            edited(&|j| {
+                let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(j["n"].as_str().expect("n"))
+                    .expect("b64");
+                j.insert("n".into(), json!(b64(&[&[0u8][..], &n].concat())));
+            }),
+            200,
+        ),
+    ];
+    for (name, jwk, want) in cases {
+        let (ep, jwks) = endpoint(&[&minter], &env(&[]), NOW);
+        *jwks.doc.lock().expect("lock") = json!({ "keys": [jwk] }).to_string();
+        let (status, body, _) = get_cookie(&ep, &h(&minter.token())).await;
+        assert_eq!(status, want, "{name}: {body}");
+    }
+}
+
 async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut out = Vec::new();
     let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
