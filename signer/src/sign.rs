@@ -608,12 +608,14 @@ impl CookieAttributes {
     }
 }
 
-/// IMF-fixdate, as `Expires` wants it.
+/// IMF-fixdate, as `Expires` wants it, clamped to the years it can write (1970 to 9999).
+/// httpdate writes the fixed format directly; a strftime pattern is parsed on every call, and
+/// an issued cookie set writes up to eight of these dates.
 pub(crate) fn http_date(epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(epoch, 0)
-        .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
+    /// 9999-12-31T23:59:59Z, the last instant IMF-fixdate's four-digit year can write.
+    const LAST: u64 = 253_402_300_799;
+    let secs = u64::try_from(epoch).unwrap_or(0).min(LAST);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -669,6 +671,8 @@ mod tests {
     fn http_dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 GMT");
+        assert_eq!(http_date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]
