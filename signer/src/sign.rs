@@ -574,17 +574,30 @@ impl CookieAttributes {
         expires: Option<i64>,
         max_age: Option<i64>,
     ) -> String {
-        let mut out = format!("{name}={value}; Path={}", self.path);
+        use std::fmt::Write as _;
+        // One buffer, written in place: this runs for every cookie of every response.
+        let mut out = String::with_capacity(
+            name.len()
+                + value.len()
+                + self.path.len()
+                + self.domain.as_ref().map_or(0, String::len)
+                + 112,
+        );
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+        out.push_str("; Path=");
+        out.push_str(&self.path);
         if let Some(d) = &self.domain {
             out.push_str("; Domain=");
             out.push_str(d);
         }
         if let Some(t) = expires {
-            out.push_str("; Expires=");
-            out.push_str(&http_date(t));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "; Expires={}", http_date(t));
         }
         if let Some(age) = max_age {
-            out.push_str(&format!("; Max-Age={age}"));
+            let _ = write!(out, "; Max-Age={age}");
         }
         if self.secure {
             out.push_str("; Secure");
@@ -593,7 +606,7 @@ impl CookieAttributes {
             out.push_str("; HttpOnly");
         }
         if let Some(s) = self.same_site {
-            out.push_str(&format!("; SameSite={s}"));
+            let _ = write!(out, "; SameSite={s}");
         }
         out
     }
@@ -611,11 +624,11 @@ impl CookieAttributes {
 /// IMF-fixdate, as `Expires` wants it, clamped to the years it can write (1970 to 9999).
 /// httpdate writes the fixed format directly; a strftime pattern is parsed on every call, and
 /// an issued cookie set writes up to eight of these dates.
-pub(crate) fn http_date(epoch: i64) -> String {
+pub(crate) fn http_date(epoch: i64) -> httpdate::HttpDate {
     /// 9999-12-31T23:59:59Z, the last instant IMF-fixdate's four-digit year can write.
     const LAST: u64 = 253_402_300_799;
     let secs = u64::try_from(epoch).unwrap_or(0).min(LAST);
-    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+    httpdate::HttpDate::from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -669,10 +682,11 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 GMT");
-        assert_eq!(http_date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
+        let date = |epoch| http_date(epoch).to_string();
+        assert_eq!(date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(date(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 GMT");
+        assert_eq!(date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]
