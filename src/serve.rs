@@ -94,6 +94,58 @@ pub async fn run_with(
     Ok(())
 }
 
+/// As [`run_with`], on `threads` threads (the calling one included), each with a runtime of its
+/// own that accepts from the shared `listener` and keeps the connections it accepts. A request
+/// is then read, verified, signed and answered on one thread: a work-stealing runtime hands
+/// tasks between threads and wakes parked ones, which cost about a tenth of the CPU per request
+/// under load. Whichever thread is idle takes the next connection. `shutdown` stops them all;
+/// each drains its own connections.
+pub async fn run_on_threads(
+    listener: std::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_timeout: Duration,
+    threads: usize,
+) -> std::io::Result<()> {
+    // Non-blocking mode belongs to the socket, which the clones share.
+    listener.set_nonblocking(true)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut others = Vec::new();
+    for i in 1..threads.max(1) {
+        let listener = listener.try_clone()?;
+        let app = app.clone();
+        let mut stopped = stopped.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("cfcookie-serve-{i}"))
+            .spawn(move || -> std::io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    let stop = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    run_with(listener, app, stop, header_timeout).await
+                })
+            })?;
+        others.push(thread);
+    }
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let result = run_with(listener, app, shutdown, header_timeout).await;
+    for thread in others {
+        let joined = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(std::io::Error::other)?;
+        joined.map_err(|_| std::io::Error::other("a server thread panicked"))??;
+    }
+    result
+}
+
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -38,10 +38,19 @@ pub struct ServeArgs {
 }
 
 pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
+    // The server runs a single-threaded runtime per core (see `serve::run_on_threads`); this
+    // one, on the main thread, also holds the background refreshes. --dev keeps tokio's
+    // work-stealing runtime: it serves files and a walkthrough, not load.
+    let rt = if args.dev {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
         let env = Env::from_process();
         cfcookie_endpoint::wiring::warn_unknown_settings(&env);
@@ -99,11 +108,16 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
                 .local_addr()
                 .map_err(|e| CliError::input(e.to_string()))?
         );
-        crate::serve::run_with(
+        let listener = listener
+            .into_std()
+            .map_err(|e| CliError::input(e.to_string()))?;
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        crate::serve::run_on_threads(
             listener,
             crate::serve::router(endpoint),
             crate::serve::shutdown_signal(),
             Duration::from_secs(header_timeout),
+            threads,
         )
         .await
         .map_err(|e| CliError::input(e.to_string()))?;
