@@ -2,6 +2,7 @@
 //! with a header timeout, graceful shutdown and the peer address for `--dev`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,8 +53,22 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     header_timeout: Duration,
 ) -> std::io::Result<()> {
-    use tower::ServiceExt as _;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    accept_until(&listener, shutdown, |tcp, peer| {
+        serve_connection(tcp, peer, &app, &graceful, header_timeout, None);
+    })
+    .await;
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Accepts connections and hands each to `take` until `shutdown` completes.
+async fn accept_until(
+    listener: &tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    mut take: impl FnMut(tokio::net::TcpStream, std::net::SocketAddr),
+) {
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -66,55 +81,61 @@ pub async fn run_with(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => return,
         };
         // Responses are small and leave in more than one segment: without TCP_NODELAY, Nagle's
         // algorithm and the client's delayed ACK leave both ends waiting between them.
         let _ = tcp.set_nodelay(true);
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout);
-        let connection =
-            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service));
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        take(tcp, peer);
     }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }
 
-/// As [`run_with`], on `threads` threads (the calling one included), each with a runtime of its
-/// own that accepts from the shared `listener` and keeps the connections it accepts. A request
-/// is then read, verified, signed and answered on one thread: a work-stealing runtime hands
-/// tasks between threads and wakes parked ones, which cost about a tenth of the CPU per request
-/// under load. Whichever thread is idle takes the next connection. `shutdown` stops them all;
-/// each drains its own connections.
-pub async fn run_on_threads(
-    listener: std::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+/// Serves one connection on the current runtime, watched by `graceful`; `open` counts the
+/// connections a worker holds.
+fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    app: &Router,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
     header_timeout: Duration,
-    threads: usize,
-) -> std::io::Result<()> {
-    // Non-blocking mode belongs to the socket, which the clones share.
-    listener.set_nonblocking(true)?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut others = Vec::new();
-    for i in 1..threads.max(1) {
-        let listener = listener.try_clone()?;
-        let app = app.clone();
-        let mut stopped = stopped.clone();
+    open: Option<Arc<AtomicUsize>>,
+) {
+    use tower::ServiceExt as _;
+    let app = app.clone();
+    let service =
+        hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection =
+        graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service));
+    tokio::spawn(async move {
+        let _ = connection.await;
+        if let Some(open) = open {
+            open.fetch_sub(1, Ordering::Relaxed);
+        }
+    });
+}
+
+/// One server thread: its own single-threaded runtime, serving the connections it is handed.
+struct Worker {
+    connections: tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, std::net::SocketAddr)>,
+    open: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Worker {
+    fn start(i: usize, app: Router, header_timeout: Duration) -> std::io::Result<Worker> {
+        let (connections, mut handed) =
+            tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, std::net::SocketAddr)>();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&open);
         let thread = std::thread::Builder::new()
             .name(format!("cfcookie-serve-{i}"))
             .spawn(move || -> std::io::Result<()> {
@@ -122,26 +143,85 @@ pub async fn run_on_threads(
                     .enable_all()
                     .build()?;
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    let stop = async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    };
-                    run_with(listener, app, stop, header_timeout).await
+                    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+                    // Ends when the acceptor drops its sender: shutdown.
+                    while let Some((tcp, peer)) = handed.recv().await {
+                        match tokio::net::TcpStream::from_std(tcp) {
+                            Ok(tcp) => serve_connection(
+                                tcp,
+                                peer,
+                                &app,
+                                &graceful,
+                                header_timeout,
+                                Some(Arc::clone(&counted)),
+                            ),
+                            Err(e) => {
+                                counted.fetch_sub(1, Ordering::Relaxed);
+                                tracing::warn!(error = %e, "cannot take over a connection");
+                            }
+                        }
+                    }
+                    graceful.shutdown().await;
+                    Ok(())
                 })
             })?;
-        others.push(thread);
+        Ok(Worker {
+            connections,
+            open,
+            thread,
+        })
     }
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    };
-    let result = run_with(listener, app, shutdown, header_timeout).await;
-    for thread in others {
+}
+
+/// As [`run_with`], with `threads` server threads, each running a single-threaded runtime of
+/// its own: a request is then read, verified, signed and answered on one thread. (Under tokio's
+/// work-stealing runtime a request's wake-up, handler and write were handed between threads and
+/// parked threads woken, about a tenth of the CPU per request under load.) The calling runtime
+/// accepts and hands each connection to the thread holding the fewest open ones: one thread
+/// accepting for all would take a burst of new connections by itself and leave the other cores
+/// idle. `shutdown` stops them all; each drains its own connections.
+pub async fn run_on_threads(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_timeout: Duration,
+    threads: usize,
+) -> std::io::Result<()> {
+    let workers = (0..threads.max(1))
+        .map(|i| Worker::start(i, app.clone(), header_timeout))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    accept_until(&listener, shutdown, |tcp, peer| {
+        let Some(worker) = workers
+            .iter()
+            .min_by_key(|w| w.open.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        match tcp.into_std() {
+            Ok(tcp) => {
+                worker.open.fetch_add(1, Ordering::Relaxed);
+                if worker.connections.send((tcp, peer)).is_err() {
+                    worker.open.fetch_sub(1, Ordering::Relaxed);
+                    tracing::warn!("a server thread has stopped; connection dropped");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot hand over a connection"),
+        }
+    })
+    .await;
+    drop(listener);
+    let mut result = Ok(());
+    for worker in workers {
+        drop(worker.connections);
+        let thread = worker.thread;
         let joined = tokio::task::spawn_blocking(move || thread.join())
             .await
             .map_err(std::io::Error::other)?;
-        joined.map_err(|_| std::io::Error::other("a server thread panicked"))??;
+        let outcome =
+            joined.unwrap_or_else(|_| Err(std::io::Error::other("a server thread panicked")));
+        if result.is_ok() {
+            result = outcome;
+        }
     }
     result
 }

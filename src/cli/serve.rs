@@ -39,7 +39,7 @@ pub struct ServeArgs {
 
 pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
     // The server runs a single-threaded runtime per core (see `serve::run_on_threads`); this
-    // one, on the main thread, also holds the background refreshes. --dev keeps tokio's
+    // one, on the main thread, accepts and holds the background refreshes. --dev keeps tokio's
     // work-stealing runtime: it serves files and a walkthrough, not load.
     let rt = if args.dev {
         tokio::runtime::Builder::new_multi_thread()
@@ -108,9 +108,6 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
                 .local_addr()
                 .map_err(|e| CliError::input(e.to_string()))?
         );
-        let listener = listener
-            .into_std()
-            .map_err(|e| CliError::input(e.to_string()))?;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         crate::serve::run_on_threads(
             listener,
