@@ -126,7 +126,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
     'attempt: for attempt in 0..=world::SM_RETRIES {
         for step in Step::ALL {
             if let Err(e) = invoke(r, step, &token).await {
-                let wait = rand_in(sim, 60, 1800);
+                let wait = rand_in(sim, 60, world::SM_RETRY_WAIT_MAX);
                 {
                     let mut w = sim.lock();
                     w.log(
@@ -138,6 +138,9 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                         ),
                     );
                     w.bump("rotation attempts failed");
+                    if e.contains("Rotation.Abandoned") {
+                        w.bump("Rotation.Abandoned");
+                    }
                     if e.contains("Rotation.IntervalTooShort") {
                         w.bump("Rotation.IntervalTooShort");
                     }
@@ -219,8 +222,17 @@ async fn operator_resume(sim: &Sim, r: &SimRotator) {
 }
 
 async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
-    let token = sim.lock().token();
-    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, move || token)
+    // The first token is drawn now, as before: a later one only when a rotation starts afresh.
+    let mut first = Some(sim.lock().token());
+    let s = sim.clone();
+    let tokens = move || {
+        first.take().unwrap_or_else(|| {
+            let mut w = s.lock();
+            w.bump("cfcookie rotate started afresh after Rotation.Abandoned");
+            w.token()
+        })
+    };
+    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, tokens)
         .await
         .map(|rep| rep.key_id)
         .map_err(|e| format!("{} {e}", e.error_type()))
@@ -481,6 +493,8 @@ struct Outcome {
     /// Completed rotations that switched the key algorithm.
     switches: u64,
     violations: Vec<(String, i64, String)>,
+    /// The seed's event counters.
+    stats: std::collections::BTreeMap<&'static str, u64>,
     world: Option<Sim>,
 }
 
@@ -527,11 +541,13 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
         .get("completed rotations leaving RSA_2048 and ECDSA_P256 in the group")
         .copied()
         .unwrap_or(0);
+    let stats = w.stats.clone();
     drop(w);
     Outcome {
         seed,
         rotations,
         switches,
+        stats,
         world: (keep_world || !violations.is_empty()).then_some(sim),
         violations,
     }
@@ -614,6 +630,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
                 let mut rotations = 0;
                 let mut switches = 0;
                 let mut failures = Vec::new();
+                let mut stats = std::collections::BTreeMap::new();
                 loop {
                     let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if seed >= first + seeds {
@@ -622,22 +639,29 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
                     let o = run_seed(Params::for_seed(seed, days), false);
                     rotations += o.rotations;
                     switches += o.switches;
+                    for (k, v) in &o.stats {
+                        *stats.entry(*k).or_insert(0) += v;
+                    }
                     if !o.violations.is_empty() {
                         failures.push(o);
                     }
                 }
-                (rotations, switches, failures)
+                (rotations, switches, failures, stats)
             })
         })
         .collect();
     let mut rotations = 0;
     let mut switches = 0;
     let mut failures: Vec<Outcome> = Vec::new();
+    let mut stats: std::collections::BTreeMap<&str, u64> = Default::default();
     for h in handles {
-        let (r, s, f) = h.join().expect("thread");
+        let (r, s, f, st) = h.join().expect("thread");
         rotations += r;
         switches += s;
         failures.extend(f);
+        for (k, v) in st {
+            *stats.entry(k).or_insert(0) += v;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
@@ -645,6 +669,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
         rotations as f64 / elapsed,
         failures.len()
     );
+    println!("counters over all seeds: {stats:#?}");
     failures.sort_by_key(|o| o.seed);
     if let Some(o) = failures.first() {
         for o in &failures {

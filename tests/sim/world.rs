@@ -45,6 +45,8 @@ use crate::schedule::Rules;
 
 /// Whole-rotation retries after a failed step.
 pub(crate) const SM_RETRIES: u32 = 3;
+/// The longest wait before one (seconds); the shortest is a minute.
+pub(crate) const SM_RETRY_WAIT_MAX: i64 = 1800;
 /// Public keys per account.
 pub(crate) const ACCOUNT_QUOTA: usize = 10;
 /// The rotator Lambda's timeout (infra/lambdas.tf).
@@ -187,6 +189,8 @@ pub(crate) struct World {
     pub violations: Vec<(String, i64, String)>,
     pub rotations_done: u64,
     pub last_rotation: i64,
+    /// When a new version last became AWSCURRENT.
+    pub last_key_change: i64,
     pub stats: BTreeMap<&'static str, u64>,
     /// Per signer: the key it signs with and since when (for the picture).
     pub signing: Vec<Vec<(i64, Option<String>)>>,
@@ -360,6 +364,7 @@ impl Sim {
             violations: Vec::new(),
             rotations_done: 0,
             last_rotation: EPOCH,
+            last_key_change: EPOCH,
             stats: BTreeMap::new(),
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
@@ -551,7 +556,11 @@ impl SecretStore for SimSecrets {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
         let mut w = self.sim.lock();
+        let before = w.version_with(stage::CURRENT);
         memory::move_label(&mut w.versions, label, to, from)?;
+        if label == stage::CURRENT && to.is_some() && w.version_with(stage::CURRENT) != before {
+            w.last_key_change = w.now();
+        }
         w.gc_versions();
         let lane = self.lane.clone();
         w.log(
