@@ -76,6 +76,96 @@ pub(crate) struct Slot {
     pub source: Option<Arc<Source>>,
     pub failing_until: i64,
     pub ever_loaded: bool,
+    /// Its refresh grid: a refresh at `phase + n * period` (epoch seconds).
+    pub phase: i64,
+    pub period: i64,
+    /// The last refresh that ran (epoch seconds).
+    pub done: i64,
+    /// Whether the refreshes after `done` until the instance's next one that runs would change
+    /// nothing but the time of the last read: the last one succeeded and the secret has not
+    /// changed since. They are skipped; [`catch_up`] replays the last of them when it matters.
+    pub skipping: bool,
+    /// Wakes the instance when the secret changes, so that its next refresh runs.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Brings every instance's skipped refreshes up to now, exactly as if each had run at its time:
+/// the last one is replayed at its own time (a refresh that reads what it read before only
+/// moves the time of the last successful read, which decides when the instance starts to
+/// refuse during a later outage), and each key an instance signed with at a skipped refresh is
+/// recorded as signing then (what the check after each refresh records; S2 compares it with
+/// cookie lifetimes). Runs before anything reads or changes what a skipped refresh would have
+/// seen: a change to the secret (then every instance's next refresh runs for real) and an
+/// edge's change of key group (S2's check). Nothing else that a skipped refresh affects is
+/// read: the keys a source holds did not change, and its refusal for age looks at the time of
+/// the last read only after a failed one, and failed refreshes always run.
+pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
+    let (now, n) = {
+        let w = sim.lock();
+        (w.now(), w.slots.len())
+    };
+    for i in 0..n {
+        let (source, done, last) = {
+            let mut w = sim.lock();
+            let s = &mut w.slots[i];
+            let skipped = s.skipping && s.source.is_some() && now >= s.phase && s.period > 0;
+            let last = if skipped {
+                s.phase + (now - s.phase) / s.period * s.period
+            } else {
+                i64::MIN
+            };
+            if secret_changes {
+                s.skipping = false;
+                s.wake.notify_one();
+            }
+            if last <= s.done {
+                continue;
+            }
+            let Some(source) = s.source.clone() else {
+                continue;
+            };
+            (source, s.done, last)
+        };
+        let mut w = sim.lock();
+        let period = w.slots[i].period;
+        // The key signing at the last skipped refresh, and, when the loaded current key became
+        // signable in between, the one signing at the last skipped refresh before that.
+        let mut at = vec![last];
+        if let Some((_, active_from)) = source.current_key() {
+            let before =
+                w.slots[i].phase + (active_from - 1 - w.slots[i].phase).div_euclid(period) * period;
+            if before > done && before < last {
+                at.push(before);
+            }
+        }
+        for t in at {
+            if let Ok(s) = source.signer(t) {
+                let k = s.key_pair_id().to_owned();
+                let seen = w.last_signed.entry(k).or_insert(t);
+                *seen = (*seen).max(t);
+            }
+        }
+        w.clock_override = Some(last);
+        drop(w);
+        let replayed = ready(source.refresh());
+        let mut w = sim.lock();
+        w.clock_override = None;
+        assert!(
+            replayed.is_ok(),
+            "a skipped refresh would have failed: {replayed:?}"
+        );
+        w.slots[i].done = last;
+    }
+}
+
+/// Runs a future that cannot wait on anything (a refresh through [`SimReader`]'s warm path).
+fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("a replayed refresh waited on something"),
+    }
 }
 
 /// Checks every signer against every edge.

@@ -240,24 +240,45 @@ async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
 
 /// One endpoint instance: refreshes every period, sometimes restarts cold, sometimes cannot
 /// read Secrets Manager for a while.
+///
+/// A refresh that reads what the one before it read, successfully, changes nothing but the
+/// time of the last read, and the check after it finds what the check before it found. Such
+/// refreshes are skipped: the instance sleeps until its next refresh that can differ — a cold
+/// start, the start of an outage, or the first one after the secret changed — and
+/// `check::catch_up` replays the last skipped one when something reads what it would have left.
+/// Cold starts and outages begin at a refresh, each with its probability, independently of the
+/// others: the refresh of the next one is drawn (a geometric number of periods) instead of a
+/// coin at every refresh, which is the same distribution.
 async fn endpoint_instance(sim: Sim, i: usize) {
-    let (ttl, phase) = {
+    let (ttl, phase, period, wake) = {
         let mut w = sim.lock();
         let ttl = w.p.key_cache_ttl;
-        (ttl, w.rng.random_range(0..ttl))
+        let phase = w.rng.random_range(0..ttl);
+        let period = refresh_period(ttl);
+        let now = w.now();
+        let slot = &mut w.slots[i];
+        slot.phase = now + phase;
+        slot.period = period;
+        slot.done = i64::MIN;
+        (ttl, phase, period, slot.wake.clone())
     };
+    let first = sim.lock().slots[i].phase;
+    let p_cold = (period as f64 / (10.0 * 86_400.0)).min(1.0);
+    let p_outage = (period as f64 / (20.0 * 86_400.0)).min(1.0);
+    let mut next_cold = geometric(&sim, p_cold);
+    let mut next_outage = geometric(&sim, p_outage) - 1;
     tokio::time::sleep(secs(phase)).await;
+    let mut n: u64 = 0;
     loop {
-        let (cold, outage) = {
+        let cold = {
             let mut w = sim.lock();
-            let period = refresh_period(ttl);
-            let cold = w.slots[i].source.is_none()
-                || w.rng
-                    .random_bool((period as f64 / (10.0 * 86_400.0)).min(1.0));
-            let outage = w
-                .rng
-                .random_bool((period as f64 / (20.0 * 86_400.0)).min(1.0));
-            if outage {
+            w.slots[i].skipping = false;
+            let cold = w.slots[i].source.is_none() || n == next_cold;
+            if n == next_cold {
+                next_cold = n + geometric_in(&mut w, p_cold);
+            }
+            if n == next_outage {
+                next_outage = n + geometric_in(&mut w, p_outage);
                 let len = w.rng.random_range(300..4 * ttl);
                 let now = w.now();
                 w.slots[i].failing_until = now + len;
@@ -266,9 +287,8 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                     format!("cannot read Secrets Manager for {len}s"),
                 );
             }
-            (cold, outage)
+            cold
         };
-        let _ = outage;
         if cold {
             let source = Arc::new(
                 SecretKeySource::new(check::SimReader::new(SimSecrets {
@@ -284,8 +304,9 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             w.log(Lane::Signer(i), "cold start");
         }
         let source = sim.lock().slots[i].source.clone();
+        let mut ok = false;
         if let Some(source) = source {
-            let ok = compat_refresh(&sim, &source).await;
+            ok = compat_refresh(&sim, &source).await;
             let mut w = sim.lock();
             if ok {
                 w.slots[i].ever_loaded = true;
@@ -303,8 +324,49 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             }
             check::signers(&mut w);
         }
-        tokio::time::sleep(secs(refresh_period(ttl))).await;
+        // The next refresh that runs: the next one after a failed one (it changes whether the
+        // instance trusts its keys' age), else the next cold start or outage, or the first
+        // refresh after the secret changes, whichever comes first.
+        let mut target = if ok {
+            next_cold.min(next_outage)
+        } else {
+            n + 1
+        };
+        {
+            let mut w = sim.lock();
+            let now = w.now();
+            let slot = &mut w.slots[i];
+            slot.done = now;
+            slot.skipping = ok;
+        }
+        loop {
+            let at = first + target as i64 * period;
+            let now = sim.lock().now();
+            tokio::select! {
+                biased;
+                () = tokio::time::sleep(secs(at - now)) => break,
+                () = wake.notified() => {
+                    let now = sim.lock().now();
+                    let next = ((now - first).div_euclid(period) + 1) as u64;
+                    target = target.min(next);
+                }
+            }
+        }
+        n = target;
     }
+}
+
+/// Periods until the next event of probability `p` per period (at least one).
+fn geometric(sim: &Sim, p: f64) -> u64 {
+    geometric_in(&mut sim.lock(), p)
+}
+
+fn geometric_in(w: &mut world::World, p: f64) -> u64 {
+    if p >= 1.0 {
+        return 1;
+    }
+    let u: f64 = 1.0 - w.rng.random::<f64>();
+    (u.ln() / (1.0 - p).ln()).floor() as u64 + 1
 }
 
 fn refresh_period(ttl: i64) -> i64 {

@@ -197,10 +197,15 @@ pub(crate) struct World {
     pub edge_lanes: Vec<Vec<(i64, Vec<String>)>>,
     /// The endpoint instances.
     pub slots: Vec<crate::check::Slot>,
+    /// The time while a skipped refresh is replayed at its own time (`check::catch_up`).
+    pub clock_override: Option<i64>,
 }
 
 impl World {
     pub(crate) fn now(&self) -> i64 {
+        if let Some(t) = self.clock_override {
+            return t;
+        }
         EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64
     }
 
@@ -368,6 +373,7 @@ impl Sim {
             stats: BTreeMap::new(),
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
+            clock_override: None,
             slots: (0..signers)
                 .map(|_| crate::check::Slot::default())
                 .collect(),
@@ -459,6 +465,7 @@ impl Sim {
                     (at - w.now()).max(0) as u64
                 };
                 tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                crate::check::catch_up(&sim, false);
                 crate::check::edge_applies(&sim, e, items);
             });
         }
@@ -522,6 +529,7 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
+        crate::check::catch_up(&self.sim, true);
         let mut w = self.sim.lock();
         memory::put_value(&mut w.versions, token, value, label)?;
         let parsed = SecretValue::parse(value);
@@ -555,6 +563,7 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
+        crate::check::catch_up(&self.sim, true);
         let mut w = self.sim.lock();
         let before = w.version_with(stage::CURRENT);
         memory::move_label(&mut w.versions, label, to, from)?;
@@ -802,25 +811,30 @@ impl Clock for SimClock {
 
 /// Key pairs of the algorithm the rotator Lambda's `CFCOOKIE_KEY_ALGORITHM` names now.
 ///
-/// ECDSA P-256 pairs are generated for real (the cheapest real keys). An RSA-2048 pair takes
-/// tens of milliseconds to generate, so a few are made once per process and handed out in turn:
-/// the simulation tells keys apart by their CloudFront ids, which stay distinct, and every
-/// step that uses the key material (testSecret's sign-and-verify against CloudFront's copy, the
-/// endpoint parsing the stored PEM) still runs on a real RSA key.
+/// Generating a pair is the costly part (an RSA-2048 one takes tens of milliseconds, a P-256
+/// one a point multiplication), so a few of each are made once per process and handed out in
+/// turn: the simulation tells keys apart by their CloudFront ids, which stay distinct, and
+/// every step that uses the key material (each pair is parsed from PKCS#8 as it is handed out;
+/// testSecret's sign-and-verify against CloudFront's copy; the endpoint parsing the stored PEM)
+/// still runs on a real key.
 #[derive(Debug, Clone)]
 pub(crate) struct SimKeys(pub Sim);
 
 impl KeyGenerator for SimKeys {
     fn generate(&self) -> Result<PrivateKey, cfcookie_signer::KeyError> {
-        let algorithm = self.0.lock().algorithm;
-        if algorithm != KeyAlgorithm::Rsa2048 {
-            return PrivateKey::generate(algorithm);
-        }
-        static POOL: std::sync::OnceLock<Vec<Zeroizing<String>>> = std::sync::OnceLock::new();
+        type Pool = std::sync::OnceLock<Vec<Zeroizing<String>>>;
+        static RSA: Pool = std::sync::OnceLock::new();
+        static EC: Pool = std::sync::OnceLock::new();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let pool = POOL.get_or_init(|| {
-            (0..3)
-                .filter_map(|_| PrivateKey::generate(KeyAlgorithm::Rsa2048).ok())
+        let algorithm = self.0.lock().algorithm;
+        let (pool, size) = match algorithm {
+            KeyAlgorithm::Rsa2048 => (&RSA, 3),
+            KeyAlgorithm::EcdsaP256 => (&EC, 16),
+            _ => return PrivateKey::generate(algorithm),
+        };
+        let pool = pool.get_or_init(|| {
+            (0..size)
+                .filter_map(|_| PrivateKey::generate(algorithm).ok())
                 .filter_map(|k| k.to_pkcs8_pem().ok())
                 .collect()
         });
