@@ -909,13 +909,14 @@ where
     }
 }
 
+/// The first `n` lowercase hex digits of `bytes` (names are derived on every sweep).
 fn hex(bytes: &[u8], n: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .chars()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
         .take(n)
+        .map(char::from)
         .collect()
 }
 
@@ -935,4 +936,20 @@ pub fn key_name(prefix: &str, arn: &str, version_id: &str) -> String {
             20
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_the_prefix_and_hex_of_sha256() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+        // (FIPS 180-2, appendix B.1): the names of keys already in CloudFront must not change.
+        assert_eq!(secret_tag("abc"), "ba7816bf");
+        assert_eq!(
+            key_name("cfcookie", "abc", "abc"),
+            "cfcookie-ba7816bf-ba7816bf8f01cfea4141"
+        );
+    }
 }
