@@ -81,6 +81,8 @@ pub(crate) struct Slot {
     pub period: i64,
     /// The last refresh that ran (epoch seconds).
     pub done: i64,
+    /// The next refresh the instance runs itself (epoch seconds): never replayed.
+    pub next_real: i64,
     /// Whether the refreshes after `done` until the instance's next one that runs would change
     /// nothing but the time of the last read: the last one succeeded and the secret has not
     /// changed since. They are skipped; [`catch_up`] replays the last of them when it matters.
@@ -110,7 +112,12 @@ pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
             let s = &mut w.slots[i];
             let skipped = s.skipping && s.source.is_some() && now >= s.phase && s.period > 0;
             let last = if skipped {
-                s.phase + (now - s.phase) / s.period * s.period
+                let last = s.phase + (now - s.phase) / s.period * s.period;
+                if last >= s.next_real {
+                    s.next_real - s.period
+                } else {
+                    last
+                }
             } else {
                 i64::MIN
             };

@@ -341,7 +341,11 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         }
         loop {
             let at = first + target as i64 * period;
-            let now = sim.lock().now();
+            let now = {
+                let mut w = sim.lock();
+                w.slots[i].next_real = at;
+                w.now()
+            };
             tokio::select! {
                 biased;
                 () = tokio::time::sleep(secs(at - now)) => break,
