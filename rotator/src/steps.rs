@@ -469,7 +469,29 @@ where
                 self.delete_key(&key_id).await?;
                 return Ok(());
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The private key goes with this run, so unless the value was stored after all
+                // (an answer lost after the call), the new public key is an orphan already: take
+                // it out now (best effort), before a concurrent rotation spares it as a young
+                // key in flight and the group holds it for a whole interval.
+                if let Ok(None) = self
+                    .secrets
+                    .get_value(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                    .await
+                {
+                    let gone = key_id.clone();
+                    let removed = self
+                        .edit_group(
+                            move |items| items.iter().filter(|i| **i != gone).cloned().collect(),
+                            None,
+                        )
+                        .await;
+                    if removed.is_ok() {
+                        let _ = self.delete_key(&key_id).await;
+                    }
+                }
+                return Err(e.into());
+            }
         }
         info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key in the key group, stored as AWSPENDING");
         Ok(())
