@@ -419,7 +419,14 @@ async fn viewers(sim: Sim) {
             tokio::spawn(async move {
                 tokio::time::sleep(secs(at)).await;
                 let mut w = s.lock();
-                if !w.edges[edge].contains(&key) {
+                if !w.edges[edge].contains(&key)
+                    && w.first_key.as_deref() == Some(key.as_str())
+                    && !w.edge_ever[edge].contains(&key)
+                {
+                    // The first key signs before every edge has it: there is no predecessor
+                    // to fall back on (the documented first-deploy window, as S1 counts it).
+                    w.bump("first-deploy window (documented)");
+                } else if !w.edges[edge].contains(&key) {
                     w.violate(
                         "VIEWER",
                         format!("edge-{edge} refuses a viewer's cookie signed by {key} {at}s ago"),
