@@ -899,6 +899,8 @@ struct HeldPut<S> {
     reached: std::sync::Arc<tokio::sync::Notify>,
     go: std::sync::Arc<tokio::sync::Notify>,
     held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Instead of holding it, refuse every PutSecretValue of AWSPENDING (throttled).
+    refuse: bool,
 }
 
 impl<S: SecretStore> SecretStore for HeldPut<S> {
@@ -922,6 +924,12 @@ impl<S: SecretStore> SecretStore for HeldPut<S> {
         value: &str,
         label: &str,
     ) -> ServiceResult<()> {
+        if label == stage::PENDING && self.refuse {
+            return Err(cfcookie_rotator::ports::ServiceError::Other {
+                operation: "PutSecretValue",
+                message: "ThrottlingException: Rate exceeded".into(),
+            });
+        }
         if label == stage::PENDING && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
             self.reached.notify_one();
             self.go.notified().await;
@@ -939,6 +947,32 @@ impl<S: SecretStore> SecretStore for HeldPut<S> {
     }
 }
 
+/// A [`Rot`] whose Secrets Manager is behind a [`HeldPut`].
+type HeldRot<S, R, P> =
+    Rotator<HeldPut<Faulty<S>>, Faulty<R>, Faulty<P>, AwsLcKeyGenerator, FixedClock, NoProbe>;
+
+/// The world's rotator with its Secrets Manager behind a [`HeldPut`].
+fn with_held_put<S: Clone, R: Clone, P: Clone>(
+    w: &World<S, R, P>,
+    refuse: bool,
+) -> HeldRot<S, R, P> {
+    Rotator {
+        secrets: HeldPut {
+            inner: w.rotator.secrets.clone(),
+            reached: Default::default(),
+            go: Default::default(),
+            held: Default::default(),
+            refuse,
+        },
+        registry: w.rotator.registry.clone(),
+        params: w.rotator.params.clone(),
+        keygen: AwsLcKeyGenerator::default(),
+        clock: w.rotator.clock.clone(),
+        probe: NoProbe,
+        config: w.rotator.config.clone(),
+    }
+}
+
 /// Runs `cfcookie rotate --resume` (nothing pending, so a new rotation) held before its
 /// PutSecretValue, and meanwhile, `after` later by the rotator's clock, a whole scheduled
 /// rotation by Secrets Manager; then lets the in-process rotation go on. Returns its outcome.
@@ -951,22 +985,11 @@ where
     R: KeyRegistry + Clone,
     P: ParameterStore + Clone,
 {
-    let held = HeldPut {
-        inner: w.rotator.secrets.clone(),
-        reached: Default::default(),
-        go: Default::default(),
-        held: Default::default(),
-    };
-    let (reached, go) = (held.reached.clone(), held.go.clone());
-    let in_process = Rotator {
-        secrets: held,
-        registry: w.rotator.registry.clone(),
-        params: w.rotator.params.clone(),
-        keygen: AwsLcKeyGenerator::default(),
-        clock: w.rotator.clock.clone(),
-        probe: NoProbe,
-        config: w.rotator.config.clone(),
-    };
+    let in_process = with_held_put(w, false);
+    let (reached, go) = (
+        in_process.secrets.reached.clone(),
+        in_process.secrets.go.clone(),
+    );
     let scheduled = async {
         reached.notified().await;
         w.rotator.clock.advance(after);
@@ -1026,6 +1049,28 @@ async fn a_scheduled_rotation_spares_the_key_of_an_in_process_one<B: Backend>(b:
         .expect("the held rotation finishes once it is safe");
     assert_eq!(report.key_id, key);
     w.assert_consistent("after the resumed rotation").await;
+}
+
+/// A createSecret whose PutSecretValue fails with nothing stored has lost its private key, so
+/// its new public key is an orphan: it leaves the group and the account at once, instead of
+/// being spared by a concurrent rotation as a young key in flight.
+async fn a_failed_put_secret_value_takes_its_key_out_again<B: Backend>(b: &B) {
+    let w = b.world().await;
+    rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect("first rotation");
+    let before = w.snapshot().await;
+    let refusing = with_held_put(&w, true);
+    let err = refusing
+        .run_step(Step::Create, &w.secret, &new_token(), Mode::InProcess)
+        .await
+        .expect_err("PutSecretValue refused");
+    assert_eq!(err.error_type(), "Rotation.Service", "{err}");
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "the failed createSecret left its key in the group or the account"
+    );
 }
 
 /// The same race when the in-process rotation was held longer than a createSecret can run:
@@ -1114,6 +1159,7 @@ suite!(
     revoke_takes_a_leaked_key_out_at_once,
     a_scheduled_rotation_spares_the_key_of_an_in_process_one,
     a_pending_version_whose_key_is_gone_is_abandoned,
+    a_failed_put_secret_value_takes_its_key_out_again,
 );
 
 // ------------------------------------------------------------------ emulator only
