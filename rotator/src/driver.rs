@@ -58,15 +58,14 @@ pub async fn rotate_in_process<W: Rotation>(
     rotate_in_process_with(rotator, secret_id, resume, new_token).await
 }
 
-/// [`rotate_in_process`] with the new version id from `token` (a simulation replays its seed).
+/// [`rotate_in_process`] with new version ids from `token` (a simulation replays its seed).
 pub async fn rotate_in_process_with<W: Rotation>(
     rotator: &W,
     secret_id: &str,
     resume: bool,
-    token: impl FnOnce() -> String,
+    mut new_token: impl FnMut() -> String,
 ) -> Result<RotationReport, RotationError> {
     let rotator = rotator.rotator();
-    let new_token = token;
     let desc = rotator.secrets.describe(secret_id).await?;
     let stuck = desc
         .version_with(stage::PENDING)
@@ -80,7 +79,7 @@ pub async fn rotate_in_process_with<W: Rotation>(
         Some(v) => return Err(RotationError::InProgress(v)),
         None => new_token(),
     };
-    let token: String = token;
+    let mut token: String = token;
     let mut report = RotationReport {
         token: token.clone(),
         key_id: String::new(),
@@ -89,7 +88,9 @@ pub async fn rotate_in_process_with<W: Rotation>(
     };
     // Secrets Manager retries a failed rotation as a whole, with the same token
     // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda.html);
-    // so does this, once. A refusal that names when it becomes safe is not retried.
+    // so does this, once. A refusal that names when it becomes safe is not retried. A version
+    // that setSecret abandoned (its key was retired by a concurrent rotation) cannot finish:
+    // the retry is a new rotation with a new token.
     let mut attempt = 0;
     'rotation: loop {
         for step in Step::ALL {
@@ -104,6 +105,10 @@ pub async fn rotate_in_process_with<W: Rotation>(
                 }
                 warn!(step = step.aws_name(), error = %e, "step failed; retrying the whole rotation once, as Secrets Manager does");
                 report.retried.push(step.aws_name());
+                if matches!(e, RotationError::Abandoned { .. }) {
+                    token = new_token();
+                    report.token = token.clone();
+                }
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue 'rotation;

@@ -45,6 +45,16 @@ pub enum RotationError {
         /// What failed.
         why: String,
     },
+    /// setSecret: the pending version's public key no longer exists in CloudFront (a
+    /// concurrent rotation retired it). AWSPENDING was removed from the version, which can never
+    /// finish; the next rotation starts afresh.
+    #[error("version {token} names key {key_id}, which no longer exists in CloudFront (a concurrent rotation retired it): AWSPENDING was removed from that version, so the next rotation starts afresh")]
+    Abandoned {
+        /// The abandoned version.
+        token: String,
+        /// Its key, gone.
+        key_id: String,
+    },
     /// The canary URL kept answering 403 with pending-key cookies.
     #[error("canary {url} still refused cookies signed by {key_id} (last status {status})")]
     Canary {
@@ -107,6 +117,7 @@ impl RotationError {
             RotationError::BadSecretValue { .. } => "Rotation.BadSecretValue",
             RotationError::KeyGroupNotFound(_) => "Rotation.KeyGroupNotFound",
             RotationError::KeyMismatch { .. } => "Rotation.KeyMismatch",
+            RotationError::Abandoned { .. } => "Rotation.Abandoned",
             RotationError::Canary { .. } => "Rotation.CanaryFailed",
             RotationError::IntervalTooShort { .. } => "Rotation.IntervalTooShort",
             RotationError::TooSoon { .. } => "Rotation.TooSoon",

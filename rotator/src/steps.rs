@@ -469,7 +469,29 @@ where
                 self.delete_key(&key_id).await?;
                 return Ok(());
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The private key goes with this run, so unless the value was stored after all
+                // (an answer lost after the call), the new public key is an orphan already: take
+                // it out now (best effort), before a concurrent rotation spares it as a young
+                // key in flight and the group holds it for a whole interval.
+                if let Ok(None) = self
+                    .secrets
+                    .get_value(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                    .await
+                {
+                    let gone = key_id.clone();
+                    let removed = self
+                        .edit_group(
+                            move |items| items.iter().filter(|i| **i != gone).cloned().collect(),
+                            None,
+                        )
+                        .await;
+                    if removed.is_ok() {
+                        let _ = self.delete_key(&key_id).await;
+                    }
+                }
+                return Err(e.into());
+            }
         }
         info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key in the key group, stored as AWSPENDING");
         Ok(())
@@ -488,10 +510,29 @@ where
             .read(secret_id, VersionRef::Stage(stage::CURRENT))
             .await?;
         if !self.group_holds(&pending.key_id).await? {
+            if self
+                .registry
+                .get_public_key(&pending.key_id)
+                .await?
+                .is_none()
+            {
+                // The key is gone from CloudFront (a concurrent rotation's setSecret retired it,
+                // or someone deleted it): the version's value names a key that can never sign
+                // and a version's value never changes, so this version cannot finish. Letting
+                // it go lets the next rotation start afresh instead of failing here forever.
+                self.secrets
+                    .move_label(secret_id, stage::PENDING, None, Some(token))
+                    .await?;
+                warn!(key_id = %pending.key_id, token, "setSecret: the pending key no longer exists; AWSPENDING removed from its version");
+                return Err(RotationError::Abandoned {
+                    token: token.to_owned(),
+                    key_id: pending.key_id.clone(),
+                });
+            }
             return Err(RotationError::KeyMismatch {
                 key_id: pending.key_id.clone(),
                 why: format!(
-                    "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be abandoned (docs/rotation.md, \"a rotation that cannot finish\")",
+                    "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be cancelled (docs/rotation.md, \"A stuck AWSPENDING\")",
                     self.config.key_group_id
                 ),
             });
@@ -504,11 +545,60 @@ where
         }
         desired.push(pending.key_id.clone());
         let protected = self.protected_key(secret_id, current.as_ref()).await?;
+        let in_flight = self.in_flight_keys(&desc).await?;
         let want = desired.clone();
-        let retired = self.edit_group(move |_| want.clone(), protected).await?;
-        self.sweep(&desc, &desired, &retired).await?;
+        let spare = in_flight.clone();
+        let retired = self
+            .edit_group(
+                move |items| {
+                    let mut v = want.clone();
+                    v.extend(
+                        items
+                            .iter()
+                            .filter(|i| spare.contains(i) && !want.contains(i))
+                            .cloned(),
+                    );
+                    v
+                },
+                protected,
+            )
+            .await?;
+        let keep: Vec<String> = desired.iter().chain(&in_flight).cloned().collect();
+        self.sweep(&desc, &keep, &retired).await?;
         info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
         Ok(())
+    }
+
+    /// Managed keys of this secret that a createSecret running now may have made: younger
+    /// than a Lambda run and named after no version of the secret. `cfcookie rotate` makes its
+    /// key and puts it into the key group before its PutSecretValue creates the version (the
+    /// public API cannot create a version without a value, as Secrets Manager does before it
+    /// invokes createSecret:
+    /// <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html>),
+    /// so a scheduled rotation may start in that gap. Its setSecret leaves such a key where it
+    /// is; had it retired and deleted it, the in-process rotation would store a version naming a
+    /// deleted key. If it belongs to no rotation after all (a crash before PutSecretValue), the
+    /// next setSecret retires it.
+    async fn in_flight_keys(&self, desc: &SecretDescription) -> Result<Vec<String>, RotationError> {
+        let ours = format!("{}-{}-", self.config.key_name_prefix, secret_tag(&desc.arn));
+        let named: BTreeSet<String> = desc
+            .versions
+            .keys()
+            .map(|v| key_name(&self.config.key_name_prefix, &desc.arn, v))
+            .collect();
+        let now = self.clock.now();
+        Ok(self
+            .registry
+            .list_public_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.name.starts_with(&ours) && !named.contains(&k.name))
+            .filter(|k| {
+                k.created_at
+                    .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
+            })
+            .map(|k| k.id)
+            .collect())
     }
 
     /// Read-modify-write of the key group with If-Match: `edit` maps the items read to the
@@ -841,13 +931,14 @@ where
     }
 }
 
+/// The first `n` lowercase hex digits of `bytes` (names are derived on every sweep).
 fn hex(bytes: &[u8], n: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .chars()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
         .take(n)
+        .map(char::from)
         .collect()
 }
 
@@ -867,4 +958,20 @@ pub fn key_name(prefix: &str, arn: &str, version_id: &str) -> String {
             20
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_the_prefix_and_hex_of_sha256() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+        // (FIPS 180-2, appendix B.1): the names of keys already in CloudFront must not change.
+        assert_eq!(secret_tag("abc"), "ba7816bf");
+        assert_eq!(
+            key_name("cfcookie", "abc", "abc"),
+            "cfcookie-ba7816bf-ba7816bf8f01cfea4141"
+        );
+    }
 }

@@ -890,6 +890,225 @@ async fn the_bootstrap_key_is_deleted_after_the_first_rotation<B: Backend>(b: &B
     w.assert_consistent("after the first rotation").await;
 }
 
+/// A Secrets Manager whose first PutSecretValue of AWSPENDING waits until the test lets it
+/// go: `cfcookie rotate` held up (a slow call, a slow laptop) after its createSecret put its new
+/// key into the key group and before the version naming it exists.
+#[derive(Clone)]
+struct HeldPut<S> {
+    inner: S,
+    reached: std::sync::Arc<tokio::sync::Notify>,
+    go: std::sync::Arc<tokio::sync::Notify>,
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Instead of holding it, refuse every PutSecretValue of AWSPENDING (throttled).
+    refuse: bool,
+}
+
+impl<S: SecretStore> SecretStore for HeldPut<S> {
+    async fn describe(
+        &self,
+        secret_id: &str,
+    ) -> ServiceResult<cfcookie_rotator::model::SecretDescription> {
+        self.inner.describe(secret_id).await
+    }
+    async fn get_value(
+        &self,
+        secret_id: &str,
+        version: cfcookie_rotator::model::VersionRef<'_>,
+    ) -> ServiceResult<Option<zeroize::Zeroizing<String>>> {
+        self.inner.get_value(secret_id, version).await
+    }
+    async fn put_value(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &str,
+        label: &str,
+    ) -> ServiceResult<()> {
+        if label == stage::PENDING && self.refuse {
+            return Err(cfcookie_rotator::ports::ServiceError::Other {
+                operation: "PutSecretValue",
+                message: "ThrottlingException: Rate exceeded".into(),
+            });
+        }
+        if label == stage::PENDING && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.go.notified().await;
+        }
+        self.inner.put_value(secret_id, token, value, label).await
+    }
+    async fn move_label(
+        &self,
+        secret_id: &str,
+        label: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> ServiceResult<()> {
+        self.inner.move_label(secret_id, label, to, from).await
+    }
+}
+
+/// A [`Rot`] whose Secrets Manager is behind a [`HeldPut`].
+type HeldRot<S, R, P> =
+    Rotator<HeldPut<Faulty<S>>, Faulty<R>, Faulty<P>, AwsLcKeyGenerator, FixedClock, NoProbe>;
+
+/// The world's rotator with its Secrets Manager behind a [`HeldPut`].
+fn with_held_put<S: Clone, R: Clone, P: Clone>(
+    w: &World<S, R, P>,
+    refuse: bool,
+) -> HeldRot<S, R, P> {
+    Rotator {
+        secrets: HeldPut {
+            inner: w.rotator.secrets.clone(),
+            reached: Default::default(),
+            go: Default::default(),
+            held: Default::default(),
+            refuse,
+        },
+        registry: w.rotator.registry.clone(),
+        params: w.rotator.params.clone(),
+        keygen: AwsLcKeyGenerator::default(),
+        clock: w.rotator.clock.clone(),
+        probe: NoProbe,
+        config: w.rotator.config.clone(),
+    }
+}
+
+/// Runs `cfcookie rotate --resume` (nothing pending, so a new rotation) held before its
+/// PutSecretValue, and meanwhile, `after` later by the rotator's clock, a whole scheduled
+/// rotation by Secrets Manager; then lets the in-process rotation go on. Returns its outcome.
+async fn in_process_rotation_racing_a_scheduled_one<S, R, P>(
+    w: &World<S, R, P>,
+    after: chrono::Duration,
+) -> Result<cfcookie_rotator::driver::RotationReport, RotationError>
+where
+    S: SecretStore + Clone,
+    R: KeyRegistry + Clone,
+    P: ParameterStore + Clone,
+{
+    let in_process = with_held_put(w, false);
+    let (reached, go) = (
+        in_process.secrets.reached.clone(),
+        in_process.secrets.go.clone(),
+    );
+    let scheduled = async {
+        reached.notified().await;
+        w.rotator.clock.advance(after);
+        let token = new_token();
+        w.admin
+            .stage_pending(&w.secret, &token)
+            .await
+            .expect("Secrets Manager starts the scheduled rotation: nothing is AWSPENDING yet");
+        for step in Step::ALL {
+            w.retry(step, &token).await;
+        }
+        clear_pending(&w.rotator.secrets, &w.secret, &token)
+            .await
+            .expect("clear");
+        go.notify_one();
+    };
+    let (result, ()) = tokio::join!(rotate_in_process(&in_process, &w.secret, true), scheduled);
+    result
+}
+
+/// `cfcookie rotate` makes its key and puts it into the group before its PutSecretValue creates
+/// the version (the public API has no empty version), so a scheduled rotation can run whole in
+/// between. Its setSecret must leave that young key alone: the in-process rotation then stores
+/// a version whose key exists, is refused as too soon (the scheduled rotation's key just
+/// became current), and finishes once that is safe. Retiring and deleting the key instead left
+/// AWSPENDING naming a deleted key, and every later attempt failed `Rotation.KeyMismatch`.
+async fn a_scheduled_rotation_spares_the_key_of_an_in_process_one<B: Backend>(b: &B) {
+    let w = b.world().await;
+    // The first rotation, at the clock's start: the keys made from here on are young to it.
+    rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect("first rotation");
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let err = in_process_rotation_racing_a_scheduled_one(&w, chrono::Duration::seconds(30))
+        .await
+        .expect_err("refused until the scheduled rotation's predecessor may go");
+    let RotationError::TooSoon { safe_at, .. } = err else {
+        panic!("expected Rotation.TooSoon, got {}: {err}", err.error_type());
+    };
+    let s = w.status().await;
+    let pending = s
+        .versions
+        .iter()
+        .find(|v| v.stages.iter().any(|x| x == stage::PENDING))
+        .expect("the in-process rotation's version is AWSPENDING");
+    let key = pending.key_id.clone().expect("it names its key");
+    assert!(
+        s.key_group_items.contains(&key),
+        "its key {key} is still in the group: {:?}",
+        s.key_group_items
+    );
+    w.rotator
+        .clock
+        .advance(safe_at - w.rotator.clock.now() + chrono::Duration::seconds(1));
+    let report = rotate_in_process(&w.rotator, &w.secret, true)
+        .await
+        .expect("the held rotation finishes once it is safe");
+    assert_eq!(report.key_id, key);
+    w.assert_consistent("after the resumed rotation").await;
+}
+
+/// A createSecret whose PutSecretValue fails with nothing stored has lost its private key, so
+/// its new public key is an orphan: it leaves the group and the account at once, instead of
+/// being spared by a concurrent rotation as a young key in flight.
+async fn a_failed_put_secret_value_takes_its_key_out_again<B: Backend>(b: &B) {
+    let w = b.world().await;
+    rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect("first rotation");
+    let before = w.snapshot().await;
+    let refusing = with_held_put(&w, true);
+    let err = refusing
+        .run_step(Step::Create, &w.secret, &new_token(), Mode::InProcess)
+        .await
+        .expect_err("PutSecretValue refused");
+    assert_eq!(err.error_type(), "Rotation.Service", "{err}");
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "the failed createSecret left its key in the group or the account"
+    );
+}
+
+/// The same race when the in-process rotation was held longer than a createSecret can run:
+/// the scheduled rotation retires its key as an orphan. The version it then stores names a
+/// deleted key and can never finish; setSecret lets it go (`Rotation.Abandoned`, AWSPENDING
+/// removed), `cfcookie rotate` starts afresh, and Secrets Manager's next rotation is not
+/// blocked by a stuck AWSPENDING.
+async fn a_pending_version_whose_key_is_gone_is_abandoned<B: Backend>(b: &B) {
+    let w = b.world().await;
+    rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect("first rotation");
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let err = in_process_rotation_racing_a_scheduled_one(&w, chrono::Duration::minutes(10))
+        .await
+        .expect_err("the fresh rotation is refused as too soon");
+    let RotationError::TooSoon { safe_at, .. } = err else {
+        panic!(
+            "expected Rotation.TooSoon after starting afresh, got {}: {err}",
+            err.error_type()
+        );
+    };
+    let s = w.status().await;
+    assert!(
+        s.versions
+            .iter()
+            .all(|v| !v.stages.iter().any(|x| x == stage::PENDING)),
+        "no version is left AWSPENDING: {:#?}",
+        s.versions
+    );
+    w.rotator
+        .clock
+        .advance(safe_at - w.rotator.clock.now() + chrono::Duration::seconds(1));
+    w.lambda_rotation(&new_token()).await;
+    w.assert_consistent("after the next scheduled rotation")
+        .await;
+}
+
 fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
     rebuild(r, r.registry.clone(), NoProbe)
 }
@@ -938,6 +1157,9 @@ suite!(
     orphans_are_swept_first_and_a_full_account_is_named,
     the_bootstrap_key_is_deleted_after_the_first_rotation,
     revoke_takes_a_leaked_key_out_at_once,
+    a_scheduled_rotation_spares_the_key_of_an_in_process_one,
+    a_pending_version_whose_key_is_gone_is_abandoned,
+    a_failed_put_secret_value_takes_its_key_out_again,
 );
 
 // ------------------------------------------------------------------ emulator only

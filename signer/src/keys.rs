@@ -260,19 +260,20 @@ impl PrivateKey {
 
     /// Reads an unencrypted PKCS#8 DER private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
-        let rsa_attempt = rsa::KeyPair::from_pkcs8(der);
-        let pair = match rsa_attempt {
-            Ok(pair) => Pair::Rsa(pair),
-            Err(rsa_err) => {
-                match EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der) {
-                    Ok(pair) => Pair::Ec(pair),
-                    Err(_) if is_rsa_pkcs8(der) => {
-                        return Err(rsa_rejected(&rsa_err, pkcs8_rsa_modulus_bits(der)))
-                    }
-                    Err(ec_err) => {
-                        return Err(KeyError::Unsupported(format!("PKCS#8 key ({ec_err})")))
-                    }
-                }
+        // The algorithm the PKCS#8 AlgorithmIdentifier names is tried first: every attempt
+        // parses the whole key (an EC one with a point multiplication).
+        let pair = if is_rsa_pkcs8(der) {
+            match rsa::KeyPair::from_pkcs8(der) {
+                Ok(pair) => Pair::Rsa(pair),
+                Err(rsa_err) => return Err(rsa_rejected(&rsa_err, pkcs8_rsa_modulus_bits(der))),
+            }
+        } else {
+            match EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der) {
+                Ok(pair) => Pair::Ec(pair),
+                Err(ec_err) => match rsa::KeyPair::from_pkcs8(der) {
+                    Ok(pair) => Pair::Rsa(pair),
+                    Err(_) => return Err(KeyError::Unsupported(format!("PKCS#8 key ({ec_err})"))),
+                },
             }
         };
         let public = match &pair {

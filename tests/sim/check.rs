@@ -76,6 +76,103 @@ pub(crate) struct Slot {
     pub source: Option<Arc<Source>>,
     pub failing_until: i64,
     pub ever_loaded: bool,
+    /// Its refresh grid: a refresh at `phase + n * period` (epoch seconds).
+    pub phase: i64,
+    pub period: i64,
+    /// The last refresh that ran (epoch seconds).
+    pub done: i64,
+    /// The next refresh the instance runs itself (epoch seconds): never replayed.
+    pub next_real: i64,
+    /// Whether the refreshes after `done` until the instance's next one that runs would change
+    /// nothing but the time of the last read: the last one succeeded and the secret has not
+    /// changed since. They are skipped; [`catch_up`] replays the last of them when it matters.
+    pub skipping: bool,
+    /// Wakes the instance when the secret changes, so that its next refresh runs.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Brings every instance's skipped refreshes up to now, exactly as if each had run at its time:
+/// the last one is replayed at its own time (a refresh that reads what it read before only
+/// moves the time of the last successful read, which decides when the instance starts to
+/// refuse during a later outage), and each key an instance signed with at a skipped refresh is
+/// recorded as signing then (what the check after each refresh records; S2 compares it with
+/// cookie lifetimes). Runs before anything reads or changes what a skipped refresh would have
+/// seen: a change to the secret (then every instance's next refresh runs for real) and an
+/// edge's change of key group (S2's check). Nothing else that a skipped refresh affects is
+/// read: the keys a source holds did not change, and its refusal for age looks at the time of
+/// the last read only after a failed one, and failed refreshes always run.
+pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
+    let (now, n) = {
+        let w = sim.lock();
+        (w.now(), w.slots.len())
+    };
+    for i in 0..n {
+        let (source, done, last) = {
+            let mut w = sim.lock();
+            let s = &mut w.slots[i];
+            let skipped = s.skipping && s.source.is_some() && now >= s.phase && s.period > 0;
+            let last = if skipped {
+                let last = s.phase + (now - s.phase) / s.period * s.period;
+                if last >= s.next_real {
+                    s.next_real - s.period
+                } else {
+                    last
+                }
+            } else {
+                i64::MIN
+            };
+            if secret_changes {
+                s.skipping = false;
+                s.wake.notify_one();
+            }
+            if last <= s.done {
+                continue;
+            }
+            let Some(source) = s.source.clone() else {
+                continue;
+            };
+            (source, s.done, last)
+        };
+        let mut w = sim.lock();
+        let period = w.slots[i].period;
+        // The key signing at the last skipped refresh, and, when the loaded current key became
+        // signable in between, the one signing at the last skipped refresh before that.
+        let mut at = vec![last];
+        if let Some((_, active_from)) = source.current_key() {
+            let before =
+                w.slots[i].phase + (active_from - 1 - w.slots[i].phase).div_euclid(period) * period;
+            if before > done && before < last {
+                at.push(before);
+            }
+        }
+        for t in at {
+            if let Ok(s) = source.signer(t) {
+                let k = s.key_pair_id().to_owned();
+                let seen = w.last_signed.entry(k).or_insert(t);
+                *seen = (*seen).max(t);
+            }
+        }
+        w.clock_override = Some(last);
+        drop(w);
+        let replayed = ready(source.refresh());
+        let mut w = sim.lock();
+        w.clock_override = None;
+        assert!(
+            replayed.is_ok(),
+            "a skipped refresh would have failed: {replayed:?}"
+        );
+        w.slots[i].done = last;
+    }
+}
+
+/// Runs a future that cannot wait on anything (a refresh through [`SimReader`]'s warm path).
+fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("a replayed refresh waited on something"),
+    }
 }
 
 /// Checks every signer against every edge.
@@ -222,12 +319,32 @@ pub(crate) fn rotation_done(sim: &Sim) {
             }
         }
     }
+    // A key of this stack younger than the rotator's STALE_KEY_AFTER_SECS (240 s) that no
+    // version stores may be a concurrent createSecret's: `cfcookie rotate` makes its key and
+    // puts it into the group before its PutSecretValue creates the version, so setSecret leaves
+    // such a key in the group and the sweep leaves it in the account (rotator/src/steps.rs,
+    // `in_flight_keys` and `sweep`). It is not counted here; one left by a failed
+    // `rotate --resume` is counted after the next rotation, which must retire it.
+    let stored: Vec<&String> = w
+        .parsed
+        .iter()
+        .filter(|(v, _)| w.versions.contains_key(*v))
+        .map(|(_, (k, _))| k)
+        .collect();
+    let in_flight =
+        |k: &crate::world::Key| now - k.created < 240 && !stored.contains(&&k.record.id);
+    let young: Vec<String> = w
+        .keys
+        .values()
+        .filter(|k| k.record.name.starts_with("cfcookie-") && in_flight(k))
+        .map(|k| k.record.id.clone())
+        .collect();
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
     let extra: Vec<String> = w
         .group
         .items
         .iter()
-        .filter(|i| !allowed.contains(i))
+        .filter(|i| !allowed.contains(i) && !young.contains(i))
         .cloned()
         .collect();
     if !extra.is_empty() {
@@ -236,29 +353,16 @@ pub(crate) fn rotation_done(sim: &Sim) {
             format!("after a completed rotation the group also holds {extra:?}"),
         );
     }
-    // A key of this stack younger than the rotator's STALE_KEY_AFTER_SECS (240 s) that is in
-    // no group and stored under no version may be a concurrent createSecret's key on its way
-    // into the group, so the sweep leaves it for the next rotation (rotator/src/steps.rs,
-    // `sweep`): such a key left by a failed `rotate --resume` minutes before is not counted.
-    let stored: Vec<&String> = w.parsed.values().map(|(k, _)| k).collect();
-    let young_orphan = |k: &crate::world::Key| {
-        now - k.created < 240
-            && !w.group.items.contains(&k.record.id)
-            && !stored.contains(&&k.record.id)
-    };
-    let young: usize = w
-        .keys
-        .values()
-        .filter(|k| k.record.name.starts_with("cfcookie-") && young_orphan(k))
-        .count();
     let ours: Vec<String> = w
         .keys
         .values()
         .filter(|k| k.record.name.starts_with("cfcookie-") || k.record.id == w.bootstrap_key)
-        .filter(|k| !young_orphan(k))
+        .filter(|k| !young.contains(&k.record.id))
         .map(|k| k.record.id.clone())
         .collect();
-    if young > 0 {
+    if young.iter().any(|k| w.group.items.contains(k)) {
+        w.bump("in-flight keys of a concurrent createSecret left in the group");
+    } else if !young.is_empty() {
         w.bump("young orphan keys left to the next rotation's sweep");
     }
     if ours.len() > 2 {
@@ -273,17 +377,33 @@ pub(crate) fn rotation_done(sim: &Sim) {
     signers(&mut w);
 }
 
-/// Rotations keep completing.
+/// Rotations keep completing: a new key becomes AWSCURRENT again and again.
+///
+/// Measured from the last time a new key became AWSCURRENT, whether or not Secrets Manager
+/// counted that rotation as succeeded: a rotation cut after finishSecret moved AWSCURRENT but
+/// before it published the key id to SSM, on its last retry, has rotated the key. The next
+/// window's rotation is then refused (`Rotation.TooSoon`): the rotator must count when that
+/// key became current from the moment it repairs the SSM publish, since AWS keeps no time at
+/// which a staging label moved (DescribeSecret has the secret's LastChangedDate, and
+/// ListSecretVersionIds a version's CreatedDate:
+/// <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_SecretVersionsListEntry.html>).
+/// A window's rotation may also fail on every retry for faults alone. Either way one window is
+/// lost and the one after it rotates: two of the longest gaps between window starts, the
+/// longest window, and the time Secrets Manager's retries take inside it; never less than four
+/// days (refused rules wait for an operator).
 pub(crate) fn liveness(sim: &Sim) {
     let mut w = sim.lock();
     let now = w.now();
-    // A window's rotation may be refused (Rotation.TooSoon after a repaired publish releases
-    // its version) or fail on every retry; the next window's then completes: two of the
-    // longest gaps between windows and a day, and never less than four days.
-    let limit = (2 * w.rules.longest_gap() + 86_400).max(4 * 86_400);
-    if now - w.last_rotation > limit {
-        let days = (now - w.last_rotation) / 86_400;
-        w.violate("LIVE", format!("no rotation has completed for {days} days"));
+    let retries = i64::from(crate::world::SM_RETRIES) * crate::world::SM_RETRY_WAIT_MAX
+        + i64::from(crate::world::SM_RETRIES + 1) * 4 * crate::world::LAMBDA_TIMEOUT_SECS as i64;
+    let limit = (2 * w.rules.longest_gap() + w.rules.longest_window() + retries).max(4 * 86_400);
+    let since = w.last_rotation.max(w.last_key_change);
+    if now - since > limit {
+        let days = (now - since) / 86_400;
+        w.violate(
+            "LIVE",
+            format!("no new key has become AWSCURRENT for {days} days"),
+        );
         w.last_rotation = now;
     }
 }

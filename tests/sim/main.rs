@@ -126,7 +126,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
     'attempt: for attempt in 0..=world::SM_RETRIES {
         for step in Step::ALL {
             if let Err(e) = invoke(r, step, &token).await {
-                let wait = rand_in(sim, 60, 1800);
+                let wait = rand_in(sim, 60, world::SM_RETRY_WAIT_MAX);
                 {
                     let mut w = sim.lock();
                     w.log(
@@ -138,6 +138,9 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                         ),
                     );
                     w.bump("rotation attempts failed");
+                    if e.contains("Rotation.Abandoned") {
+                        w.bump("Rotation.Abandoned");
+                    }
                     if e.contains("Rotation.IntervalTooShort") {
                         w.bump("Rotation.IntervalTooShort");
                     }
@@ -219,8 +222,17 @@ async fn operator_resume(sim: &Sim, r: &SimRotator) {
 }
 
 async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
-    let token = sim.lock().token();
-    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, move || token)
+    // The first token is drawn now, as before: a later one only when a rotation starts afresh.
+    let mut first = Some(sim.lock().token());
+    let s = sim.clone();
+    let tokens = move || {
+        first.take().unwrap_or_else(|| {
+            let mut w = s.lock();
+            w.bump("cfcookie rotate started afresh after Rotation.Abandoned");
+            w.token()
+        })
+    };
+    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, tokens)
         .await
         .map(|rep| rep.key_id)
         .map_err(|e| format!("{} {e}", e.error_type()))
@@ -228,24 +240,45 @@ async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
 
 /// One endpoint instance: refreshes every period, sometimes restarts cold, sometimes cannot
 /// read Secrets Manager for a while.
+///
+/// A refresh that reads what the one before it read, successfully, changes nothing but the
+/// time of the last read, and the check after it finds what the check before it found. Such
+/// refreshes are skipped: the instance sleeps until its next refresh that can differ — a cold
+/// start, the start of an outage, or the first one after the secret changed — and
+/// `check::catch_up` replays the last skipped one when something reads what it would have left.
+/// Cold starts and outages begin at a refresh, each with its probability, independently of the
+/// others: the refresh of the next one is drawn (a geometric number of periods) instead of a
+/// coin at every refresh, which is the same distribution.
 async fn endpoint_instance(sim: Sim, i: usize) {
-    let (ttl, phase) = {
+    let (ttl, phase, period, wake) = {
         let mut w = sim.lock();
         let ttl = w.p.key_cache_ttl;
-        (ttl, w.rng.random_range(0..ttl))
+        let phase = w.rng.random_range(0..ttl);
+        let period = refresh_period(ttl);
+        let now = w.now();
+        let slot = &mut w.slots[i];
+        slot.phase = now + phase;
+        slot.period = period;
+        slot.done = i64::MIN;
+        (ttl, phase, period, slot.wake.clone())
     };
+    let first = sim.lock().slots[i].phase;
+    let p_cold = (period as f64 / (10.0 * 86_400.0)).min(1.0);
+    let p_outage = (period as f64 / (20.0 * 86_400.0)).min(1.0);
+    let mut next_cold = geometric(&sim, p_cold);
+    let mut next_outage = geometric(&sim, p_outage) - 1;
     tokio::time::sleep(secs(phase)).await;
+    let mut n: u64 = 0;
     loop {
-        let (cold, outage) = {
+        let cold = {
             let mut w = sim.lock();
-            let period = refresh_period(ttl);
-            let cold = w.slots[i].source.is_none()
-                || w.rng
-                    .random_bool((period as f64 / (10.0 * 86_400.0)).min(1.0));
-            let outage = w
-                .rng
-                .random_bool((period as f64 / (20.0 * 86_400.0)).min(1.0));
-            if outage {
+            w.slots[i].skipping = false;
+            let cold = w.slots[i].source.is_none() || n == next_cold;
+            if n == next_cold {
+                next_cold = n + geometric_in(&mut w, p_cold);
+            }
+            if n == next_outage {
+                next_outage = n + geometric_in(&mut w, p_outage);
                 let len = w.rng.random_range(300..4 * ttl);
                 let now = w.now();
                 w.slots[i].failing_until = now + len;
@@ -254,9 +287,8 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                     format!("cannot read Secrets Manager for {len}s"),
                 );
             }
-            (cold, outage)
+            cold
         };
-        let _ = outage;
         if cold {
             let source = Arc::new(
                 SecretKeySource::new(check::SimReader::new(SimSecrets {
@@ -272,8 +304,9 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             w.log(Lane::Signer(i), "cold start");
         }
         let source = sim.lock().slots[i].source.clone();
+        let mut ok = false;
         if let Some(source) = source {
-            let ok = compat_refresh(&sim, &source).await;
+            ok = compat_refresh(&sim, &source).await;
             let mut w = sim.lock();
             if ok {
                 w.slots[i].ever_loaded = true;
@@ -291,8 +324,53 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             }
             check::signers(&mut w);
         }
-        tokio::time::sleep(secs(refresh_period(ttl))).await;
+        // The next refresh that runs: the next one after a failed one (it changes whether the
+        // instance trusts its keys' age), else the next cold start or outage, or the first
+        // refresh after the secret changes, whichever comes first.
+        let mut target = if ok {
+            next_cold.min(next_outage)
+        } else {
+            n + 1
+        };
+        {
+            let mut w = sim.lock();
+            let now = w.now();
+            let slot = &mut w.slots[i];
+            slot.done = now;
+            slot.skipping = ok;
+        }
+        loop {
+            let at = first + target as i64 * period;
+            let now = {
+                let mut w = sim.lock();
+                w.slots[i].next_real = at;
+                w.now()
+            };
+            tokio::select! {
+                biased;
+                () = tokio::time::sleep(secs(at - now)) => break,
+                () = wake.notified() => {
+                    let now = sim.lock().now();
+                    let next = ((now - first).div_euclid(period) + 1) as u64;
+                    target = target.min(next);
+                }
+            }
+        }
+        n = target;
     }
+}
+
+/// Periods until the next event of probability `p` per period (at least one).
+fn geometric(sim: &Sim, p: f64) -> u64 {
+    geometric_in(&mut sim.lock(), p)
+}
+
+fn geometric_in(w: &mut world::World, p: f64) -> u64 {
+    if p >= 1.0 {
+        return 1;
+    }
+    let u: f64 = 1.0 - w.rng.random::<f64>();
+    (u.ln() / (1.0 - p).ln()).floor() as u64 + 1
 }
 
 fn refresh_period(ttl: i64) -> i64 {
@@ -341,7 +419,14 @@ async fn viewers(sim: Sim) {
             tokio::spawn(async move {
                 tokio::time::sleep(secs(at)).await;
                 let mut w = s.lock();
-                if !w.edges[edge].contains(&key) {
+                if !w.edges[edge].contains(&key)
+                    && w.first_key.as_deref() == Some(key.as_str())
+                    && !w.edge_ever[edge].contains(&key)
+                {
+                    // The first key signs before every edge has it: there is no predecessor
+                    // to fall back on (the documented first-deploy window, as S1 counts it).
+                    w.bump("first-deploy window (documented)");
+                } else if !w.edges[edge].contains(&key) {
                     w.violate(
                         "VIEWER",
                         format!("edge-{edge} refuses a viewer's cookie signed by {key} {at}s ago"),
@@ -481,6 +566,8 @@ struct Outcome {
     /// Completed rotations that switched the key algorithm.
     switches: u64,
     violations: Vec<(String, i64, String)>,
+    /// The seed's event counters.
+    stats: std::collections::BTreeMap<&'static str, u64>,
     world: Option<Sim>,
 }
 
@@ -527,11 +614,13 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
         .get("completed rotations leaving RSA_2048 and ECDSA_P256 in the group")
         .copied()
         .unwrap_or(0);
+    let stats = w.stats.clone();
     drop(w);
     Outcome {
         seed,
         rotations,
         switches,
+        stats,
         world: (keep_world || !violations.is_empty()).then_some(sim),
         violations,
     }
@@ -614,6 +703,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
                 let mut rotations = 0;
                 let mut switches = 0;
                 let mut failures = Vec::new();
+                let mut stats = std::collections::BTreeMap::new();
                 loop {
                     let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if seed >= first + seeds {
@@ -622,22 +712,29 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
                     let o = run_seed(Params::for_seed(seed, days), false);
                     rotations += o.rotations;
                     switches += o.switches;
+                    for (k, v) in &o.stats {
+                        *stats.entry(*k).or_insert(0) += v;
+                    }
                     if !o.violations.is_empty() {
                         failures.push(o);
                     }
                 }
-                (rotations, switches, failures)
+                (rotations, switches, failures, stats)
             })
         })
         .collect();
     let mut rotations = 0;
     let mut switches = 0;
     let mut failures: Vec<Outcome> = Vec::new();
+    let mut stats: std::collections::BTreeMap<&str, u64> = Default::default();
     for h in handles {
-        let (r, s, f) = h.join().expect("thread");
+        let (r, s, f, st) = h.join().expect("thread");
         rotations += r;
         switches += s;
         failures.extend(f);
+        for (k, v) in st {
+            *stats.entry(k).or_insert(0) += v;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
@@ -645,6 +742,7 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
         rotations as f64 / elapsed,
         failures.len()
     );
+    println!("counters over all seeds: {stats:#?}");
     failures.sort_by_key(|o| o.seed);
     if let Some(o) = failures.first() {
         for o in &failures {

@@ -185,18 +185,20 @@ impl Rules {
     }
 
     /// The shortest time between two scheduled rotations these windows allow (the end of one
-    /// window to the start of the next) and the longest time between two window starts, over
-    /// four weeks of windows (every schedule modelled repeats within a week).
-    fn gaps(&self) -> (i64, i64) {
+    /// window to the start of the next), the longest time between two window starts and the
+    /// longest window, over four weeks of windows (every schedule modelled repeats within a
+    /// week).
+    fn gaps(&self) -> (i64, i64, i64) {
         let (mut start, mut len) = self.window_from(self.anchor);
-        let (mut shortest, mut longest) = (i64::MAX, 0);
+        let (mut shortest, mut longest, mut widest) = (i64::MAX, 0, len);
         while start < self.anchor + 28 * DAY {
             let (next, next_len) = self.window_from(start + len);
             shortest = shortest.min(next - (start + len));
             longest = longest.max(next - start);
+            widest = widest.max(next_len);
             (start, len) = (next, next_len);
         }
-        (shortest, longest)
+        (shortest, longest, widest)
     }
 
     /// The shortest time between two scheduled rotations.
@@ -207,6 +209,11 @@ impl Rules {
     /// The longest time between two windows' starts.
     pub(crate) fn longest_gap(&self) -> i64 {
         self.gaps().1
+    }
+
+    /// The longest rotation window.
+    pub(crate) fn longest_window(&self) -> i64 {
+        self.gaps().2
     }
 }
 
@@ -244,6 +251,10 @@ mod tests {
         let r = rules(Expr::Daily { hour: 22, step: 24 }, None);
         assert_eq!(r.window_from(T0), (T0 + 22 * HOUR, 2 * HOUR));
         assert_eq!(r.true_spacing(), 22 * HOUR);
+        // rate(2 days) with Duration 24h: a whole day every other day.
+        let r = rules(Expr::Days(2), Some(24));
+        assert_eq!(r.window_from(T0 + 1), (T0 + 2 * DAY, DAY));
+        assert_eq!((r.longest_gap(), r.longest_window()), (2 * DAY, DAY));
         // Every Monday (2) at 3:00: 2027-01-04.
         let r = rules(
             Expr::Weekly {

@@ -45,6 +45,8 @@ use crate::schedule::Rules;
 
 /// Whole-rotation retries after a failed step.
 pub(crate) const SM_RETRIES: u32 = 3;
+/// The longest wait before one (seconds); the shortest is a minute.
+pub(crate) const SM_RETRY_WAIT_MAX: i64 = 1800;
 /// Public keys per account.
 pub(crate) const ACCOUNT_QUOTA: usize = 10;
 /// The rotator Lambda's timeout (infra/lambdas.tf).
@@ -187,16 +189,23 @@ pub(crate) struct World {
     pub violations: Vec<(String, i64, String)>,
     pub rotations_done: u64,
     pub last_rotation: i64,
+    /// When a new version last became AWSCURRENT.
+    pub last_key_change: i64,
     pub stats: BTreeMap<&'static str, u64>,
     /// Per signer: the key it signs with and since when (for the picture).
     pub signing: Vec<Vec<(i64, Option<String>)>>,
     pub edge_lanes: Vec<Vec<(i64, Vec<String>)>>,
     /// The endpoint instances.
     pub slots: Vec<crate::check::Slot>,
+    /// The time while a skipped refresh is replayed at its own time (`check::catch_up`).
+    pub clock_override: Option<i64>,
 }
 
 impl World {
     pub(crate) fn now(&self) -> i64 {
+        if let Some(t) = self.clock_override {
+            return t;
+        }
         EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64
     }
 
@@ -360,9 +369,11 @@ impl Sim {
             violations: Vec::new(),
             rotations_done: 0,
             last_rotation: EPOCH,
+            last_key_change: EPOCH,
             stats: BTreeMap::new(),
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
+            clock_override: None,
             slots: (0..signers)
                 .map(|_| crate::check::Slot::default())
                 .collect(),
@@ -454,6 +465,7 @@ impl Sim {
                     (at - w.now()).max(0) as u64
                 };
                 tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                crate::check::catch_up(&sim, false);
                 crate::check::edge_applies(&sim, e, items);
             });
         }
@@ -517,6 +529,7 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
+        crate::check::catch_up(&self.sim, true);
         let mut w = self.sim.lock();
         memory::put_value(&mut w.versions, token, value, label)?;
         let parsed = SecretValue::parse(value);
@@ -550,8 +563,13 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
+        crate::check::catch_up(&self.sim, true);
         let mut w = self.sim.lock();
+        let before = w.version_with(stage::CURRENT);
         memory::move_label(&mut w.versions, label, to, from)?;
+        if label == stage::CURRENT && to.is_some() && w.version_with(stage::CURRENT) != before {
+            w.last_key_change = w.now();
+        }
         w.gc_versions();
         let lane = self.lane.clone();
         w.log(
@@ -793,25 +811,30 @@ impl Clock for SimClock {
 
 /// Key pairs of the algorithm the rotator Lambda's `CFCOOKIE_KEY_ALGORITHM` names now.
 ///
-/// ECDSA P-256 pairs are generated for real (the cheapest real keys). An RSA-2048 pair takes
-/// tens of milliseconds to generate, so a few are made once per process and handed out in turn:
-/// the simulation tells keys apart by their CloudFront ids, which stay distinct, and every
-/// step that uses the key material (testSecret's sign-and-verify against CloudFront's copy, the
-/// endpoint parsing the stored PEM) still runs on a real RSA key.
+/// Generating a pair is the costly part (an RSA-2048 one takes tens of milliseconds, a P-256
+/// one a point multiplication), so a few of each are made once per process and handed out in
+/// turn: the simulation tells keys apart by their CloudFront ids, which stay distinct, and
+/// every step that uses the key material (each pair is parsed from PKCS#8 as it is handed out;
+/// testSecret's sign-and-verify against CloudFront's copy; the endpoint parsing the stored PEM)
+/// still runs on a real key.
 #[derive(Debug, Clone)]
 pub(crate) struct SimKeys(pub Sim);
 
 impl KeyGenerator for SimKeys {
     fn generate(&self) -> Result<PrivateKey, cfcookie_signer::KeyError> {
-        let algorithm = self.0.lock().algorithm;
-        if algorithm != KeyAlgorithm::Rsa2048 {
-            return PrivateKey::generate(algorithm);
-        }
-        static POOL: std::sync::OnceLock<Vec<Zeroizing<String>>> = std::sync::OnceLock::new();
+        type Pool = std::sync::OnceLock<Vec<Zeroizing<String>>>;
+        static RSA: Pool = std::sync::OnceLock::new();
+        static EC: Pool = std::sync::OnceLock::new();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let pool = POOL.get_or_init(|| {
-            (0..3)
-                .filter_map(|_| PrivateKey::generate(KeyAlgorithm::Rsa2048).ok())
+        let algorithm = self.0.lock().algorithm;
+        let (pool, size) = match algorithm {
+            KeyAlgorithm::Rsa2048 => (&RSA, 3),
+            KeyAlgorithm::EcdsaP256 => (&EC, 16),
+            _ => return PrivateKey::generate(algorithm),
+        };
+        let pool = pool.get_or_init(|| {
+            (0..size)
+                .filter_map(|_| PrivateKey::generate(algorithm).ok())
                 .filter_map(|k| k.to_pkcs8_pem().ok())
                 .collect()
         });
