@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
@@ -150,16 +151,21 @@ enum Pair {
 
 /// A private signing key (RSA-2048 or ECDSA P-256), parsed once.
 ///
-/// The key lives in AWS-LC twice, and nowhere else: as an aws-lc-rs key pair (SHA-256 signing,
-/// the public key, PKCS#8 export) and as an `EVP_PKEY` for SHA-1 signing. aws-lc-rs 1.19 can sign
+/// The key lives in AWS-LC, and nowhere else: as an aws-lc-rs key pair (SHA-256 signing, the
+/// public key, PKCS#8 export) and, from the first SHA-1 signature on, also as an `EVP_PKEY` for
+/// SHA-1 signing. That second copy is parsed on first use, not with the key: parsing checks the
+/// key (a point multiplication for P-256), and a key that never makes a SHA-1 signature (a
+/// rotator's new key, a SHA-256 endpoint's) need not pay it twice. aws-lc-rs 1.19 can sign
 /// a precomputed digest (`RsaKeyPair::sign_digest`, `EcdsaKeyPair::sign_digest`), but only one
 /// whose algorithm matches the key's signing algorithm, and it has no SHA-1 signing algorithm
 /// (`RsaEncoding` is sealed, its SHA-1 parameters are for verification only), so it cannot make
 /// CloudFront's default SHA-1 signature; see `legacy_sha1.rs`. No plain copy of the private
-/// bytes is kept: PKCS#8 is re-encoded by AWS-LC when asked for.
+/// bytes is kept: PKCS#8 is re-encoded by AWS-LC when asked for. A clone shares the parsed key.
+#[derive(Clone)]
 pub struct PrivateKey {
-    pair: Pair,
-    legacy: LegacyKey,
+    pair: Arc<Pair>,
+    /// Parsed from the pair's PKCS#8 at the first SHA-1 signature; `None` if AWS-LC refused it.
+    legacy: Arc<std::sync::OnceLock<Option<LegacyKey>>>,
     public: PublicKey,
 }
 
@@ -301,11 +307,9 @@ impl PrivateKey {
                 }
             }
         };
-        let legacy = LegacyKey::from_pkcs8(der)
-            .ok_or_else(|| KeyError::Invalid("AWS-LC refused the key".into()))?;
         Ok(PrivateKey {
-            pair,
-            legacy,
+            pair: Arc::new(pair),
+            legacy: Arc::default(),
             public,
         })
     }
@@ -323,27 +327,44 @@ impl PrivateKey {
     /// The private key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), encoded by
     /// AWS-LC from the parsed key.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        let encode_error = |_| KeyError::Invalid("AWS-LC cannot encode the key as PKCS#8".into());
-        let der: Zeroizing<Vec<u8>> = match &self.pair {
-            Pair::Rsa(p) => {
-                let der: Pkcs8V1Der<'_> = p.as_der().map_err(encode_error)?;
-                Zeroizing::new(der.as_ref().to_vec())
-            }
-            Pair::Ec(p) => Zeroizing::new(p.to_pkcs8v1().map_err(encode_error)?.as_ref().to_vec()),
-        };
+        let der = self.pkcs8_der()?;
         let block = pem::Pem::new("PRIVATE KEY", der.to_vec());
         let text = Zeroizing::new(pem::encode(&block));
         drop(Zeroizing::new(block.into_contents()));
         Ok(text)
     }
 
+    /// The private key as unencrypted PKCS#8 DER, encoded by AWS-LC.
+    fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let encode_error = |_| KeyError::Invalid("AWS-LC cannot encode the key as PKCS#8".into());
+        Ok(match &*self.pair {
+            Pair::Rsa(p) => {
+                let der: Pkcs8V1Der<'_> = p.as_der().map_err(encode_error)?;
+                Zeroizing::new(der.as_ref().to_vec())
+            }
+            Pair::Ec(p) => Zeroizing::new(p.to_pkcs8v1().map_err(encode_error)?.as_ref().to_vec()),
+        })
+    }
+
+    /// The key as AWS-LC's `EVP_PKEY`, for SHA-1 signatures: parsed once, at the first.
+    fn legacy(&self) -> Result<&LegacyKey, KeyError> {
+        self.legacy
+            .get_or_init(|| {
+                self.pkcs8_der()
+                    .ok()
+                    .and_then(|der| LegacyKey::from_pkcs8(&der))
+            })
+            .as_ref()
+            .ok_or_else(|| KeyError::Invalid("AWS-LC refused the key for SHA-1 signing".into()))
+    }
+
     /// Signs `message`. RSA signatures are deterministic (PKCS#1 v1.5); ECDSA ones are not.
     pub fn sign(&self, hash: HashAlgorithm, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        match (hash, &self.pair) {
+        match (hash, &*self.pair) {
             (HashAlgorithm::Sha1, _) => {
                 let d = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, message);
                 let d: &[u8; 20] = d.as_ref().try_into().map_err(|_| KeyError::Sign)?;
-                self.legacy.sign_sha1_digest(d).ok_or(KeyError::Sign)
+                self.legacy()?.sign_sha1_digest(d).ok_or(KeyError::Sign)
             }
             (HashAlgorithm::Sha256, Pair::Rsa(pair)) => {
                 let mut sig = vec![0u8; pair.public_modulus_len()];

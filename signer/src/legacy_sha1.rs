@@ -11,7 +11,8 @@
 //! `docs/decisions/0001-signing-backend.md`.
 //!
 //! This needs the key as an `EVP_PKEY` of our own, beside the aws-lc-rs key pair (aws-lc-rs does
-//! not lend out its `EVP_PKEY`): that is why [`crate::PrivateKey`] holds the key twice.
+//! not lend out its `EVP_PKEY`): that is why [`crate::PrivateKey`] holds the key twice, the
+//! second copy from its first SHA-1 signature on.
 //!
 //! Safety argument, once for the whole module:
 //! - `EVP_PKEY` is created by `EVP_parse_private_key` from a DER buffer that outlives the call,
