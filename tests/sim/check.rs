@@ -243,10 +243,43 @@ pub(crate) fn signers(w: &mut World) {
     }
 }
 
+/// Decides every queued presentation due by `until`, each at its own instant, with the edges'
+/// views as they are: call before any edge's view changes.
+pub(crate) fn present_due(w: &mut World, until: i64) {
+    while w.presentations.peek().is_some_and(|p| p.0.when <= until) {
+        let Some(std::cmp::Reverse(crate::world::Presentation {
+            when,
+            edge,
+            key,
+            age,
+            ..
+        })) = w.presentations.pop()
+        else {
+            break;
+        };
+        w.clock_override = Some(when);
+        let trusted = w.edges[edge].contains(&*key);
+        if !trusted && w.first_key.as_deref() == Some(&*key) && !w.edge_ever[edge].contains(&*key) {
+            // The first key signs before every edge has it: there is no predecessor to fall
+            // back on (the documented first-deploy window, as S1 counts it).
+            w.bump("first-deploy window (documented)");
+        } else if !trusted {
+            w.violate(
+                "VIEWER",
+                format!("edge-{edge} refuses a viewer's cookie signed by {key} {age}s ago"),
+            );
+        } else {
+            w.bump("viewer requests allowed");
+        }
+        w.clock_override = None;
+    }
+}
+
 /// Edge `e` starts using `items`.
 pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
     let mut w = sim.lock();
     let now = w.now();
+    present_due(&mut w, now);
     let lifetime = w.p.cookie_lifetime;
     let dropped: Vec<String> = w.edges[e]
         .iter()

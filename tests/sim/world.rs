@@ -23,7 +23,8 @@
 //! - Any call may be throttled, may be slow (so the Lambda's timeout cuts the step after it),
 //!   and ListPublicKeys / GetKeyGroup may return a state a moment old.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cfcookie_rotator::model::{
@@ -139,6 +140,17 @@ impl std::fmt::Display for Lane {
     }
 }
 
+/// A viewer's presentation of a cookie to an edge (ordered by time, then by when it was queued).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Presentation {
+    pub when: i64,
+    pub order: u64,
+    pub edge: usize,
+    pub key: Arc<str>,
+    /// Seconds since the cookie was signed.
+    pub age: i64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
     pub t: i64,
@@ -199,6 +211,11 @@ pub(crate) struct World {
     pub slots: Vec<crate::check::Slot>,
     /// The time while a skipped refresh is replayed at its own time (`check::catch_up`).
     pub clock_override: Option<i64>,
+    /// Viewers' presentations still to come, earliest first (`check::present_due`).
+    pub presentations: BinaryHeap<Reverse<Presentation>>,
+    presentations_queued: u64,
+    /// Notified at the first violation: the run stops there.
+    pub stop: Arc<tokio::sync::Notify>,
 }
 
 impl World {
@@ -209,13 +226,36 @@ impl World {
         EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64
     }
 
+    /// Adds to the timeline, in time order (a replayed refresh or a queued presentation logs
+    /// at an instant already passed).
     pub(crate) fn log(&mut self, lane: Lane, text: impl Into<String>) {
         let t = self.now();
-        self.timeline.push(Event {
-            t,
-            lane,
-            text: text.into(),
-        });
+        let at = if self.timeline.last().is_some_and(|e| e.t > t) {
+            self.timeline.partition_point(|e| e.t <= t)
+        } else {
+            self.timeline.len()
+        };
+        self.timeline.insert(
+            at,
+            Event {
+                t,
+                lane,
+                text: text.into(),
+            },
+        );
+    }
+
+    /// Queues a viewer's presentation of a cookie signed by `key` to `edge` at `when`, `age`
+    /// seconds after it was signed.
+    pub(crate) fn present_later(&mut self, when: i64, edge: usize, key: Arc<str>, age: i64) {
+        self.presentations_queued += 1;
+        self.presentations.push(Reverse(Presentation {
+            when,
+            order: self.presentations_queued,
+            edge,
+            key,
+            age,
+        }));
     }
 
     pub(crate) fn violate(&mut self, kind: &str, text: String) {
@@ -228,6 +268,7 @@ impl World {
         }
         self.log(Lane::Check, format!("VIOLATION {kind}: {text}"));
         self.violations.push((kind.to_owned(), t, text));
+        self.stop.notify_one();
     }
 
     pub(crate) fn bump(&mut self, what: &'static str) {
@@ -374,6 +415,9 @@ impl Sim {
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
             clock_override: None,
+            presentations: BinaryHeap::new(),
+            presentations_queued: 0,
+            stop: Arc::default(),
             slots: (0..signers)
                 .map(|_| crate::check::Slot::default())
                 .collect(),
@@ -814,15 +858,14 @@ impl Clock for SimClock {
 /// Generating a pair is the costly part (an RSA-2048 one takes tens of milliseconds, a P-256
 /// one a point multiplication), so a few of each are made once per process and handed out in
 /// turn: the simulation tells keys apart by their CloudFront ids, which stay distinct, and
-/// every step that uses the key material (each pair is parsed from PKCS#8 as it is handed out;
-/// testSecret's sign-and-verify against CloudFront's copy; the endpoint parsing the stored PEM)
-/// still runs on a real key.
+/// every step that uses the key material (testSecret's sign-and-verify against CloudFront's
+/// copy; the endpoint parsing the stored PEM) still runs on a real key.
 #[derive(Debug, Clone)]
 pub(crate) struct SimKeys(pub Sim);
 
 impl KeyGenerator for SimKeys {
     fn generate(&self) -> Result<PrivateKey, cfcookie_signer::KeyError> {
-        type Pool = std::sync::OnceLock<Vec<Zeroizing<String>>>;
+        type Pool = std::sync::OnceLock<Vec<PrivateKey>>;
         static RSA: Pool = std::sync::OnceLock::new();
         static EC: Pool = std::sync::OnceLock::new();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -835,13 +878,11 @@ impl KeyGenerator for SimKeys {
         let pool = pool.get_or_init(|| {
             (0..size)
                 .filter_map(|_| PrivateKey::generate(algorithm).ok())
-                .filter_map(|k| k.to_pkcs8_pem().ok())
                 .collect()
         });
         let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let pem = pool
-            .get(i % pool.len().max(1))
-            .ok_or(cfcookie_signer::KeyError::Generate)?;
-        PrivateKey::from_pem(pem, None)
+        pool.get(i % pool.len().max(1))
+            .cloned()
+            .ok_or(cfcookie_signer::KeyError::Generate)
     }
 }
