@@ -31,8 +31,9 @@ impl Drop for Killed {
     }
 }
 
-fn rotate(emu: &Emulator, b: &Bootstrap, algorithm: &str) -> String {
-    let (code, out, err) = run(cfcookie()
+/// `cfcookie rotate` with `algorithm`: (exit code, stdout, stderr).
+fn try_rotate(emu: &Emulator, b: &Bootstrap, algorithm: &str) -> (i32, String, String) {
+    run(cfcookie()
         .envs(emu.env())
         .env("CFCOOKIE_KEY_GROUP_ID", &b.group)
         .env("CFCOOKIE_KEY_ID_PARAMETER", &b.parameter)
@@ -41,7 +42,12 @@ fn rotate(emu: &Emulator, b: &Bootstrap, algorithm: &str) -> String {
         .env("CFCOOKIE_COOKIE_LIFETIME", COOKIE_LIFETIME.to_string())
         .env("CFCOOKIE_KEY_CACHE_TTL", KEY_CACHE_TTL.to_string())
         .env_remove("CFCOOKIE_KEY_NAME_PREFIX")
-        .args(["rotate", "--secret-id", &b.secret]));
+        .args(["rotate", "--secret-id", &b.secret]))
+}
+
+/// A rotation that must go through; the new key's id.
+fn rotate(emu: &Emulator, b: &Bootstrap, algorithm: &str) -> String {
+    let (code, out, err) = try_rotate(emu, b, algorithm);
     assert_eq!(code, 0, "rotate with {algorithm}: {err}");
     let report: Value = serde_json::from_str(&out).expect("rotate report");
     report["key_id"].as_str().expect("key id").to_owned()
@@ -174,6 +180,111 @@ fn record(s: &mut Seen, status: u16, cookies: &[String], group: &BTreeMap<String
     s.last = Some(cookie);
 }
 
+/// A live `cfcookie serve` on the emulator's secret, and a loop asking it for cookies and
+/// checking each (`record`) against the key group fetched right after the answer.
+struct Minting {
+    _serve: Killed,
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Minting {
+    /// Starts `serve` once the secret holds a key, waits until that key signs, starts minting.
+    async fn start(emu: &Emulator, cf: SdkKeyRegistry, b: &Bootstrap) -> Minting {
+        let (code, out, err) = run(Command::new("python3")
+            .arg(root().join("tests/reference/cognito_tokens.py"))
+            .arg(emu.endpoint()));
+        assert_eq!(code, 0, "{err}");
+        let t: Value = serde_json::from_str(&out).expect("tokens");
+        let s = |k: &str| t[k].as_str().expect(k).to_owned();
+
+        let port = free_port();
+        let serve = Killed(
+            cfcookie()
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .envs(emu.env())
+                .env("CFCOOKIE_SECRET_ID", &b.secret)
+                .env("CFCOOKIE_KEY_CACHE_TTL", KEY_CACHE_TTL.to_string())
+                .env("CFCOOKIE_COOKIE_LIFETIME", COOKIE_LIFETIME.to_string())
+                .env("CFCOOKIE_ISSUER", s("issuer"))
+                .env("CFCOOKIE_JWKS_URL", s("jwks_url"))
+                .env("CFCOOKIE_CLIENT_IDS", s("client_id"))
+                .env("CFCOOKIE_RESOURCE", "https://media.example.com/*")
+                .env_remove("CFCOOKIE_KEY_FILE")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("serve"),
+        );
+        wait_for_port(port, "cfcookie serve", Duration::from_secs(30));
+        // The first key signs from its active_from on; before it there is no key at all (the
+        // bootstrap placeholder), which is the documented first-deploy window.
+        tokio::time::sleep(Duration::from_secs(ACTIVATION_DELAY + KEY_CACHE_TTL + 1)).await;
+
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let minter = {
+            let (seen, stop, token, group) = (
+                seen.clone(),
+                stop.clone(),
+                s("access_token"),
+                b.group.clone(),
+            );
+            let url = format!("http://127.0.0.1:{port}/cookie");
+            tokio::spawn(async move {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                while !stop.load(Ordering::SeqCst) {
+                    let (agent2, url2, token2) = (agent.clone(), url.clone(), token.clone());
+                    let (status, cookies) = tokio::task::spawn_blocking(move || {
+                        let r = agent2
+                            .get(&url2)
+                            .header("Authorization", &format!("Bearer {token2}"))
+                            .call()
+                            .expect("GET /cookie");
+                        let cookies: Vec<String> = r
+                            .headers()
+                            .get_all("set-cookie")
+                            .iter()
+                            .map(|v| v.to_str().expect("ascii").to_owned())
+                            .collect();
+                        (r.status().as_u16(), cookies)
+                    })
+                    .await
+                    .expect("join");
+                    let group = group_now(&cf, &group).await;
+                    record(&mut seen.lock().expect("lock"), status, &cookies, &group);
+                }
+            })
+        };
+        Minting {
+            _serve: serve,
+            seen,
+            stop,
+            task: minter,
+        }
+    }
+
+    /// Stops minting; every answer must have been 200 with a cookie CloudFront trusts.
+    async fn finish(self) -> Seen {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.expect("minter");
+        let seen = std::mem::take(&mut *self.seen.lock().expect("lock"));
+        assert!(
+            seen.failures.is_empty(),
+            "{} of {} cookies failed:\n{}",
+            seen.failures.len(),
+            seen.minted,
+            seen.failures.join("\n")
+        );
+        assert!(seen.minted > 0, "serve minted no cookie");
+        seen
+    }
+}
+
 /// `CFCOOKIE_KEY_ALGORITHM` switched RSA → ECDSA → RSA, each switch taking effect at the next
 /// rotation, while a live `cfcookie serve` mints cookies throughout: every answer is 200, each
 /// cookie names its own key, and `openssl` verifies it with the public key CloudFront returns
@@ -186,83 +297,15 @@ async fn switching_the_algorithm_migrates_by_rotation_both_ways() {
     let emu = Emulator::start();
     let aws = emu.sdk_config().await;
     let b = bootstrap(&aws, "migrate").await;
-    let (code, out, err) = run(Command::new("python3")
-        .arg(root().join("tests/reference/cognito_tokens.py"))
-        .arg(emu.endpoint()));
-    assert_eq!(code, 0, "{err}");
-    let t: Value = serde_json::from_str(&out).expect("tokens");
-    let s = |k: &str| t[k].as_str().expect(k).to_owned();
-
     let first = tokio::task::block_in_place(|| rotate(&emu, &b, "RSA_2048"));
-    let port = free_port();
-    let _serve = Killed(
-        cfcookie()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .envs(emu.env())
-            .env("CFCOOKIE_SECRET_ID", &b.secret)
-            .env("CFCOOKIE_KEY_CACHE_TTL", KEY_CACHE_TTL.to_string())
-            .env("CFCOOKIE_COOKIE_LIFETIME", COOKIE_LIFETIME.to_string())
-            .env("CFCOOKIE_ISSUER", s("issuer"))
-            .env("CFCOOKIE_JWKS_URL", s("jwks_url"))
-            .env("CFCOOKIE_CLIENT_IDS", s("client_id"))
-            .env("CFCOOKIE_RESOURCE", "https://media.example.com/*")
-            .env_remove("CFCOOKIE_KEY_FILE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve"),
-    );
-    wait_for_port(port, "cfcookie serve", Duration::from_secs(30));
-    // The first key signs from its active_from on; before it there is no key at all (the
-    // bootstrap placeholder), which is the documented first-deploy window.
-    tokio::time::sleep(Duration::from_secs(ACTIVATION_DELAY + KEY_CACHE_TTL + 1)).await;
-
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let minter = {
-        let (seen, stop, token, group) = (
-            seen.clone(),
-            stop.clone(),
-            s("access_token"),
-            b.group.clone(),
-        );
-        let cf = SdkKeyRegistry::new(&aws);
-        let url = format!("http://127.0.0.1:{port}/cookie");
-        tokio::spawn(async move {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            while !stop.load(Ordering::SeqCst) {
-                let (agent2, url2, token2) = (agent.clone(), url.clone(), token.clone());
-                let (status, cookies) = tokio::task::spawn_blocking(move || {
-                    let r = agent2
-                        .get(&url2)
-                        .header("Authorization", &format!("Bearer {token2}"))
-                        .call()
-                        .expect("GET /cookie");
-                    let cookies: Vec<String> = r
-                        .headers()
-                        .get_all("set-cookie")
-                        .iter()
-                        .map(|v| v.to_str().expect("ascii").to_owned())
-                        .collect();
-                    (r.status().as_u16(), cookies)
-                })
-                .await
-                .expect("join");
-                let group = group_now(&cf, &group).await;
-                record(&mut seen.lock().expect("lock"), status, &cookies, &group);
-            }
-        })
-    };
+    let minting = Minting::start(&emu, SdkKeyRegistry::new(&aws), &b).await;
 
     let sm = aws_sdk_secretsmanager::Client::new(&aws);
     let cf = SdkKeyRegistry::new(&aws);
     let mut keys = vec![(first, "RSA_2048")];
     for algorithm in ["ECDSA_P256", "ECDSA_P256", "RSA_2048"] {
         tokio::time::sleep(BETWEEN_ROTATIONS).await;
-        let before = seen.lock().expect("lock").last.clone();
+        let before = minting.seen.lock().expect("lock").last.clone();
         let id = tokio::task::block_in_place(|| rotate(&emu, &b, algorithm));
         let group = group_now(&cf, &b.group).await;
         // The cookie minted just before this rotation is still trusted after it.
@@ -300,17 +343,7 @@ async fn switching_the_algorithm_migrates_by_rotation_both_ways() {
         keys.push((id, algorithm));
     }
     tokio::time::sleep(BETWEEN_ROTATIONS).await;
-    stop.store(true, Ordering::SeqCst);
-    minter.await.expect("minter");
-
-    let seen = seen.lock().expect("lock");
-    assert!(
-        seen.failures.is_empty(),
-        "{} of {} cookies failed:\n{}",
-        seen.failures.len(),
-        seen.minted,
-        seen.failures.join("\n")
-    );
+    let seen = minting.finish().await;
     assert!(
         seen.mixed_group,
         "the group never held RSA and ECDSA side by side"
@@ -325,5 +358,73 @@ async fn switching_the_algorithm_migrates_by_rotation_both_ways() {
     println!(
         "{} cookies across RSA -> ECDSA -> ECDSA -> RSA, by key: {:?}",
         seen.minted, seen.by_key
+    );
+}
+
+/// The account's public keys as CloudFront lists them: id -> name.
+async fn account_keys(cf: &SdkKeyRegistry) -> BTreeMap<String, String> {
+    cf.list_public_keys()
+        .await
+        .expect("ListPublicKeys")
+        .into_iter()
+        .map(|k| (k.id, k.name))
+        .collect()
+}
+
+/// Rotations back to back while a live `cfcookie serve` mints cookies: each rotation run right
+/// after one that completed is refused as too soon and leaves the key group and the account as
+/// they were, and every cookie minted throughout names a key in the group of that moment and
+/// verifies there with `openssl`. Once the interval has passed the next rotation goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_to_back_rotations_under_a_live_serve_never_mint_a_refused_cookie() {
+    require("openssl", &["version"]);
+    require("python3", &["-c", "import boto3"]);
+    let emu = Emulator::start();
+    let aws = emu.sdk_config().await;
+    let b = bootstrap(&aws, "backtoback").await;
+    let first = tokio::task::block_in_place(|| rotate(&emu, &b, "ECDSA_P256"));
+    let minting = Minting::start(&emu, SdkKeyRegistry::new(&aws), &b).await;
+    let cf = SdkKeyRegistry::new(&aws);
+
+    let mut keys = vec![first];
+    for _ in 0..3 {
+        tokio::time::sleep(BETWEEN_ROTATIONS).await;
+        let id = tokio::task::block_in_place(|| rotate(&emu, &b, "ECDSA_P256"));
+        for attempt in 0..2 {
+            let (group, account) = (group_now(&cf, &b.group).await, account_keys(&cf).await);
+            let (code, out, err) =
+                tokio::task::block_in_place(|| try_rotate(&emu, &b, "ECDSA_P256"));
+            assert_ne!(
+                code, 0,
+                "rotation {attempt} right after {id} went through: {out}"
+            );
+            assert!(err.contains("too soon"), "not refused as too soon: {err}");
+            assert_eq!(
+                group_now(&cf, &b.group).await,
+                group,
+                "a refused rotation changed the key group"
+            );
+            assert_eq!(
+                account_keys(&cf).await,
+                account,
+                "a refused rotation changed the account's keys"
+            );
+        }
+        keys.push(id);
+    }
+    tokio::time::sleep(BETWEEN_ROTATIONS).await;
+    let seen = minting.finish().await;
+    assert!(
+        keys.iter()
+            .all(|k| seen.by_key.get(k).copied().unwrap_or(0) > 0),
+        "every completed rotation's key signed cookies: {:?} of {keys:?}",
+        seen.by_key
+    );
+    println!(
+        "{} cookies across {} rotations and {} refused back-to-back ones, by key: {:?}",
+        seen.minted,
+        keys.len(),
+        2 * (keys.len() - 1),
+        seen.by_key
     );
 }
