@@ -11,7 +11,7 @@ use cfcookie_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, Signer};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
 
-use crate::util::root;
+use crate::util::{root, set_cookies};
 
 pub const NOW: i64 = 1_795_341_600;
 pub const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool";
@@ -1093,12 +1093,7 @@ async fn lambda_and_server_hosts_answer_alike() {
             .header("origin", "https://app.example.com")
             .call()
             .expect("request");
-        let cookies: Vec<String> = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().expect("ascii").to_owned())
-            .collect();
+        let cookies = set_cookies(r.headers());
         let status = r.status().as_u16();
         let acao = r
             .headers()
@@ -1124,12 +1119,7 @@ async fn lambda_and_server_hosts_answer_alike() {
             lambda_http::Body::Text(t) => t.clone(),
             other => panic!("{payload}: body {other:?}"),
         };
-        let cookies: Vec<String> = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().expect("ascii").to_owned())
-            .collect();
+        let cookies = set_cookies(r.headers());
         let acao = r
             .headers()
             .get("access-control-allow-origin")

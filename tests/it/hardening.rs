@@ -13,7 +13,7 @@ use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
 use crate::endpoint::{endpoint, env, headers, TestEndpoint, TokenMinter, NOW};
-use crate::util::{cfcookie, root};
+use crate::util::{cfcookie, root, set_cookies};
 
 fn bearer(issuer: &TokenMinter, token: Option<String>) -> String {
     format!("Bearer {}", token.unwrap_or_else(|| issuer.token()))
@@ -30,12 +30,7 @@ async fn call(
     h: &HeaderMap,
 ) -> (u16, Value, Vec<String>) {
     let r = ep.handle(&m, path, h).await;
-    let cookies = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .collect();
+    let cookies = set_cookies(r.headers());
     let body = serde_json::from_str(r.body()).unwrap_or(Value::Null);
     (r.status().as_u16(), body, cookies)
 }

@@ -11,7 +11,7 @@ use cfcookie_signer::{KeyAlgorithm, PublicKey};
 use cfcookie_testing::emulator::{bootstrap, free_port, wait_for_port, Bootstrap, Emulator};
 use serde_json::Value;
 
-use crate::util::{cfcookie, require, root, run};
+use crate::util::{cfcookie, require, root, run, set_cookies};
 
 /// Short times so that a rotation every few seconds keeps every safety margin: a key leaves
 /// the group only after its successor signs (activation delay + key cache TTL) and its last
@@ -245,13 +245,7 @@ impl Minting {
                             .header("Authorization", &format!("Bearer {token2}"))
                             .call()
                             .expect("GET /cookie");
-                        let cookies: Vec<String> = r
-                            .headers()
-                            .get_all("set-cookie")
-                            .iter()
-                            .map(|v| v.to_str().expect("ascii").to_owned())
-                            .collect();
-                        (r.status().as_u16(), cookies)
+                        (r.status().as_u16(), set_cookies(r.headers()))
                     })
                     .await
                     .expect("join");

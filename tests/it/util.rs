@@ -22,6 +22,15 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     )
 }
 
+/// The `Set-Cookie` values of a response, in order.
+pub fn set_cookies(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
 /// Fails (never skips) when an external tool the test needs is not installed.
 pub fn require(tool: &str, probe: &[&str]) {
     let ok = Command::new(tool)
