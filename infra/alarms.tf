@@ -135,7 +135,7 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_5xx" {
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html,
 # Period), shorter than most rotation intervals, so "no rotation succeeded lately" cannot be
 # an alarm; a gauge can. Every warm endpoint instance logs the active key's age with each key
-# refresh (`active key age`, field key_age_seconds, src/endpoint/src/wiring.rs); this filter turns it into a
+# refresh (`active key age`, field key_age_seconds, endpoint/src/wiring.rs); this filter turns it into a
 # metric and the alarm fires when the key is older than twice the rotation interval.
 resource "aws_cloudwatch_log_metric_filter" "key_age" {
   name           = "${var.name_prefix}-cfcookie-key-age"

@@ -1,5 +1,5 @@
 # Least privilege: each function gets exactly the API calls its adapters make (the table in
-# rotator/src/sdk.rs and src/endpoint/src/wiring.rs; tests/infra holds these policies to it).
+# rotator/src/sdk.rs and endpoint/src/wiring.rs; tests/infra holds these policies to it).
 
 data "aws_iam_policy_document" "rotator" {
   statement {

@@ -1,7 +1,7 @@
 """infra/ held to the code, checked offline, and applied to the emulator.
 
 - parse-level checks (python-hcl2): each function's IAM actions are exactly the API calls its
-  adapters make (the tables in rotator/src/sdk.rs and src/endpoint/src/wiring.rs), its CFCOOKIE_*
+  adapters make (the tables in rotator/src/sdk.rs and endpoint/src/wiring.rs), its CFCOOKIE_*
   variables are ones the binary reads, the zip paths are what `cargo lambda build` writes,
   the default behavior trusts the key group, cookie* disables caching, the bucket blocks
   public access;
@@ -81,10 +81,10 @@ def rust_table(path, const):
 
 
 def env_vars_read(component):
-    """The settings the one settings reader (src/config) declares `component` reads."""
-    text = (ROOT / "src/config/src/lib.rs").read_text()
+    """The settings the one settings reader (config/) declares `component` reads."""
+    text = (ROOT / "config/src/lib.rs").read_text()
     declared = re.findall(r'^\s+[A-Z_0-9]+: "(CFCOOKIE_[A-Z_0-9]+)", \[([A-Za-z, ]+)\]', text, re.M)
-    assert declared, "no settings found in src/config/src/lib.rs"
+    assert declared, "no settings found in config/src/lib.rs"
     return {name for name, components in declared if component in [c.strip() for c in components.split(",")]}
 
 
@@ -103,7 +103,7 @@ def test_terraform_and_provider_are_installed():
 
 def test_each_role_grants_exactly_the_calls_its_code_makes():
     assert policy_actions("rotator") == rust_table("rotator/src/sdk.rs", "ROTATOR_API_CALLS")
-    assert policy_actions("endpoint") == rust_table("src/endpoint/src/wiring.rs", "ENDPOINT_API_CALLS")
+    assert policy_actions("endpoint") == rust_table("endpoint/src/wiring.rs", "ENDPOINT_API_CALLS")
 
 
 def test_environment_variables_are_the_ones_the_binaries_read():
@@ -463,7 +463,7 @@ def test_per_user_cookies_cover_exactly_the_upload_prefix():
 def test_key_age_metric_reads_the_field_the_endpoint_logs():
     metric = blocks("resource", "aws_cloudwatch_log_metric_filter")["key_age"]
     field = re.search(r"\$\.fields\.(\w+)", metric["pattern"]).group(1)
-    assert re.search(rf"\b{field} = ", (ROOT / "src/endpoint/src/wiring.rs").read_text()), f"src/endpoint/src/wiring.rs never logs {field}"
+    assert re.search(rf"\b{field} = ", (ROOT / "endpoint/src/wiring.rs").read_text()), f"endpoint/src/wiring.rs never logs {field}"
     alarm = blocks("resource", "aws_cloudwatch_metric_alarm")["key_too_old"]
     assert alarm["threshold"] == "${local.key_age_alarm_seconds}"
     assert blocks("locals")["key_age_alarm_seconds"] == "${2 * var.rotation_interval_hours * 3600}"

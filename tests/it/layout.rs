@@ -108,3 +108,37 @@ fn the_endpoint_library_pulls_none_of_the_binaries_crates() {
         );
     }
 }
+
+/// One rule for folders: a folder with a `Cargo.toml` is a crate, and no crate sits inside
+/// another package's folder. Library crates live at the top level (as tokio's members do), so
+/// `src/` holds only the root package's own modules and the path tells a module from a crate.
+#[test]
+fn every_library_crate_sits_at_the_top_level() {
+    for member in members() {
+        if member == "tests/support" {
+            // Test support is the `tests/` folder's own crate (dev-only).
+            continue;
+        }
+        assert!(
+            !member.contains('/'),
+            "workspace member {member:?} is not a top-level folder"
+        );
+    }
+    let src = Path::new(ROOT).join("src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src/") {
+            let path = entry.expect("a src/ entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                assert_ne!(
+                    path.file_name().and_then(|n| n.to_str()),
+                    Some("Cargo.toml"),
+                    "{} is a crate inside src/: move it to the top level",
+                    path.display()
+                );
+            }
+        }
+    }
+}

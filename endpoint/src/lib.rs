@@ -29,7 +29,7 @@
 //! use std::time::Duration;
 //! // In production: `cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key").await?`,
 //! // which follows the rotator's keys (cache, activation delay, previous key).
-//! let key = concat!(env!("CARGO_MANIFEST_DIR"), "/../../signer/tests/data/rsa2048.pkcs8.pem");
+//! let key = concat!(env!("CARGO_MANIFEST_DIR"), "/../signer/tests/data/rsa2048.pkcs8.pem");
 //! let issuer = cfcookie_endpoint::Issuer::from_key_file(key, "K2JCJMDEHXQW5F")?;
 //! let issued = issuer.cookies("https://media.example.com/users/42/*", Duration::from_secs(900))?;
 //! assert_eq!(issued.set_cookie.len(), 3);

@@ -3,7 +3,7 @@
 //!     # with the keys the rotator keeps in Secrets Manager:
 //!     CFCOOKIE_SECRET_ID=media/cfcookie/signing-key cargo run -p cfcookie-endpoint --example issue_cookies
 //!     # or with a key file:
-//!     cargo run -p cfcookie-endpoint --example issue_cookies -- ../../signer/tests/data/rsa2048.pkcs8.pem K2JCJMDEHXQW5F
+//!     cargo run -p cfcookie-endpoint --example issue_cookies -- ../signer/tests/data/rsa2048.pkcs8.pem K2JCJMDEHXQW5F
 
 use std::time::Duration;
 
