@@ -74,7 +74,7 @@ pub enum Component {
     Dev,
     /// The `cfcookie` command line.
     Cli,
-    /// The library's `cfcookie::Issuer`.
+    /// The endpoint library's `cfcookie_endpoint::Issuer`, for backends that issue cookies.
     Issuer,
     /// The test suite and its scripts.
     Tests,

@@ -1,5 +1,5 @@
 //! The cookie endpoint as a Lambda (function URL, API Gateway v1/v2, ALB events). `main` only
-//! wires; the behaviour is `cfcookie::endpoint::Endpoint::handle`, shared with `cfcookie serve`,
+//! wires; the behaviour is `cfcookie_endpoint::Endpoint::handle`, shared with `cfcookie serve`,
 //! reached through `cfcookie::lambda::handle_lambda`.
 #![forbid(unsafe_code)]
 

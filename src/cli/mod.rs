@@ -50,7 +50,7 @@ pub enum Command {
     /// Rotate the signing key now: the four steps in process, as Secrets Manager would run
     /// them (works whether or not rotation is enabled), or --via-secrets-manager.
     #[command(
-        after_help = "Reads CFCOOKIE_KEY_GROUP_ID, CFCOOKIE_KEY_ID_PARAMETER, CFCOOKIE_KEY_NAME_PREFIX,\nCFCOOKIE_ACTIVATION_DELAY, CFCOOKIE_COOKIE_LIFETIME, CFCOOKIE_KEY_CACHE_TTL and\nCFCOOKIE_CANARY_URL (see README), and the standard AWS environment (AWS_REGION,\nAWS_ENDPOINT_URL, credentials). Prints JSON {token, key_id, step_ms, retried}.\n\nExample:\n  CFCOOKIE_KEY_GROUP_ID=2f6c... CFCOOKIE_KEY_ID_PARAMETER=/media/cfcookie/key-id \\\n      cfcookie rotate --secret-id media/cfcookie/signing-key"
+        after_help = "Reads the rotator's settings (README, \"Configuration\"): CFCOOKIE_KEY_GROUP_ID,\nCFCOOKIE_KEY_ID_PARAMETER, CFCOOKIE_KEY_NAME_PREFIX, CFCOOKIE_ACTIVATION_DELAY,\nCFCOOKIE_COOKIE_LIFETIME, CFCOOKIE_KEY_CACHE_TTL, CFCOOKIE_KEY_ALGORITHM,\nCFCOOKIE_BOOTSTRAP_KEY_NAME, CFCOOKIE_CANARY_URL, CFCOOKIE_CANARY_ATTEMPTS and\nCFCOOKIE_CANARY_BACKOFF_MS, and the standard AWS environment (AWS_REGION,\nAWS_ENDPOINT_URL, credentials). Prints JSON {token, key_id, step_ms, retried}.\n\nExample:\n  CFCOOKIE_KEY_GROUP_ID=2f6c... CFCOOKIE_KEY_ID_PARAMETER=/media/cfcookie/key-id \\\n      cfcookie rotate --secret-id media/cfcookie/signing-key"
     )]
     Rotate(rotation::RotateArgs),
     /// Show the rotation state across Secrets Manager, CloudFront and SSM, and check the

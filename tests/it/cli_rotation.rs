@@ -97,6 +97,22 @@ fn rotate_without_a_key_group_is_a_clear_error() {
     assert!(err.contains("CFCOOKIE_KEY_GROUP_ID: is required"), "{err}");
 }
 
+/// `rotate --help` names every setting the rotator reads, as the settings reader declares them.
+#[test]
+fn rotate_help_names_every_rotator_setting() {
+    let (code, out, _) = run(cfcookie().args(["rotate", "--help"]));
+    assert_eq!(code, 0);
+    let help = out.replace('\n', " ");
+    let rotator: Vec<&str> = cfcookie_config::ALL
+        .iter()
+        .filter(|s| s.components.contains(&cfcookie_config::Component::Rotator))
+        .map(|s| s.variable)
+        .collect();
+    assert!(rotator.len() >= 11, "{rotator:?}");
+    let missing: Vec<&&str> = rotator.iter().filter(|v| !help.contains(**v)).collect();
+    assert!(missing.is_empty(), "rotate --help does not name {missing:?}:\n{out}");
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {

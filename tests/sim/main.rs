@@ -16,6 +16,15 @@
 //!
 //! On a violation the run prints the seed, the settings, the violation and the timeline that
 //! led to it, and draws it as an SVG swimlane under `target/sim/`.
+//!
+//! # Layout
+//! - `main.rs`: the runs (seeds, replay) and the simulated Secrets Manager schedule driving
+//!   the real rotator steps.
+//! - `world`: the simulated services, edges, endpoint instances and viewers on one clock.
+//! - `check`: the invariants S1–S4 checked at every event.
+//! - `schedule`: rotation schedules and windows as Secrets Manager reads them.
+//! - `svg`: the swimlane drawn for a violation; `compat`: where the simulation meets the
+//!   rotator's port types.
 
 mod check;
 mod compat;
@@ -637,7 +646,7 @@ fn report(o: &Outcome) -> String {
             e.text
         ));
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sim");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/sim"));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("seed-{}.svg", o.seed));
     if std::fs::write(&path, svg::swimlane(&w, *t)).is_ok() {
@@ -671,8 +680,8 @@ fn seeds_each_a_year_of_daily_rotations_keep_s1_to_s4() {
         assert!(o.violations.is_empty(), "{}", report(&o));
         return;
     }
-    // Unoptimised, a seed-year takes seconds: a plain `cargo nextest run` runs a handful; the
-    // test command (scripts/test) runs a thousand, built with `--cargo-profile sim`.
+    // A plain `cargo nextest run` runs a handful of seeds; the test command (scripts/test) runs
+    // a thousand (the test profile builds this package optimised: the root manifest).
     let seeds = env_u64("CFCOOKIE_SIM_SEEDS", 3);
     let first = env_u64("CFCOOKIE_SIM_FIRST_SEED", 0);
     let days = env_u64("CFCOOKIE_SIM_DAYS", 365) as u32;
