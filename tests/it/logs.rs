@@ -24,6 +24,20 @@ fn pem_pieces(pem: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`pem_pieces`] of the private key in the secret's AWSCURRENT version.
+async fn current_key_pieces(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> Vec<String> {
+    let value = sm
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .expect("value");
+    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
+        panic!("not a key")
+    };
+    pem_pieces(&v.private_key_pem)
+}
+
 fn scan(log: &str, secrets: &[String], what: &str) {
     assert!(
         !log.is_empty(),
@@ -176,17 +190,8 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
         .env("RUST_LOG", "debug");
     let (code, out, err) = run(&mut rotate);
     assert_eq!(code, 0, "{err}");
-    let sm = aws_sdk_secretsmanager::Client::new(&aws);
-    let value = sm
-        .get_secret_value()
-        .secret_id(&b.secret)
-        .send()
-        .await
-        .expect("value");
-    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
-        panic!("not a key")
-    };
-    let key_secrets = pem_pieces(&v.private_key_pem);
+    let key_secrets =
+        current_key_pieces(&aws_sdk_secretsmanager::Client::new(&aws), &b.secret).await;
     scan(
         &format!("{out}\n{err}"),
         &key_secrets,
@@ -388,17 +393,7 @@ async fn trace_logs_hold_no_cookie_token_or_key() {
         !secrets.is_empty(),
         "the canary was never fetched with cookies"
     );
-    let sm = aws_sdk_secretsmanager::Client::new(&aws);
-    let value = sm
-        .get_secret_value()
-        .secret_id(&b.secret)
-        .send()
-        .await
-        .expect("value");
-    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
-        panic!("not a key")
-    };
-    secrets.extend(pem_pieces(&v.private_key_pem));
+    secrets.extend(current_key_pieces(&aws_sdk_secretsmanager::Client::new(&aws), &b.secret).await);
     scan_trace(
         &format!("{out}\n{err}"),
         &secrets,
