@@ -695,11 +695,23 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
     /// "The site's own" is `scheme://host` for a host of `CFCOOKIE_ALLOWED_HOSTS` or the
     /// template's literal host, with the template's scheme: not the request's Host, which behind
     /// CloudFront is the origin's (the Lambda function URL's), never the site's. A plain-`http`
-    /// page cannot sign out of an `https` site (anyone on the network can forge that page).
+    /// page cannot sign out of an `https` site, even one listed in `CFCOOKIE_ALLOWED_ORIGINS`
+    /// (anyone on the network path can forge that page).
     fn cross_site(&self, headers: &HeaderMap) -> bool {
         let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let secure_site = self
+            .config
+            .resource
+            .template()
+            .1
+            .scheme()
+            .is_none_or(|s| s == "https");
         let trusted = origin.is_some_and(|o| {
-            self.config.allowed_origins.iter().any(|a| a == o) || self.own_origin(o)
+            let plain = o
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+            !(plain && secure_site)
+                && (self.config.allowed_origins.iter().any(|a| a == o) || self.own_origin(o))
         });
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         !trusted && (origin.is_some() || fetch_site == Some("cross-site"))
