@@ -193,7 +193,7 @@ settings! {
     JWKS_URL: "CFCOOKIE_JWKS_URL", [Endpoint], Text, Derived("issuer + `/.well-known/jwks.json`"), "override of the JWKS URL";
     CLIENT_IDS: "CFCOOKIE_CLIENT_IDS", [Endpoint], List, Required, "app client ids allowed";
     TOKEN_USE: "CFCOOKIE_TOKEN_USE", [Endpoint], Choice(&["access", "id"]), Value("access"), "which Cognito token is accepted";
-    TOKEN_LEEWAY: "CFCOOKIE_TOKEN_LEEWAY", [Endpoint], Seconds { min: 0, max: 300 }, Value("5"), "clock skew allowed on `exp`/`nbf` (a token past its `exp` still gets no cookies: they would be expired)";
+    TOKEN_LEEWAY: "CFCOOKIE_TOKEN_LEEWAY", [Endpoint], Seconds { min: 0, max: 300 }, Value("5"), "clock skew allowed on `exp`/`nbf`/`iat` (a token past its `exp` still gets no cookies: they would be expired; one issued later than now plus this is refused)";
     REQUIRED_GROUPS: "CFCOOKIE_REQUIRED_GROUPS", [Endpoint], List, DefaultValue::None, "any one suffices (else 403)";
     REQUIRED_SCOPES: "CFCOOKIE_REQUIRED_SCOPES", [Endpoint], List, DefaultValue::None, "all required (else 403)";
     RESOURCE: "CFCOOKIE_RESOURCE", [Endpoint], Text, Value("https://{host}/*"), "resource template: `{host}`, `{sub}`, `{username}`, `{client_id}`; a claim must be one path segment of letters, digits, `-`, `_` (else 403 `unsafe_claim`), or hashed: `{username:sha256}`; a claim placeholder must fill a whole segment (`/` before it, `/` or the end after it) and other placeholders are refused";
@@ -202,7 +202,7 @@ settings! {
     COOKIE_DOMAIN: "CFCOOKIE_COOKIE_DOMAIN", [Endpoint], Text, DefaultValue::None, "`Domain` attribute (unset: host-only cookies)";
     COOKIE_PATH: "CFCOOKIE_COOKIE_PATH", [Endpoint], Text, Value("/"), "`Path` attribute";
     SAME_SITE: "CFCOOKIE_SAME_SITE", [Endpoint], Choice(&["Strict", "Lax", "None"]), Value("Lax"), "`SameSite` attribute";
-    ALLOWED_ORIGINS: "CFCOOKIE_ALLOWED_ORIGINS", [Endpoint], List, DefaultValue::None, "CORS allow-list (exact origins); also the origins allowed to sign out, besides the site's own (`scheme://host` of `CFCOOKIE_ALLOWED_HOSTS` and of the resource template); `null` is refused";
+    ALLOWED_ORIGINS: "CFCOOKIE_ALLOWED_ORIGINS", [Endpoint], List, DefaultValue::None, "CORS allow-list (exact origins); also the origins allowed to sign out, besides the site's own (`scheme://host` of `CFCOOKIE_ALLOWED_HOSTS` and of the resource template), an `http://` one never for an `https` site; `null` is refused";
     TOKEN_HEADER: "CFCOOKIE_TOKEN_HEADER", [Endpoint], Text, DefaultValue::None, "extra header carrying the token (CloudFront OAC overwrites `Authorization`)";
     HASH_ALGORITHM: "CFCOOKIE_HASH_ALGORITHM", [Endpoint], Choice(&["SHA1", "SHA256"]), Value("SHA1"), "signature digest";
     SIGNATURE_CACHE_SECONDS: "CFCOOKIE_SIGNATURE_CACHE_SECONDS", [Endpoint], Seconds { min: 0, max: 3600 }, Value("0"), "reuse signatures of identical policies: cookie expiry is rounded down to this granularity (never past the token's `exp`); 0 is off (see [docs/ecdsa.md](docs/ecdsa.md))";
