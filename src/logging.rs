@@ -7,12 +7,8 @@ pub fn init_json() {
     cfcookie_rotator::logging::init_json(true);
 }
 
-/// Human-readable lines on stderr for the CLI (default warn).
+/// Human-readable lines on stderr for the CLI (default warn), the HTTP and Lambda crates capped
+/// at info as in the Lambdas (`cfcookie rotate` runs the canary and the SDK in process).
 pub fn init_cli() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    cfcookie_rotator::logging::init_text("warn");
 }

@@ -193,16 +193,16 @@ settings! {
     JWKS_URL: "CFCOOKIE_JWKS_URL", [Endpoint], Text, Derived("issuer + `/.well-known/jwks.json`"), "override of the JWKS URL";
     CLIENT_IDS: "CFCOOKIE_CLIENT_IDS", [Endpoint], List, Required, "app client ids allowed";
     TOKEN_USE: "CFCOOKIE_TOKEN_USE", [Endpoint], Choice(&["access", "id"]), Value("access"), "which Cognito token is accepted";
-    TOKEN_LEEWAY: "CFCOOKIE_TOKEN_LEEWAY", [Endpoint], Seconds { min: 0, max: 300 }, Value("5"), "clock skew allowed on `exp`/`nbf` (a token past its `exp` still gets no cookies: they would be expired)";
+    TOKEN_LEEWAY: "CFCOOKIE_TOKEN_LEEWAY", [Endpoint], Seconds { min: 0, max: 300 }, Value("5"), "clock skew allowed on `exp`/`nbf`/`iat` (a token past its `exp` still gets no cookies: they would be expired; one issued later than now plus this is refused)";
     REQUIRED_GROUPS: "CFCOOKIE_REQUIRED_GROUPS", [Endpoint], List, DefaultValue::None, "any one suffices (else 403)";
     REQUIRED_SCOPES: "CFCOOKIE_REQUIRED_SCOPES", [Endpoint], List, DefaultValue::None, "all required (else 403)";
-    RESOURCE: "CFCOOKIE_RESOURCE", [Endpoint], Text, Value("https://{host}/*"), "resource template: `{host}`, `{sub}`, `{username}`, `{client_id}`; a claim must be one path segment of letters, digits, `-`, `_` (else 403 `unsafe_claim`), or hashed: `{username:sha256}`; other placeholders are refused";
+    RESOURCE: "CFCOOKIE_RESOURCE", [Endpoint], Text, Value("https://{host}/*"), "resource template: `{host}`, `{sub}`, `{username}`, `{client_id}`; a claim must be one path segment of letters, digits, `-`, `_` (else 403 `unsafe_claim`), or hashed: `{username:sha256}`; a claim placeholder must fill a whole segment (`/` before it, `/` or the end after it) and other placeholders are refused";
     RESOURCE_PARAMETER: "CFCOOKIE_RESOURCE_PARAMETER", [Endpoint], Text, DefaultValue::None, "SSM parameter holding the resource template, read at start-up instead of `CFCOOKIE_RESOURCE` and again with every key refresh (a changed value must pass the start-up checks; infra: the distribution's domain is not known when the function is created)";
     ALLOWED_HOSTS: "CFCOOKIE_ALLOWED_HOSTS", [Endpoint], List, DefaultValue::None, "hosts `{host}` may take, exactly (`host:port` only matches an entry with that port); required when the template uses `{host}`";
     COOKIE_DOMAIN: "CFCOOKIE_COOKIE_DOMAIN", [Endpoint], Text, DefaultValue::None, "`Domain` attribute (unset: host-only cookies)";
     COOKIE_PATH: "CFCOOKIE_COOKIE_PATH", [Endpoint], Text, Value("/"), "`Path` attribute";
     SAME_SITE: "CFCOOKIE_SAME_SITE", [Endpoint], Choice(&["Strict", "Lax", "None"]), Value("Lax"), "`SameSite` attribute";
-    ALLOWED_ORIGINS: "CFCOOKIE_ALLOWED_ORIGINS", [Endpoint], List, DefaultValue::None, "CORS allow-list (exact origins); also the origins allowed to sign out";
+    ALLOWED_ORIGINS: "CFCOOKIE_ALLOWED_ORIGINS", [Endpoint], List, DefaultValue::None, "CORS allow-list (exact origins); also the origins allowed to sign out, besides the site's own (`scheme://host` of `CFCOOKIE_ALLOWED_HOSTS` and of the resource template), an `http://` one never for an `https` site; `null` is refused";
     TOKEN_HEADER: "CFCOOKIE_TOKEN_HEADER", [Endpoint], Text, DefaultValue::None, "extra header carrying the token (CloudFront OAC overwrites `Authorization`)";
     HASH_ALGORITHM: "CFCOOKIE_HASH_ALGORITHM", [Endpoint], Choice(&["SHA1", "SHA256"]), Value("SHA1"), "signature digest";
     SIGNATURE_CACHE_SECONDS: "CFCOOKIE_SIGNATURE_CACHE_SECONDS", [Endpoint], Seconds { min: 0, max: 3600 }, Value("0"), "reuse signatures of identical policies: cookie expiry is rounded down to this granularity (never past the token's `exp`); 0 is off (see [docs/ecdsa.md](docs/ecdsa.md))";
@@ -214,6 +214,8 @@ settings! {
     LISTEN: "CFCOOKIE_LISTEN", [Serve, Dev], Text, Value("127.0.0.1:8080"), "listen address (`--listen`); `--dev` refuses a non-loopback one unless `--dev-allow-remote`";
     METRICS_LISTEN: "CFCOOKIE_METRICS_LISTEN", [Serve], Text, DefaultValue::None, "opt-in listen address for Prometheus text at `/metrics` (`--metrics-listen`), separate from the public listener; see `docs/metrics.md`";
     HEADER_TIMEOUT: "CFCOOKIE_HEADER_TIMEOUT", [Serve, Dev], Seconds { min: 1, max: 300 }, Value("10"), "a connection that has not sent a whole request head this long after opening, or after its last response, is closed (slowloris)";
+    MAX_CONNECTIONS: "CFCOOKIE_MAX_CONNECTIONS", [Serve], Integer { min: 1, max: 1_000_000 }, Value("512"), "open connections `serve` holds in all (`--max-connections`); lowered at start-up to the open-file limit less 32; one more is closed at once, unanswered";
+    MAX_CONNECTIONS_PER_IP: "CFCOOKIE_MAX_CONNECTIONS_PER_IP", [Serve], Integer { min: 1, max: 1_000_000 }, Value("32"), "open connections `serve` holds from one client address (`--max-connections-per-ip`); one more is closed at once; behind a proxy every client has the proxy's address, so raise it to `CFCOOKIE_MAX_CONNECTIONS`";
     DEV_ALLOW_REMOTE: "CFCOOKIE_DEV_ALLOW_REMOTE", [Dev], Bool, Value("false"), "let `serve --dev` listen beyond loopback (`--dev-allow-remote`); sign-in still answers loopback callers only";
     DEV_GROUPS: "CFCOOKIE_DEV_GROUPS", [Dev], List, Value("subscribers"), "the only groups the dev sign-in grants";
     PYTHON: "CFCOOKIE_PYTHON", [Tests], Text, Value("python3"), "the Python that runs the AWS emulator in tests";

@@ -102,8 +102,15 @@ impl EndpointConfig {
             required_scopes: env.list(&config::REQUIRED_SCOPES),
         };
         let resource = env.required(&config::RESOURCE)?;
-        let template = ResourceTemplate::parse(&resource)
-            .map_err(|e| ConfigError::new(&config::RESOURCE, e))?;
+        // The hosts read the template from CFCOOKIE_RESOURCE_PARAMETER into CFCOOKIE_RESOURCE; an
+        // error names the setting the operator wrote it in.
+        let source = if env.is_set(&config::RESOURCE_PARAMETER) {
+            &config::RESOURCE_PARAMETER
+        } else {
+            &config::RESOURCE
+        };
+        let template =
+            ResourceTemplate::parse(&resource).map_err(|e| ConfigError::new(source, e))?;
         let allowed_hosts: Vec<String> = env
             .list(&config::ALLOWED_HOSTS)
             .into_iter()
@@ -114,7 +121,19 @@ impl EndpointConfig {
         }
         Policy::new(template.sample(), 1)
             .validate()
-            .map_err(|e| ConfigError::new(&config::RESOURCE, e.to_string()))?;
+            .map_err(|e| ConfigError::new(source, e.to_string()))?;
+        let allowed_origins = env.list(&config::ALLOWED_ORIGINS);
+        // Sandboxed iframes, `data:` and `file:` pages all send `Origin: null`: trusting it
+        // trusts every one of them.
+        if allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case("null"))
+        {
+            return Err(ConfigError::new(
+                &config::ALLOWED_ORIGINS,
+                "holds \"null\", the origin of sandboxed frames and local files: any page can send it; list real origins only",
+            ));
+        }
         let same_site: SameSite = env.choice(&config::SAME_SITE)?.parse().map_err(
             |e: cfcookie_signer::UnknownSameSite| {
                 ConfigError::new(&config::SAME_SITE, e.to_string())
@@ -139,7 +158,7 @@ impl EndpointConfig {
             resource: SharedResource::new(resource, template),
             allowed_hosts,
             cookie,
-            allowed_origins: env.list(&config::ALLOWED_ORIGINS),
+            allowed_origins,
             token_header: env
                 .text(&config::TOKEN_HEADER)
                 .map(|h| h.to_ascii_lowercase()),
@@ -191,6 +210,7 @@ impl ResourceTemplate {
     /// Parses a template; the error says which placeholder is wrong.
     pub fn parse(template: &str) -> Result<ResourceTemplate, String> {
         let mut parts = Vec::new();
+        let mut claims = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find(['{', '}']) {
             if rest[open..].starts_with('}') {
@@ -228,13 +248,57 @@ impl ResourceTemplate {
                     ))
                 }
             };
+            if matches!(part, Part::Claim { .. }) {
+                claims.push((parts.len(), inner.to_owned()));
+            }
             parts.push(part);
             rest = &rest[close + 1..];
         }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
         }
+        // A claim not closed off by `/` on both sides widens access: `/u/{username}*` lets bob's
+        // cookies match `/u/bobby/…`, and `{a}{b}` makes ("ab", "c") and ("a", "bc") one path.
+        for (at, inner) in claims {
+            let left = at.checked_sub(1).and_then(|i| parts.get(i));
+            let left_ok = matches!(left, Some(Part::Text(t)) if t.ends_with('/'));
+            let right_ok = match parts.get(at + 1) {
+                None => true,
+                Some(Part::Text(t)) => t.starts_with('/'),
+                Some(_) => false,
+            };
+            if !(left_ok && right_ok) {
+                return Err(format!(
+                    "{{{inner}}} must be a whole path segment: '/' before it, and '/' or the end of the template after it (as in /users/{{{inner}}}/*); otherwise one user's cookies match another's paths"
+                ));
+            }
+        }
         Ok(ResourceTemplate { parts })
+    }
+
+    /// The scheme of the template (`https`), lower-case, when it is written out.
+    fn scheme(&self) -> Option<String> {
+        match self.parts.first() {
+            Some(Part::Text(t)) => t
+                .split_once("://")
+                .map(|(scheme, _)| scheme.to_ascii_lowercase()),
+            _ => None,
+        }
+    }
+
+    /// The template's host when it is written out (`https://media.example.com/…`), lower-case;
+    /// `None` for `{host}` or a wildcard host.
+    fn literal_host(&self) -> Option<String> {
+        let Some(Part::Text(t)) = self.parts.first() else {
+            return None;
+        };
+        let (_, after) = t.split_once("://")?;
+        let host = match after.split_once('/') {
+            Some((host, _)) => host,
+            None if self.parts.len() == 1 => after,
+            None => return None,
+        };
+        clean_host(host)
     }
 
     fn uses_host(&self) -> bool {
@@ -625,24 +689,47 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
     }
 
     /// Whether a browser sent this request on behalf of another site: an `Origin` that is
-    /// neither allowed nor this host, or `Sec-Fetch-Site: cross-site` without an allowed
+    /// neither allowed nor the site's own, or `Sec-Fetch-Site: cross-site` without an allowed
     /// `Origin`. Requests without either header (curl, backends) are not browsers' and pass.
+    ///
+    /// "The site's own" is `scheme://host` for a host of `CFCOOKIE_ALLOWED_HOSTS` or the
+    /// template's literal host, with the template's scheme: not the request's Host, which behind
+    /// CloudFront is the origin's (the Lambda function URL's), never the site's. A plain-`http`
+    /// page cannot sign out of an `https` site, even one listed in `CFCOOKIE_ALLOWED_ORIGINS`
+    /// (anyone on the network path can forge that page).
     fn cross_site(&self, headers: &HeaderMap) -> bool {
         let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(clean_host);
+        let secure_site = self
+            .config
+            .resource
+            .template()
+            .1
+            .scheme()
+            .is_none_or(|s| s == "https");
         let trusted = origin.is_some_and(|o| {
-            self.config.allowed_origins.iter().any(|a| a == o)
-                || host.as_deref().is_some_and(|h| {
-                    o.strip_prefix("https://")
-                        .or_else(|| o.strip_prefix("http://"))
-                        .is_some_and(|rest| rest.eq_ignore_ascii_case(h))
-                })
+            let plain = o
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+            !(plain && secure_site)
+                && (self.config.allowed_origins.iter().any(|a| a == o) || self.own_origin(o))
         });
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         !trusted && (origin.is_some() || fetch_site == Some("cross-site"))
+    }
+
+    /// Whether `origin` is `scheme://host` of the site itself (see [`Self::cross_site`]).
+    fn own_origin(&self, origin: &str) -> bool {
+        let template = self.config.resource.template();
+        let template = &template.1;
+        let scheme = template.scheme().unwrap_or_else(|| "https".to_owned());
+        let Some(host) = origin
+            .to_ascii_lowercase()
+            .strip_prefix(&format!("{scheme}://"))
+            .and_then(clean_host)
+        else {
+            return false;
+        };
+        self.config.allowed_hosts.contains(&host) || template.literal_host() == Some(host)
     }
 
     fn remove_route(&self, method: &Method, headers: &HeaderMap) -> Response<String> {
@@ -711,9 +798,14 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                     "GET, HEAD, OPTIONS"
                 }),
             );
+            // Behind Origin Access Control CloudFront requires `x-amz-content-sha256` on a POST
+            // to a Lambda function URL ("Restrict access to an AWS Lambda function URL origin",
+            // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html),
+            // and a fetch that sends it (or a JSON Content-Type) is preflighted.
+            const ALLOWED: &str = "authorization, content-type, x-amz-content-sha256";
             let allow = match &self.config.token_header {
-                Some(extra) => format!("authorization, {extra}"),
-                None => "authorization".to_owned(),
+                Some(extra) => format!("{ALLOWED}, {extra}"),
+                None => ALLOWED.to_owned(),
             };
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);

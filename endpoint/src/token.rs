@@ -2,7 +2,8 @@
 //! chosen by `kid` from the pool's JWKS (cached; an unknown kid refetches at most once per
 //! 10 s, and concurrent requests share one fetch); `iss`; `token_use`; `client_id` (access
 //! tokens) or `aud` (id tokens) in the allow-list; `exp`/`nbf` with leeway; optional groups
-//! (`cognito:groups`) and scopes.
+//! (`cognito:groups`) and scopes. One check more than aws-jwt-verify: an `iat` later than now
+//! plus the leeway is refused (docs/decisions/0004-future-iat.md).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,6 +48,9 @@ pub enum TokenError {
     /// `nbf` is in the future.
     #[error("token not yet valid")]
     NotYetValid,
+    /// `iat` is later than now plus the leeway: the issuer's clock and ours disagree.
+    #[error("token issued in the future")]
+    IssuedInFuture,
     /// A claim has the wrong value.
     #[error("{0}")]
     Claim(String),
@@ -240,6 +244,8 @@ struct RawClaims {
     aud: Option<serde_json::Value>,
     exp: Option<i64>,
     nbf: Option<i64>,
+    /// A number, as aws-jwt-verify requires (it may carry a fraction).
+    iat: Option<f64>,
     username: Option<String>,
     #[serde(rename = "cognito:username")]
     cognito_username: Option<String>,
@@ -427,6 +433,12 @@ impl<F: JwksFetcher> CognitoVerifier<F> {
         if let Some(nbf) = raw.nbf {
             if now.saturating_add(leeway) < nbf {
                 return Err(TokenError::NotYetValid);
+            }
+        }
+        // Cognito's tokens carry no `nbf`: `iat` is their start (docs/decisions/0004).
+        if let Some(iat) = raw.iat {
+            if iat > now.saturating_add(leeway) as f64 {
+                return Err(TokenError::IssuedInFuture);
             }
         }
         let sub = raw.sub.ok_or_else(|| TokenError::Claim("no sub".into()))?;

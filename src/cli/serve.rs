@@ -21,6 +21,13 @@ pub struct ServeArgs {
     /// previous response) before it is closed [default: 10].
     #[arg(long, env = "CFCOOKIE_HEADER_TIMEOUT", value_parser = super::number_setting(&config::HEADER_TIMEOUT))]
     pub header_timeout: Option<u64>,
+    /// Open connections held in all; one more is closed at once [default: 512, lowered to the
+    /// open-file limit less 32].
+    #[arg(long, env = "CFCOOKIE_MAX_CONNECTIONS", value_parser = super::number_setting(&config::MAX_CONNECTIONS))]
+    pub max_connections: Option<u64>,
+    /// Open connections held from one client address; one more is closed at once [default: 32].
+    #[arg(long, env = "CFCOOKIE_MAX_CONNECTIONS_PER_IP", value_parser = super::number_setting(&config::MAX_CONNECTIONS_PER_IP))]
+    pub max_connections_per_ip: Option<u64>,
     /// Serve Prometheus text at /metrics on this address (a listener of its own, so the public
     /// one never exposes it). Not with --dev.
     #[arg(long, env = "CFCOOKIE_METRICS_LISTEN", conflicts_with = "dev")]
@@ -54,12 +61,22 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
     rt.block_on(async {
         let env = Env::from_process();
         cfcookie_endpoint::wiring::warn_unknown_settings(&env);
-        let header_timeout = match args.header_timeout {
-            Some(s) => s,
+        let setting = |flag: Option<u64>, setting: &config::Setting| match flag {
+            Some(v) => Ok(v),
             None => env
-                .number(&config::HEADER_TIMEOUT)
-                .map_err(|e| CliError::input(e.to_string()))?,
+                .number(setting)
+                .map_err(|e| CliError::input(e.to_string())),
         };
+        let header_timeout = setting(args.header_timeout, &config::HEADER_TIMEOUT)?;
+        let connections = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let mut limits =
+            crate::serve::Limits::with_header_timeout(Duration::from_secs(header_timeout));
+        limits.max_connections =
+            connections(setting(args.max_connections, &config::MAX_CONNECTIONS)?);
+        limits.max_connections_per_ip = connections(setting(
+            args.max_connections_per_ip,
+            &config::MAX_CONNECTIONS_PER_IP,
+        )?);
         if args.dev {
             let mut options = crate::dev::DevOptions::new(args.state_dir.clone(), &env)
                 .map_err(|e| CliError::input(e.to_string()))?;
@@ -108,12 +125,22 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
                 .local_addr()
                 .map_err(|e| CliError::input(e.to_string()))?
         );
+        let fd_limit = crate::serve::open_files_limit();
+        let fitted = limits.fitted_to(fd_limit);
+        if fitted != limits {
+            tracing::warn!(
+                open_files = fd_limit,
+                max_connections = fitted.max_connections,
+                max_connections_per_ip = fitted.max_connections_per_ip,
+                "connection limits lowered to fit the open-file limit"
+            );
+        }
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         crate::serve::run_on_threads(
             listener,
             crate::serve::router(endpoint),
             crate::serve::shutdown_signal(),
-            Duration::from_secs(header_timeout),
+            fitted,
             threads,
         )
         .await

@@ -964,7 +964,7 @@ async fn cors_only_for_allowed_origins() {
         pre.headers()
             .get("access-control-allow-headers")
             .expect("acah"),
-        "authorization, x-cfcookie-token"
+        "authorization, content-type, x-amz-content-sha256, x-cfcookie-token"
     );
     let evil = ep
         .handle(

@@ -594,3 +594,461 @@ async fn the_issuer_refuses_a_bad_key_cache_ttl() {
         .to_string();
     assert!(err.contains("CFCOOKIE_KEY_CACHE_TTL"), "{err}");
 }
+
+/// The host a Lambda function URL answers on: what the endpoint sees as `Host` behind
+/// CloudFront (the behavior's origin is the function URL, and CloudFront sends the origin's
+/// domain as Host).
+const FUNCTION_URL_HOST: &str = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws";
+
+/// Behind CloudFront the Host is the function URL's, never the site's: a sign-out from the site
+/// itself is judged against the site's hosts (`CFCOOKIE_ALLOWED_HOSTS`, or the template's
+/// literal host), and still refused from a foreign origin, from the function URL's own origin,
+/// and from plain `http` when the site is `https`.
+#[tokio::test]
+async fn sign_out_behind_cloudfront_is_judged_by_the_site_not_the_host_header() {
+    let issuer = TokenMinter::new("kid-1");
+    let mut fixed = env(&[("CFCOOKIE_RESOURCE", "https://media.example.com/*")]);
+    fixed.remove("CFCOOKIE_ALLOWED_HOSTS");
+    for (what, e) in [("{host} template", env(&[])), ("fixed resource", fixed)] {
+        let (ep, _) = endpoint(&[&issuer], &e, NOW);
+        let from = |origin: &str| {
+            headers(&[
+                ("origin", origin),
+                ("host", FUNCTION_URL_HOST),
+                ("sec-fetch-site", "same-origin"),
+                (
+                    "x-amz-content-sha256",
+                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                ),
+            ])
+        };
+        let (s, b, cookies) = call(
+            &ep,
+            Method::POST,
+            "/cookie/remove",
+            &from("https://media.example.com"),
+        )
+        .await;
+        assert_eq!((s, cookies.len()), (200, 5), "{what}: {b}");
+        let (s, _, _) = call(
+            &ep,
+            Method::POST,
+            "/cookie/remove",
+            &from("https://MEDIA.example.com"),
+        )
+        .await;
+        assert_eq!(s, 200, "{what}: an origin's host is case-insensitive");
+        for foreign in [
+            "https://evil.example",
+            "https://media.example.com.evil.example",
+            &format!("https://{FUNCTION_URL_HOST}"),
+            "http://media.example.com",
+            "null",
+        ] {
+            let (s, b, cookies) = call(&ep, Method::POST, "/cookie/remove", &from(foreign)).await;
+            assert_eq!(
+                (s, b["error"].as_str()),
+                (403, Some("cross_site")),
+                "{what}: {foreign}"
+            );
+            assert!(cookies.is_empty());
+        }
+    }
+    // Listed or not, a plain-http page does not sign out of an https site.
+    let (ep, _) = endpoint(
+        &[&issuer],
+        &env(&[(
+            "CFCOOKIE_ALLOWED_ORIGINS",
+            "https://app.example.com, http://app.example.com",
+        )]),
+        NOW,
+    );
+    for (origin, want) in [
+        ("https://app.example.com", 200),
+        ("http://app.example.com", 403),
+    ] {
+        let h = headers(&[("origin", origin), ("host", FUNCTION_URL_HOST)]);
+        let (s, _, _) = call(&ep, Method::POST, "/cookie/remove", &h).await;
+        assert_eq!(s, want, "{origin}");
+    }
+}
+
+/// An app on an allowed origin signs out with `fetch(..., {method: "POST", headers:
+/// {"x-amz-content-sha256": ...}})`: CloudFront's OAC requires that header on a POST to a
+/// function URL, and the header makes the browser preflight, which must allow it.
+#[tokio::test]
+async fn the_sign_out_preflight_allows_the_oac_payload_hash_header() {
+    let issuer = TokenMinter::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let r = ep
+        .handle(
+            &Method::OPTIONS,
+            "/cookie/remove",
+            &headers(&[
+                ("origin", "https://app.example.com"),
+                ("host", FUNCTION_URL_HOST),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "x-amz-content-sha256, content-type",
+                ),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 204);
+    let allowed = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    assert!(allowed("access-control-allow-methods").contains("post"));
+    let allowed_headers: Vec<String> = allowed("access-control-allow-headers")
+        .split(',')
+        .map(|h| h.trim().to_owned())
+        .collect();
+    for h in ["x-amz-content-sha256", "content-type", "authorization"] {
+        assert!(
+            allowed_headers.iter().any(|a| a == h),
+            "{h} not in {allowed_headers:?}"
+        );
+    }
+}
+
+/// A claim that does not fill a whole path segment widens access: with `/u/{username}*`,
+/// bob's cookies match `/u/bobby/…`; with `{a}{b}`, two users' values can join into one path.
+/// Such templates are refused at start-up, naming the setting.
+#[test]
+fn claims_must_fill_whole_path_segments() {
+    for template in [
+        "https://media.example.com/u/{username}*",
+        "https://media.example.com/u/{username:sha256}*",
+        "https://media.example.com/u/{sub}{username}/*",
+        "https://media.example.com/u/x{sub}/*",
+        "https://media.example.com/u/{sub}.jpg",
+        "https://media.example.com/u/{sub}-*",
+        "https://{host}{sub}/*",
+        "https://{sub}.example.com/*",
+    ] {
+        let err = EndpointConfig::from_map(&env(&[("CFCOOKIE_RESOURCE", template)]))
+            .map(|_| ())
+            .expect_err(template)
+            .to_string();
+        assert!(
+            err.starts_with("CFCOOKIE_RESOURCE:") && err.contains("whole path segment"),
+            "{template}: {err}"
+        );
+    }
+    for template in [
+        "https://media.example.com/u/{username}/*",
+        "https://media.example.com/u/{username}",
+        "https://media.example.com/{client_id}/{sub}/*",
+        "https://{host}/u/{username:sha256}/*",
+    ] {
+        assert!(
+            EndpointConfig::from_map(&env(&[("CFCOOKIE_RESOURCE", template)])).is_ok(),
+            "{template}"
+        );
+    }
+}
+
+/// `Origin: null` is sent by sandboxed frames, `data:` and `file:` pages: any page can send it,
+/// so allowing it allows everyone. Refused at start-up.
+#[test]
+fn a_null_allowed_origin_is_refused_at_start_up() {
+    for origins in ["null", "https://app.example.com, null", "NULL"] {
+        let err = EndpointConfig::from_map(&env(&[("CFCOOKIE_ALLOWED_ORIGINS", origins)]))
+            .map(|_| ())
+            .expect_err(origins)
+            .to_string();
+        assert!(
+            err.starts_with("CFCOOKIE_ALLOWED_ORIGINS:"),
+            "{origins}: {err}"
+        );
+    }
+}
+
+/// A token issued after now plus the leeway means the issuer's clock and ours disagree: refused
+/// (docs/decisions/0004-future-iat.md). A non-numeric `iat` is malformed, as aws-jwt-verify has it.
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_refused() {
+    let issuer = TokenMinter::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[("CFCOOKIE_TOKEN_LEEWAY", "5")]), NOW);
+    let with_iat = |iat: Value| {
+        let t = issuer.with_claims(|c| {
+            c.insert("iat".into(), iat);
+        });
+        headers(&[
+            ("authorization", &bearer(&issuer, Some(t))),
+            ("host", "media.example.com"),
+        ])
+    };
+    for iat in [json!(NOW - 60), json!(NOW + 5), json!(NOW as f64 + 4.5)] {
+        let (s, b, _) = get(&ep, &with_iat(iat.clone())).await;
+        assert_eq!(s, 200, "iat {iat}: {b}");
+    }
+    for (iat, why) in [
+        (json!(NOW + 6), "issued in the future"),
+        (json!(NOW + 86_400), "issued in the future"),
+        (json!("1795341600"), "malformed"),
+    ] {
+        let (s, b, cookies) = get(&ep, &with_iat(iat.clone())).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (401, Some("invalid_token")),
+            "iat {iat}: {b}"
+        );
+        assert!(
+            b["message"].as_str().unwrap_or_default().contains(why),
+            "iat {iat}: {b}"
+        );
+        assert!(cookies.is_empty());
+    }
+}
+
+/// A `cfcookie serve` child (a key file, no JWKS), killed when dropped.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// `serve` with these extra settings, run through `wrapper` (e.g. `prlimit`) if given.
+    fn start(settings: &[(&str, &str)], wrapper: &[&str]) -> Served {
+        let key = root().join("signer/tests/data/rsa2048.pkcs8.pem");
+        let port = cfcookie_testing::emulator::free_port();
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("serve.log");
+        let binary = env!("CARGO_BIN_EXE_cfcookie");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => std::process::Command::new(binary),
+        };
+        let child = command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .envs(env(&[]))
+            .env("CFCOOKIE_KEY_FILE", &key)
+            .env("CFCOOKIE_KEY_PAIR_ID", "K2JCJMDEHXQW5F")
+            .env("CFCOOKIE_JWKS_URL", "http://127.0.0.1:9/unreachable")
+            .envs(settings.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
+            .spawn()
+            .expect("serve");
+        let served = Served {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        cfcookie_testing::emulator::wait_for_port(port, "cfcookie serve", Duration::from_secs(20));
+        served
+    }
+
+    /// A connection to the server from the loopback address `from` (127.0.0.2 is another
+    /// client to the server than 127.0.0.1).
+    async fn connect_from(&self, from: &str) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{from}:0").parse().expect("address"))
+            .expect("bind");
+        let stream = socket
+            .connect(format!("127.0.0.1:{}", self.port).parse().expect("address"))
+            .await
+            .expect("connect");
+        let stream = stream.into_std().expect("std");
+        stream.set_nonblocking(false).expect("blocking");
+        stream
+    }
+
+    /// `GET /cookie` (no token) from `from`: the status line, or a panic if none arrives within
+    /// `bound`.
+    async fn status_from(&self, from: &str, bound: Duration) -> String {
+        let mut s = self.connect_from(from).await;
+        s.write_all(
+            b"GET /cookie HTTP/1.1\r\nHost: media.example.com\r\nConnection: close\r\n\r\n",
+        )
+        .expect("write");
+        status_line(s, bound, from)
+    }
+
+    /// `n` idle connections from `from`, each still open after a while: the server took them
+    /// all. (A connection it has not yet seen close, such as the start-up probe, may still hold
+    /// a place for a moment; then they are opened again.)
+    async fn hold(&self, from: &str, n: usize) -> Vec<TcpStream> {
+        for _ in 0..10 {
+            let mut held = Vec::new();
+            for _ in 0..n {
+                held.push(self.connect_from(from).await);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let open = held.iter_mut().all(|s| {
+                s.set_nonblocking(true).expect("nonblocking");
+                let still = matches!(s.read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+                s.set_nonblocking(false).expect("blocking");
+                still
+            });
+            if open {
+                return held;
+            }
+        }
+        panic!("{n} connections from {from} were never all held at once");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The first line the server answers on `s`, within `bound`.
+fn status_line(mut s: TcpStream, bound: Duration, what: &str) -> String {
+    s.set_read_timeout(Some(bound)).expect("timeout");
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "{what}: closed without an answer after {:?}",
+                started.elapsed()
+            ),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{what}: no answer within {:?} ({e})", started.elapsed()),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// One client address may hold `CFCOOKIE_MAX_CONNECTIONS_PER_IP` idle connections and no more:
+/// the next is closed at once (long before the header timeout), and another address is still
+/// served. Over `CFCOOKIE_MAX_CONNECTIONS` in all, every new connection is closed at once until
+/// one ends.
+#[tokio::test]
+async fn serve_closes_connections_over_its_limits_at_once() {
+    let served = Served::start(
+        &[
+            ("CFCOOKIE_HEADER_TIMEOUT", "60"),
+            ("CFCOOKIE_MAX_CONNECTIONS", "6"),
+            ("CFCOOKIE_MAX_CONNECTIONS_PER_IP", "4"),
+        ],
+        &[],
+    );
+    let mut held = served.hold("127.0.0.1", 4).await;
+    // Far below the 60 s header timeout: only the limit closes it this soon.
+    let bound = Duration::from_secs(5);
+    closed_within(
+        served.connect_from("127.0.0.1").await,
+        bound,
+        "a fifth connection from one address",
+    );
+    let status = served.status_from("127.0.0.2", bound).await;
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    held.extend(served.hold("127.0.0.2", 2).await);
+    closed_within(
+        served.connect_from("127.0.0.3").await,
+        bound,
+        "a seventh connection in all",
+    );
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = served.status_from("127.0.0.3", bound).await;
+    assert!(
+        status.starts_with("HTTP/1.1 401"),
+        "once a place is free: {status}"
+    );
+    let log = served.log();
+    assert!(
+        log.contains("CFCOOKIE_MAX_CONNECTIONS_PER_IP") && log.contains("suppressed"),
+        "no warning about the closed connections: {log}"
+    );
+}
+
+/// With few file descriptors (`prlimit --nofile=64`), 60 idle sockets from one client used to
+/// exhaust them: `accept` failed every 50 ms (each failure logged) and a valid request from
+/// anyone else waited in the listen queue until the idle ones timed out. Now the total is fitted
+/// to the descriptors and one address holds at most its share, so the request is answered at
+/// once and `accept` never fails.
+#[tokio::test]
+async fn serve_keeps_answering_when_idle_sockets_would_exhaust_its_descriptors() {
+    crate::util::require("prlimit", &["--version"]);
+    let served = Served::start(
+        &[
+            ("CFCOOKIE_HEADER_TIMEOUT", "60"),
+            ("CFCOOKIE_MAX_CONNECTIONS_PER_IP", "16"),
+        ],
+        &["prlimit", "--nofile=64", "--"],
+    );
+    let mut idle = Vec::new();
+    for _ in 0..60 {
+        idle.push(served.connect_from("127.0.0.1").await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let status = served
+        .status_from("127.0.0.2", Duration::from_secs(3))
+        .await;
+    let took = started.elapsed();
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    eprintln!("answered in {took:?} beside 60 idle sockets under --nofile=64");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(idle);
+    let log = served.log();
+    assert!(
+        log.contains("connection limits lowered"),
+        "the total was not fitted to the descriptors: {log}"
+    );
+    let failures = log.lines().filter(|l| l.contains("accept failed")).count();
+    assert!(failures <= 2, "{failures} accept failures logged: {log}");
+}
+
+/// A request head is read into at most 32 KiB: a bigger one is refused with 431 (never a 500,
+/// never read on into memory), while a head holding a 16 KiB token still reaches the endpoint.
+#[tokio::test]
+async fn serve_refuses_an_oversized_request_head_with_431() {
+    let served = Served::start(&[], &[]);
+    let mut s = served.connect_from("127.0.0.1").await;
+    let head = format!(
+        "GET /cookie HTTP/1.1\r\nHost: media.example.com\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(40 * 1024)
+    );
+    // The server may stop reading (and close) before the whole head is written.
+    let _ = s.write_all(head.as_bytes());
+    let status = status_line(s, Duration::from_secs(5), "an oversized head");
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+    let mut s = served.connect_from("127.0.0.1").await;
+    let head = format!(
+        "GET /cookie HTTP/1.1\r\nHost: media.example.com\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(16 * 1024)
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let status = status_line(s, Duration::from_secs(5), "a 16 KiB token");
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    // A head that never ends is not buffered on: 431 once 32 KiB are in (the header timeout,
+    // 10 s, is far off).
+    let mut s = served.connect_from("127.0.0.1").await;
+    s.write_all(b"GET /cookie HTTP/1.1\r\nHost: media.example.com\r\nX-Pad: ")
+        .expect("write");
+    for _ in 0..40 {
+        if s.write_all(&[b'a'; 1024]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = status_line(s, Duration::from_secs(5), "an endless head");
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+}

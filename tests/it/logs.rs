@@ -1,4 +1,5 @@
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cfcookie_rotator::model::SecretValue;
@@ -21,6 +22,20 @@ fn pem_pieces(pem: &str) -> Vec<String> {
         .filter(|c| c.len() == 40)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect()
+}
+
+/// [`pem_pieces`] of the private key in the secret's AWSCURRENT version.
+async fn current_key_pieces(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> Vec<String> {
+    let value = sm
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .expect("value");
+    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
+        panic!("not a key")
+    };
+    pem_pieces(&v.private_key_pem)
 }
 
 fn scan(log: &str, secrets: &[String], what: &str) {
@@ -175,20 +190,213 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
         .env("RUST_LOG", "debug");
     let (code, out, err) = run(&mut rotate);
     assert_eq!(code, 0, "{err}");
-    let sm = aws_sdk_secretsmanager::Client::new(&aws);
-    let value = sm
-        .get_secret_value()
-        .secret_id(&b.secret)
-        .send()
-        .await
-        .expect("value");
-    let Ok(Some(v)) = SecretValue::parse(value.secret_string().expect("string")) else {
-        panic!("not a key")
-    };
-    let key_secrets = pem_pieces(&v.private_key_pem);
+    let key_secrets =
+        current_key_pieces(&aws_sdk_secretsmanager::Client::new(&aws), &b.secret).await;
     scan(
         &format!("{out}\n{err}"),
         &key_secrets,
         "cfcookie rotate (RUST_LOG=debug)",
+    );
+}
+
+/// Serves the test issuer's JWKS at `/jwks.json` and a canary at `/canary` that answers 200 and
+/// keeps the `Cookie` header it was sent (the cookies signed by the key under test).
+async fn jwks_and_canary(jwk: serde_json::Value) -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::routing::get;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&seen);
+    let app = axum::Router::new()
+        .route(
+            "/jwks.json",
+            get(move || {
+                let doc = serde_json::json!({ "keys": [jwk.clone()] }).to_string();
+                async move { doc }
+            }),
+        )
+        .route(
+            "/canary",
+            get(move |headers: http::HeaderMap| {
+                let kept = Arc::clone(&kept);
+                async move {
+                    if let Some(c) = headers.get("cookie").and_then(|v| v.to_str().ok()) {
+                        kept.lock().expect("lock").push(c.to_owned());
+                    }
+                    "ok"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+/// The values of the `CloudFront-*` cookies in `text` (Set-Cookie headers, a Cookie header, a
+/// Lambda response), but the key pair id, which is public.
+fn cookie_values(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["CloudFront-Policy=", "CloudFront-Signature="] {
+        for (at, _) in text.match_indices(name) {
+            let value: String = text[at + name.len()..]
+                .chars()
+                .take_while(|c| !matches!(c, ';' | '"' | ' ' | ',' | '\\'))
+                .collect();
+            if value.len() >= 16 {
+                out.push(value);
+            }
+        }
+    }
+    out
+}
+
+/// A live token for the test issuer (the shared claims are pinned to a fixed past instant).
+fn live_token(issuer: &crate::endpoint::TokenMinter) -> String {
+    let now = chrono::Utc::now().timestamp();
+    issuer.with_claims(|c| {
+        c.insert("iat".into(), serde_json::json!(now - 10));
+        c.insert("auth_time".into(), serde_json::json!(now - 10));
+        c.insert("exp".into(), serde_json::json!(now + 900));
+    })
+}
+
+/// Asserts that `log` holds none of `secrets` and no PEM armour line.
+fn scan_trace(log: &str, secrets: &[String], what: &str) {
+    assert!(
+        log.len() > 200,
+        "{what}: almost no log captured, the scan would prove nothing: {log}"
+    );
+    assert!(!secrets.is_empty(), "{what}: nothing to look for");
+    assert!(
+        !log.contains("-----BEGIN"),
+        "{what}: a PEM block is in the log"
+    );
+    for s in secrets {
+        assert!(
+            !log.contains(s.as_str()),
+            "{what}: the log at RUST_LOG=trace holds a secret ({}…)",
+            &s[..12]
+        );
+    }
+}
+
+/// At `RUST_LOG=trace` (every crate, the HTTP clients and servers included), no cookie value,
+/// token or PEM block reaches the output of `cfcookie rotate` (its canary sends the new key's
+/// cookies with ureq), of `cfcookie serve` answering a real token, or of the Lambda host doing
+/// the same.
+// Multi-threaded: the JWKS and canary server runs on this runtime while the test blocks on the
+// child processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_hold_no_cookie_token_or_key() {
+    let issuer = crate::endpoint::TokenMinter::new("kid-1");
+    let (base, canary_seen) = jwks_and_canary(issuer.jwk()).await;
+    let token = live_token(&issuer);
+    let mut token_secrets = vec![token.clone()];
+    token_secrets.extend(token.split('.').skip(1).map(str::to_owned));
+
+    // serve, one real /cookie.
+    let dir = tempfile::tempdir().expect("tmp");
+    let log_path = dir.path().join("serve.log");
+    let port = free_port();
+    let mut server = cfcookie()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(crate::endpoint::env(&[]))
+        .env(
+            "CFCOOKIE_KEY_FILE",
+            crate::util::root().join("signer/tests/data/rsa2048.pkcs8.pem"),
+        )
+        .env("CFCOOKIE_KEY_PAIR_ID", "K2JCJMDEHXQW5F")
+        .env("CFCOOKIE_JWKS_URL", format!("{base}/jwks.json"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::from(std::fs::File::create(&log_path).expect("log")))
+        .stderr(Stdio::from(
+            std::fs::File::options()
+                .append(true)
+                .open(&log_path)
+                .expect("log"),
+        ))
+        .spawn()
+        .expect("serve");
+    wait_for_port(port, "serve", Duration::from_secs(20));
+    let response = {
+        let (url, auth) = (
+            format!("http://127.0.0.1:{port}/cookie"),
+            format!("Bearer {token}"),
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut r = agent()
+                .get(&url)
+                .header("host", "media.example.com")
+                .header("authorization", &auth)
+                .call()
+                .expect("cookie");
+            let status = r.status().as_u16();
+            let set: Vec<String> = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().expect("ascii").to_owned())
+                .collect();
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            (status, set.join("\n"), body)
+        })
+        .await
+        .expect("request")
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(response.0, 200, "{}", response.2);
+    let mut secrets = cookie_values(&response.1);
+    assert_eq!(secrets.len(), 2, "{}", response.1);
+    secrets.extend(token_secrets.iter().cloned());
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    scan_trace(&log, &secrets, "cfcookie serve (RUST_LOG=trace)");
+
+    // The Lambda host, the same request as a function URL event.
+    let event =
+        std::fs::read_to_string(crate::util::root().join("tests/data/lambda/function_url.json"))
+            .expect("payload")
+            .replace("{{TOKEN}}", &token);
+    let jwks = format!("{base}/jwks.json");
+    let (response, log) = crate::lambda_host::invoke_once(
+        event,
+        &[("RUST_LOG", "trace"), ("CFCOOKIE_JWKS_URL", &jwks)],
+    )
+    .await;
+    assert!(response.contains("\"statusCode\":200"), "{response}");
+    let mut secrets = cookie_values(&response);
+    assert_eq!(secrets.len(), 2, "{response}");
+    secrets.extend(token_secrets.iter().cloned());
+    scan_trace(&log, &secrets, "cfcookie-endpoint Lambda (RUST_LOG=trace)");
+
+    // A rotation against the emulator whose canary fetches with the new key's cookies.
+    let emu = Emulator::start();
+    let aws = emu.sdk_config().await;
+    let b = bootstrap(&aws, "tracelogs").await;
+    let mut rotate = cfcookie();
+    rotate
+        .args(["rotate", "--secret-id", &b.secret])
+        .envs(emu.env())
+        .env("CFCOOKIE_KEY_GROUP_ID", &b.group)
+        .env("CFCOOKIE_CANARY_URL", format!("{base}/canary"))
+        .env("CFCOOKIE_CANARY_BACKOFF_MS", "0")
+        .env("RUST_LOG", "trace");
+    let (code, out, err) = tokio::task::spawn_blocking(move || run(&mut rotate))
+        .await
+        .expect("rotate");
+    assert_eq!(code, 0, "{err}");
+    let sent = canary_seen.lock().expect("lock").join("\n");
+    let mut secrets = cookie_values(&sent);
+    assert!(
+        !secrets.is_empty(),
+        "the canary was never fetched with cookies"
+    );
+    secrets.extend(current_key_pieces(&aws_sdk_secretsmanager::Client::new(&aws), &b.secret).await);
+    scan_trace(
+        &format!("{out}\n{err}"),
+        &secrets,
+        "cfcookie rotate (RUST_LOG=trace)",
     );
 }

@@ -118,3 +118,40 @@ async fn a_bad_new_template_or_a_failed_read_keeps_the_one_in_use() {
         "https://media.example.com/users/{sub}/*"
     );
 }
+
+/// A template read from the parameter is held to the same checks as `CFCOOKIE_RESOURCE`, and the
+/// error names the parameter's setting: a claim that is not a whole path segment stops the
+/// endpoint at start-up and is kept out by a refresh.
+#[tokio::test]
+async fn a_claim_not_bounded_by_slashes_is_refused_from_the_parameter_too() {
+    let emu = cfcookie_testing::emulator::Emulator::start();
+    let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
+    let widening = "https://media.example.com/u/{username}*";
+    put(&ssm, widening).await;
+    let mut e = endpoint_env(&emu);
+    e.insert("CFCOOKIE_KEY_CACHE_TTL".into(), "3600".into());
+    let err = cfcookie_endpoint::wiring::endpoint_from_env(&e)
+        .await
+        .map(|_| ())
+        .expect_err("a widening template from SSM");
+    assert!(
+        err.starts_with("CFCOOKIE_RESOURCE_PARAMETER:") && err.contains("whole path segment"),
+        "{err}"
+    );
+    put(&ssm, "https://media.example.com/u/{username}/*").await;
+    let ep = cfcookie_endpoint::wiring::endpoint_from_env(&e)
+        .await
+        .expect("endpoint");
+    put(&ssm, widening).await;
+    cfcookie_endpoint::wiring::refresh_resource(
+        &cfcookie_config::Env::from_map(&e),
+        &ssm,
+        PARAM,
+        &ep.config.resource,
+    )
+    .await;
+    assert_eq!(
+        ep.config.resource,
+        "https://media.example.com/u/{username}/*"
+    );
+}
