@@ -63,6 +63,8 @@ pub struct Behavior {
     pub cache_policy_id: String,
     /// Origin request policy id, or empty.
     pub origin_request_policy_id: String,
+    /// Response headers policy id, or empty.
+    pub response_headers_policy_id: String,
 }
 
 impl Behavior {
@@ -153,6 +155,7 @@ mod tests {
             trusted_key_groups: vec![],
             cache_policy_id: String::new(),
             origin_request_policy_id: String::new(),
+            response_headers_policy_id: String::new(),
         }
     }
 

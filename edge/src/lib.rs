@@ -15,6 +15,7 @@
 //! - `source`: reading them, and the key groups, with `aws-sdk-cloudfront`.
 //! - `keys`: [`KeyView`], the key groups over time (a change visible after the delay).
 //! - `policies`: the AWS managed cache and origin request policies by id.
+//! - `response_headers`: response headers policies (CORS, security and custom headers).
 //! - `origin`: the origin request (headers, cookies, query, `Host`, CloudFront headers) and
 //!   OAC's SigV4 signature.
 //! - this file: [`Edge`] (the request path), [`Settings`], [`run`], [`EdgeError`].
@@ -24,6 +25,7 @@ mod distribution;
 mod keys;
 mod origin;
 mod policies;
+mod response_headers;
 mod source;
 
 use std::collections::HashMap;
@@ -117,6 +119,7 @@ impl std::fmt::Debug for Edge {
 struct Inner {
     distribution: Distribution,
     policies: Vec<policies::Combined>,
+    response_policies: Vec<Option<response_headers::ResponseHeadersPolicy>>,
     targets: HashMap<String, origin::Target>,
     keys: Mutex<KeyView>,
     cloudfront: aws_sdk_cloudfront::Client,
@@ -144,6 +147,13 @@ impl Edge {
                 policies::cache_policy(&b.cache_policy_id)?,
                 policies::origin_request_policy(&b.origin_request_policy_id)?,
             ));
+        }
+        let mut response_policies = Vec::new();
+        for b in &distribution.behaviors {
+            response_policies.push(match b.response_headers_policy_id.as_str() {
+                "" => None,
+                id => Some(source::read_response_headers_policy(&cloudfront, id).await?),
+            });
         }
         let default_region = sdk
             .region()
@@ -185,6 +195,7 @@ impl Edge {
             inner: Arc::new(Inner {
                 distribution,
                 policies,
+                response_policies,
                 targets,
                 keys: Mutex::new(keys),
                 cloudfront,
@@ -336,7 +347,11 @@ impl Edge {
                 return refusal(StatusCode::BAD_GATEWAY, "origin_signing", &e);
             }
         }
-        self.send(req).await
+        let mut response = self.send(req).await;
+        if let Some(policy) = &inner.response_policies[index] {
+            policy.apply(&parts.method, &parts.headers, response.headers_mut());
+        }
+        response
     }
 
     async fn send(&self, req: origin::OriginRequest) -> Response<Bytes> {

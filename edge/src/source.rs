@@ -5,6 +5,7 @@ use aws_sdk_cloudfront::Client;
 
 use crate::distribution::{AccessControl, Behavior, Distribution, Origin};
 use crate::keys::{GroupKeys, Snapshot};
+use crate::response_headers::ResponseHeadersPolicy;
 use crate::EdgeError;
 
 fn api(what: String) -> impl FnOnce(aws_sdk_cloudfront::Error) -> EdgeError {
@@ -83,6 +84,10 @@ pub(crate) async fn read_distribution(
             trusted_key_groups: key_groups(b.trusted_key_groups()),
             cache_policy_id: b.cache_policy_id().unwrap_or_default().to_owned(),
             origin_request_policy_id: b.origin_request_policy_id().unwrap_or_default().to_owned(),
+            response_headers_policy_id: b
+                .response_headers_policy_id()
+                .unwrap_or_default()
+                .to_owned(),
         });
     }
     let d = config.default_cache_behavior().ok_or_else(|| {
@@ -95,6 +100,10 @@ pub(crate) async fn read_distribution(
         trusted_key_groups: key_groups(d.trusted_key_groups()),
         cache_policy_id: d.cache_policy_id().unwrap_or_default().to_owned(),
         origin_request_policy_id: d.origin_request_policy_id().unwrap_or_default().to_owned(),
+        response_headers_policy_id: d
+            .response_headers_policy_id()
+            .unwrap_or_default()
+            .to_owned(),
     });
 
     Ok(Distribution {
@@ -163,4 +172,22 @@ pub(crate) async fn read_key_groups(
         snapshot.insert(id.clone(), keys);
     }
     Ok(snapshot)
+}
+
+/// `GetResponseHeadersPolicy`.
+pub(crate) async fn read_response_headers_policy(
+    client: &Client,
+    id: &str,
+) -> Result<ResponseHeadersPolicy, EdgeError> {
+    let out = client
+        .get_response_headers_policy()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| api(format!("GetResponseHeadersPolicy {id}"))(e.into()))?;
+    let config = out
+        .response_headers_policy()
+        .and_then(|p| p.response_headers_policy_config())
+        .ok_or_else(|| EdgeError::Config(format!("response headers policy {id} has no config")))?;
+    Ok(ResponseHeadersPolicy::from_sdk(config))
 }

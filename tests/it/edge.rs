@@ -149,7 +149,7 @@ impl EdgeProcess {
         EdgeProcess { child, port }
     }
 
-    /// (status, refusal header, body) of a request with optional `Cookie` and extra headers.
+    /// (status, refusal header, body) of a request with extra headers.
     fn request(
         &self,
         method: &str,
@@ -157,6 +157,18 @@ impl EdgeProcess {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String, String) {
+        let (status, refusal, body, _) = self.exchange(method, path_and_query, headers, body);
+        (status, refusal, body)
+    }
+
+    /// The same, with the response headers.
+    fn exchange(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String, http::HeaderMap) {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -180,7 +192,7 @@ impl EdgeProcess {
             .unwrap_or_default();
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, refusal, text)
+        (status, refusal, text, resp.headers().clone())
     }
 
     fn get(&self, path_and_query: &str, cookie: Option<&str>) -> (u16, String, String) {
@@ -453,6 +465,59 @@ fn behaviors_methods_host_and_authorization_as_the_origin_sees_them() {
     // AllViewer forwards the viewer's Host.
     let all = echo(edge.get("/all/c", None));
     assert_eq!(seen(&all, "host"), [format!("127.0.0.1:{}", edge.port)]);
+
+    // The response headers policy on /all/*: CORS for the allowed app origin only, and the
+    // security headers on every answer.
+    let header =
+        |h: &http::HeaderMap, n: &str| h.get(n).map(|v| v.to_str().expect("ascii").to_owned());
+    let (_, _, _, cors) = edge.exchange("GET", "/all/c", &[("origin", "https://app.example")], "");
+    assert_eq!(
+        header(&cors, "access-control-allow-origin").as_deref(),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        header(&cors, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(&cors, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        header(&cors, "x-frame-options").as_deref(),
+        Some("SAMEORIGIN")
+    );
+    let (_, _, _, foreign) =
+        edge.exchange("GET", "/all/c", &[("origin", "https://evil.example")], "");
+    assert_eq!(header(&foreign, "access-control-allow-origin"), None);
+    assert_eq!(
+        header(&foreign, "x-frame-options").as_deref(),
+        Some("SAMEORIGIN")
+    );
+    let (_, _, _, preflight) = edge.exchange(
+        "OPTIONS",
+        "/all/c",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+        "",
+    );
+    assert_eq!(
+        header(&preflight, "access-control-allow-methods").as_deref(),
+        Some("GET, HEAD")
+    );
+    assert_eq!(
+        header(&preflight, "access-control-max-age").as_deref(),
+        Some("3600")
+    );
+    let (_, _, _, plain_headers) =
+        edge.exchange("GET", "/plain/b", &[("origin", "https://app.example")], "");
+    assert_eq!(
+        header(&plain_headers, "access-control-allow-origin"),
+        None,
+        "no policy on /plain/*"
+    );
 
     // The default root object, from the S3 origin through the S3 API.
     let (status, _, body) = edge.get("/", Some(cookie));

@@ -84,13 +84,31 @@ def create(endpoint, directory, app_domain):
     oac = lambda kind: cf.create_origin_access_control(OriginAccessControlConfig={
         "Name": f"edge-{kind}-{uuid.uuid4().hex[:8]}", "SigningProtocol": "sigv4",
         "SigningBehavior": "always", "OriginAccessControlOriginType": kind})["OriginAccessControl"]["Id"]
+    # What infra/cdn.tf attaches to the media: security headers, CORS for one app origin.
+    headers_policy = cf.create_response_headers_policy(ResponseHeadersPolicyConfig={
+        "Name": f"edge-{uuid.uuid4().hex[:8]}",
+        "CorsConfig": {
+            "AccessControlAllowOrigins": {"Quantity": 1, "Items": ["https://app.example"]},
+            "AccessControlAllowHeaders": {"Quantity": 1, "Items": ["range"]},
+            "AccessControlAllowMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+            "AccessControlAllowCredentials": True,
+            "AccessControlExposeHeaders": {"Quantity": 1, "Items": ["ETag"]},
+            "AccessControlMaxAgeSec": 3600,
+            "OriginOverride": True,
+        },
+        "SecurityHeadersConfig": {
+            "ContentTypeOptions": {"Override": True},
+            "FrameOptions": {"FrameOption": "SAMEORIGIN", "Override": True},
+        },
+    })["ResponseHeadersPolicy"]["Id"]
     all_methods = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
     kg = [group["Id"]]
     ordered = [
         behavior("app", ["GET", "HEAD"], [], CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST, "/app/public/*"),
         behavior("app", all_methods, kg, CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST, "app/*"),
         behavior("app", ["GET", "HEAD"], [], CACHING_OPTIMIZED, None, "/plain/*"),
-        behavior("app", ["GET", "HEAD"], [], CACHING_DISABLED, ALL_VIEWER, "/all/*"),
+        dict(behavior("app", ["GET", "HEAD", "OPTIONS"], [], CACHING_DISABLED, ALL_VIEWER, "/all/*"),
+             ResponseHeadersPolicyId=headers_policy),
     ]
     config = {
         "CallerReference": str(uuid.uuid4()), "Comment": "cfcookie edge test", "Enabled": True,
