@@ -523,3 +523,25 @@ fn behaviors_methods_host_and_authorization_as_the_origin_sees_them() {
     let (status, _, body) = edge.get("/", Some(cookie));
     assert_eq!((status, body.as_str()), (200, "<h1>root object</h1>"));
 }
+
+#[test]
+fn an_unknown_distribution_is_a_clear_error() {
+    let emulator = Emulator::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_cfcookie"))
+        .args([
+            "edge",
+            "--distribution-id",
+            "ENOSUCHDIST00",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .envs(emulator.env())
+        .output()
+        .expect("run cfcookie edge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("GetDistribution ENOSUCHDIST00") && stderr.contains("NoSuchDistribution"),
+        "{stderr}"
+    );
+}
