@@ -19,6 +19,20 @@ pub struct Distribution {
     pub origins: Vec<Origin>,
     /// The cache behaviors in the order CloudFront evaluates them, the default one last.
     pub behaviors: Vec<Behavior>,
+    /// Custom error responses.
+    pub custom_error_responses: Vec<CustomErrorResponse>,
+}
+
+/// What CloudFront answers instead of an origin's error status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CustomErrorResponse {
+    /// The origin's status this applies to.
+    pub error_code: u16,
+    /// The page to answer with, if any.
+    pub response_page_path: Option<String>,
+    /// The status to answer with (the origin's when unset).
+    pub response_code: Option<u16>,
 }
 
 /// Where an origin lives and how CloudFront reaches it.
@@ -184,6 +198,7 @@ mod tests {
                 behavior(Some("/a/*")),
                 behavior(None),
             ],
+            custom_error_responses: vec![],
         };
         let pattern = |p: &str| d.behavior_for(p).and_then(|b| b.path_pattern.clone());
         assert_eq!(pattern("/a/b/c").as_deref(), Some("/a/b/*"));

@@ -45,7 +45,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-pub use distribution::{AccessControl, Behavior, Distribution, Origin};
+pub use distribution::{AccessControl, Behavior, CustomErrorResponse, Distribution, Origin};
 pub use keys::{KeyView, Snapshot};
 pub use policies::UnknownPolicy;
 
@@ -294,6 +294,65 @@ impl Edge {
                 return refusal(StatusCode::FORBIDDEN, r.code(), &r.to_string());
             }
         }
+        let viewer = origin::Viewer {
+            method: &parts.method,
+            path: &path,
+            query,
+            headers: &parts.headers,
+            peer,
+            body,
+        };
+        let mut response = self.forward(index, &viewer).await;
+        if let Some(page) = self.error_page(response.status(), peer).await {
+            response = page;
+        }
+        if let Some(policy) = &inner.response_policies[index] {
+            policy.apply(&parts.method, &parts.headers, response.headers_mut());
+        }
+        response
+    }
+
+    /// The custom error response for an origin's error `status`: the page at the configured
+    /// path, fetched as CloudFront fetches it (through the behavior its path matches, from that
+    /// behavior's origin, not as a viewer request), with the configured response code. When the
+    /// page cannot be had, the status its origin answered.
+    /// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/GeneratingCustomErrorResponses.html>
+    /// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesErrorPages.html>
+    async fn error_page(&self, status: StatusCode, peer: SocketAddr) -> Option<Response<Bytes>> {
+        let dist = &self.inner.distribution;
+        let rule = dist
+            .custom_error_responses
+            .iter()
+            .find(|r| r.error_code == status.as_u16())?;
+        let page_path = rule.response_page_path.as_deref()?;
+        let index = dist.behaviors.iter().position(|b| b.matches(page_path))?;
+        let headers = http::HeaderMap::new();
+        let viewer = origin::Viewer {
+            method: &http::Method::GET,
+            path: page_path,
+            query: "",
+            headers: &headers,
+            peer,
+            body: Bytes::new(),
+        };
+        let mut page = self.forward(index, &viewer).await;
+        if page.status().is_success() {
+            *page.status_mut() = rule
+                .response_code
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(status);
+        } else {
+            *page.body_mut() = Bytes::new();
+        }
+        Some(page)
+    }
+
+    /// Sends `viewer`'s request to the origin of behavior `index`, as that behavior's policies
+    /// and the origin's access control make it.
+    async fn forward(&self, index: usize, viewer: &origin::Viewer<'_>) -> Response<Bytes> {
+        let inner = &self.inner;
+        let dist = &inner.distribution;
+        let behavior = &dist.behaviors[index];
         let Some(origin) = dist.origin(&behavior.target_origin_id) else {
             return refusal(
                 StatusCode::BAD_GATEWAY,
@@ -308,16 +367,8 @@ impl Edge {
                 &format!("start the edge with --origin {}=URL", origin.domain_name),
             );
         };
-        let viewer = origin::Viewer {
-            method: &parts.method,
-            path: &path,
-            query,
-            headers: &parts.headers,
-            peer,
-            body,
-        };
         let mut req = match origin::build(
-            &viewer,
+            viewer,
             &inner.policies[index],
             origin,
             target,
@@ -347,11 +398,7 @@ impl Edge {
                 return refusal(StatusCode::BAD_GATEWAY, "origin_signing", &e);
             }
         }
-        let mut response = self.send(req).await;
-        if let Some(policy) = &inner.response_policies[index] {
-            policy.apply(&parts.method, &parts.headers, response.headers_mut());
-        }
-        response
+        self.send(req).await
     }
 
     async fn send(&self, req: origin::OriginRequest) -> Response<Bytes> {

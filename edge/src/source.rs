@@ -3,7 +3,7 @@
 
 use aws_sdk_cloudfront::Client;
 
-use crate::distribution::{AccessControl, Behavior, Distribution, Origin};
+use crate::distribution::{AccessControl, Behavior, CustomErrorResponse, Distribution, Origin};
 use crate::keys::{GroupKeys, Snapshot};
 use crate::response_headers::ResponseHeadersPolicy;
 use crate::EdgeError;
@@ -116,6 +116,22 @@ pub(crate) async fn read_distribution(
         default_root_object: config.default_root_object().unwrap_or_default().to_owned(),
         origins,
         behaviors,
+        custom_error_responses: config
+            .custom_error_responses()
+            .map(|c| c.items())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| {
+                Some(CustomErrorResponse {
+                    error_code: u16::try_from(r.error_code()).ok()?,
+                    response_page_path: r
+                        .response_page_path()
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                    response_code: r.response_code().and_then(|c| c.parse().ok()),
+                })
+            })
+            .collect(),
     })
 }
 

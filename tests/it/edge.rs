@@ -522,6 +522,10 @@ fn behaviors_methods_host_and_authorization_as_the_origin_sees_them() {
     // The default root object, from the S3 origin through the S3 API.
     let (status, _, body) = edge.get("/", Some(cookie));
     assert_eq!((status, body.as_str()), (200, "<h1>root object</h1>"));
+
+    // S3's 404 becomes the distribution's custom error response: its page, its code.
+    let (status, _, body) = edge.get("/photos/missing.txt", Some(cookie));
+    assert_eq!((status, body.as_str()), (404, "<p>not here</p>"));
 }
 
 #[test]

@@ -63,6 +63,7 @@ def create(endpoint, directory, app_domain):
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="index.html", Body=b"<h1>root object</h1>")
     s3.put_object(Bucket=BUCKET, Key="photos/cat.txt", Body=b"a cat from S3")
+    s3.put_object(Bucket=BUCKET, Key="errors/not-found.html", Body=b"<p>not here</p>")
     keys = {"rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ec": ec.generate_private_key(ec.SECP256R1()),
             # Never uploaded: a key CloudFront does not know.
@@ -121,6 +122,9 @@ def create(endpoint, directory, app_domain):
         ]},
         "DefaultCacheBehavior": behavior("media", ["GET", "HEAD", "OPTIONS"], kg, CACHING_OPTIMIZED),
         "CacheBehaviors": {"Quantity": len(ordered), "Items": ordered},
+        "CustomErrorResponses": {"Quantity": 1, "Items": [
+            {"ErrorCode": 404, "ResponsePagePath": "/errors/not-found.html", "ResponseCode": "404",
+             "ErrorCachingMinTTL": 10}]},
     }
     dist = cf.create_distribution(DistributionConfig=config)["Distribution"]
     out["distribution_id"] = dist["Id"]
