@@ -82,17 +82,26 @@ impl KeyView {
             .push((now.saturating_add(self.delay_secs), snapshot, parsed));
     }
 
-    /// The snapshot in force at `now`: the newest one whose visible time has come. Older
-    /// entries are dropped.
-    pub fn at(&mut self, now: i64) -> (Snapshot, Arc<Parsed>) {
+    /// The keys in force at `now`: the newest reading whose visible time has come. Older
+    /// readings are dropped.
+    pub fn at(&mut self, now: i64) -> Arc<Parsed> {
+        self.advance(now);
+        self.entries[0].2.clone()
+    }
+
+    fn advance(&mut self, now: i64) {
         let current = self
             .entries
             .iter()
             .rposition(|(from, _, _)| *from <= now)
             .unwrap_or(0);
         self.entries.drain(..current);
-        let (_, snapshot, parsed) = &self.entries[0];
-        (snapshot.clone(), parsed.clone())
+    }
+
+    #[cfg(test)]
+    fn snapshot_at(&mut self, now: i64) -> &Snapshot {
+        self.advance(now);
+        &self.entries[0].1
     }
 }
 
@@ -109,7 +118,7 @@ mod tests {
     }
 
     fn ids(view: &mut KeyView, now: i64) -> Vec<String> {
-        view.at(now).0["g"].keys().cloned().collect()
+        view.snapshot_at(now)["g"].keys().cloned().collect()
     }
 
     #[test]

@@ -264,7 +264,7 @@ impl Edge {
             // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-urls.html
             // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-cookies.html
             let t = now();
-            let (_, parsed) = self.lock_keys().at(t);
+            let parsed = self.lock_keys().at(t);
             let group = parsed.union(&behavior.trusted_key_groups);
             let url = format!(
                 "https://{}{}{}{}",
