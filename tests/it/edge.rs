@@ -425,11 +425,10 @@ fn behaviors_methods_host_and_authorization_as_the_origin_sees_them() {
         "OAC's signature replaces the viewer's Authorization: {auth:?}"
     );
     assert_eq!(seen(&seen_public, "x-viewer"), ["v"]);
-    let address = seen(&seen_public, "cloudfront-viewer-address");
-    assert!(
-        address.len() == 1 && address[0].starts_with("127.0.0.1:"),
-        "{address:?}"
-    );
+    // AllViewerExceptHostHeader includes no CloudFront header:
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html#managed-origin-request-policy-all-viewer-except-host-header
+    assert!(seen(&seen_public, "cloudfront-viewer-address").is_empty());
+    assert!(seen(&seen_public, "cloudfront-forwarded-proto").is_empty());
     let (status, refusal, _) = edge.request("POST", "/app/public/a", &[], "x");
     assert_eq!((status, refusal.as_str()), (403, "method_not_allowed"));
 
@@ -461,6 +460,16 @@ fn behaviors_methods_host_and_authorization_as_the_origin_sees_them() {
     assert!(seen(&plain, "cookie").is_empty() && seen(&plain, "x-viewer").is_empty());
     assert!(seen(&plain, "cloudfront-viewer-address").is_empty());
     assert_eq!(seen(&plain, "host"), [APP_DOMAIN]);
+
+    // AllViewerAndCloudFrontHeaders-2022-06 adds the CloudFront headers it lists:
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html#managed-origin-request-policy-all-viewer-and-cloudfront
+    let cf = echo(edge.get("/cf/d", None));
+    let address = seen(&cf, "cloudfront-viewer-address");
+    assert!(
+        address.len() == 1 && address[0].starts_with("127.0.0.1:"),
+        "{address:?}"
+    );
+    assert_eq!(seen(&cf, "cloudfront-forwarded-proto"), ["https"]);
 
     // AllViewer forwards the viewer's Host.
     let all = echo(edge.get("/all/c", None));

@@ -22,6 +22,7 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_VIEWER_AND_CLOUDFRONT_HEADERS = "33f36d7e-f396-46d9-90e0-52428a34d9dc"
 BUCKET = "edge-media"
 
 
@@ -108,6 +109,7 @@ def create(endpoint, directory, app_domain):
         behavior("app", ["GET", "HEAD"], [], CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST, "/app/public/*"),
         behavior("app", all_methods, kg, CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST, "app/*"),
         behavior("app", ["GET", "HEAD"], [], CACHING_OPTIMIZED, None, "/plain/*"),
+        behavior("app", ["GET", "HEAD"], [], CACHING_DISABLED, ALL_VIEWER_AND_CLOUDFRONT_HEADERS, "/cf/*"),
         dict(behavior("app", ["GET", "HEAD", "OPTIONS"], [], CACHING_DISABLED, ALL_VIEWER, "/all/*"),
              ResponseHeadersPolicyId=headers_policy),
     ]
