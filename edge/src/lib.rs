@@ -387,6 +387,7 @@ impl Edge {
             };
             if let Err(e) = origin::sign_oac(
                 &mut req,
+                viewer.headers.contains_key(http::header::AUTHORIZATION),
                 &ac.signing_behavior,
                 &ac.origin_type,
                 target,

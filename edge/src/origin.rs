@@ -191,12 +191,16 @@ fn value(text: &str) -> Result<HeaderValue, String> {
 }
 
 /// Signs `req` as origin access control does: SigV4 over the request as the origin receives
-/// it, in `Authorization`, replacing any `Authorization` the viewer sent (with
-/// `no-override`, a viewer's `Authorization` is kept and nothing is signed).
+/// it, in `Authorization`, replacing any `Authorization` the viewer sent (`always`); `never`
+/// signs nothing. With `no-override` the viewer's request decides: if it has an
+/// `Authorization` header CloudFront signs nothing and passes the viewer's along (which
+/// reaches the origin only when a policy forwards it), else it signs.
 /// S3: <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html#oac-advanced-settings-s3>
 /// Lambda: <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html#oac-advanced-settings-lambda>
+/// The three values: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html>
 pub(crate) async fn sign_oac(
     req: &mut OriginRequest,
+    viewer_authorization: bool,
     signing_behavior: &str,
     origin_type: &str,
     target: &Target,
@@ -205,7 +209,7 @@ pub(crate) async fn sign_oac(
 ) -> Result<(), String> {
     match signing_behavior {
         "never" => return Ok(()),
-        "no-override" if req.request.headers().contains_key(AUTHORIZATION) => return Ok(()),
+        "no-override" if viewer_authorization => return Ok(()),
         _ => {}
     }
     req.request.headers_mut().remove(AUTHORIZATION);
@@ -265,4 +269,95 @@ pub(crate) async fn sign_oac(
         .into_parts();
     instructions.apply_to_request_http1x(&mut req.request);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::Credentials;
+
+    fn lambda_origin() -> Origin {
+        Origin {
+            id: "app".into(),
+            domain_name: "abc.lambda-url.us-east-1.on.aws".into(),
+            origin_path: String::new(),
+            custom_headers: Vec::new(),
+            access_control: None,
+        }
+    }
+
+    /// An origin request for `/a` with the `Authorization` a policy forwarded, if any.
+    fn request(forwarded_authorization: Option<&str>) -> OriginRequest {
+        let mut b = http::Request::builder()
+            .uri("http://127.0.0.1:9/a")
+            .header(HOST, "abc.lambda-url.us-east-1.on.aws");
+        if let Some(a) = forwarded_authorization {
+            b = b.header(AUTHORIZATION, a);
+        }
+        OriginRequest {
+            url: "http://127.0.0.1:9/a".into(),
+            request: b.body(Bytes::new()).expect("request"),
+        }
+    }
+
+    async fn signed(
+        mut req: OriginRequest,
+        viewer_authorization: bool,
+        behavior: &str,
+    ) -> Option<String> {
+        let target = Target::Custom {
+            base: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+        };
+        let creds =
+            SharedCredentialsProvider::new(Credentials::new("AKID", "SECRET", None, None, "test"));
+        sign_oac(
+            &mut req,
+            viewer_authorization,
+            behavior,
+            "lambda",
+            &target,
+            &lambda_origin(),
+            &creds,
+        )
+        .await
+        .expect("signs");
+        req.request
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+
+    #[tokio::test]
+    async fn signing_behaviors_as_documented() {
+        const SIGNED: Option<&str> = Some("AWS4-HMAC-SHA256 ");
+        // (Authorization a policy forwarded, the viewer sent one, behavior, what reaches the
+        // origin: SIGNED for a SigV4 signature, else exactly this).
+        let cases = [
+            // always: signs, replacing the viewer's Authorization.
+            (Some("Bearer v"), true, "always", SIGNED),
+            // never: nothing signed, the forwarded Authorization left as it is.
+            (Some("Bearer v"), true, "never", Some("Bearer v")),
+            (None, false, "never", None),
+            // no-override: the viewer's Authorization passes along when a policy forwards it,
+            (Some("Bearer v"), true, "no-override", Some("Bearer v")),
+            // a viewer request with one is not signed even when no policy forwards it,
+            (None, true, "no-override", None),
+            // and one without is signed.
+            (None, false, "no-override", SIGNED),
+        ];
+        for (forwarded, viewer, behavior, want) in cases {
+            let got = signed(request(forwarded), viewer, behavior).await;
+            let ok = match want {
+                SIGNED => got
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 ")),
+                _ => got.as_deref() == want,
+            };
+            assert!(
+                ok,
+                "{behavior}, forwarded {forwarded:?}, viewer's {viewer}: {got:?}"
+            );
+        }
+    }
 }
