@@ -33,6 +33,16 @@ pub(crate) fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// Query parameters that change S3's response headers: with a managed origin request policy
+/// (every one the edge knows), CloudFront does not forward them to an S3 origin:
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html>
+/// (the note at the top of the page).
+const S3_WITHHELD_QUERY: [&str; 3] = [
+    "response-content-type",
+    "response-content-disposition",
+    "response-content-encoding",
+];
+
 /// The parts of a viewer request the origin request is made from.
 #[derive(Debug)]
 pub(crate) struct Viewer<'a> {
@@ -107,12 +117,13 @@ pub(crate) fn build(
     if !cookies.is_empty() {
         headers.insert(COOKIE, value(&cookies.join("; "))?);
     }
+    let s3 = matches!(target, Target::S3 { .. });
     let query: Vec<&str> = viewer
         .query
         .split('&')
         .filter(|p| {
             let name = p.split_once('=').map_or(*p, |(n, _)| n);
-            !p.is_empty() && policy.query(name)
+            !p.is_empty() && policy.query(name) && !(s3 && S3_WITHHELD_QUERY.contains(&name))
         })
         .collect();
     let query = if query.is_empty() {
@@ -326,6 +337,44 @@ mod tests {
             .headers()
             .get(AUTHORIZATION)
             .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+
+    #[test]
+    fn s3_origins_do_not_get_the_response_header_query_parameters() {
+        use crate::policies::{cache_policy, origin_request_policy, ALL_VIEWER, CACHING_DISABLED};
+        let policy = Combined::new(
+            cache_policy(CACHING_DISABLED).expect("managed"),
+            origin_request_policy(ALL_VIEWER).expect("managed"),
+        );
+        let headers = HeaderMap::new();
+        let viewer = Viewer {
+            method: &Method::GET,
+            path: "/a.txt",
+            query: "x=1&response-content-type=text/html&response-content-disposition=inline&response-content-encoding=gzip&y=2",
+            headers: &headers,
+            peer: "127.0.0.1:9".parse().expect("addr"),
+            body: Bytes::new(),
+        };
+        let s3 = Target::S3 {
+            endpoint: "http://127.0.0.1:9".into(),
+            bucket: "b".into(),
+            region: "us-east-1".into(),
+        };
+        let custom = Target::Custom {
+            base: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+        };
+        let url = |t: &Target| {
+            build(&viewer, &policy, &lambda_origin(), t, "d.cloudfront.net")
+                .expect("builds")
+                .url
+        };
+        assert_eq!(url(&s3), "http://127.0.0.1:9/b/a.txt?x=1&y=2");
+        // Other origins get them, as the policy includes all query strings.
+        assert_eq!(
+            url(&custom),
+            format!("http://127.0.0.1:9/a.txt?{}", viewer.query)
+        );
     }
 
     #[tokio::test]
