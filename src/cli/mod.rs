@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod edge;
 pub mod rotation;
 pub mod serve;
 pub mod signing;
@@ -79,6 +80,12 @@ pub enum Command {
         after_help = "Example:\n  cfcookie revoke --secret-id media/cfcookie/signing-key --key-group-id 2f6c... --key-id K2JCJMDEHXQW5F --yes\n\nSee the runbook in docs/rotation.md (\"a key has leaked\")."
     )]
     Revoke(rotation::RevokeArgs),
+    /// Serve one CloudFront distribution locally, as its edges would: behaviors, allowed
+    /// methods, trusted key groups, policies and OAC, read through the CloudFront API.
+    #[command(
+        after_help = "Example:\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 cfcookie edge --distribution-id E2QWRUHAPOMQZL \\\n      --origin abc.lambda-url.us-east-1.on.aws=http://127.0.0.1:8080 --propagation-delay 60\n\nA refusal is CloudFront's status with a header x-cfcookie-refusal: REASON. See docs/edge.md."
+    )]
+    Edge(edge::EdgeArgs),
 }
 
 /// What a command prints and the exit code it ends with.
@@ -147,5 +154,6 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Serve(args) => serve::serve(&args),
         Command::PurgeKeys(args) => rotation::purge_keys(&args),
         Command::Revoke(args) => rotation::revoke(&args),
+        Command::Edge(args) => edge::edge(&args),
     }
 }

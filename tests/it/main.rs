@@ -18,6 +18,9 @@ mod cli_signing;
 mod conformance;
 /// 60+ hostile requests through `serve` (raw TCP) and the Lambda handler (recorded events).
 mod corpus;
+/// `cfcookie edge`: one distribution from the emulator, viewers signed by botocore and npm,
+/// key group propagation, behaviors and what reaches the origin.
+mod edge;
 /// The cookie endpoint: bad tokens, JWKS, CORS, hosts, real Cognito tokens, Lambda vs server.
 mod endpoint;
 /// Findings of a security review: one test each (claims, hosts, cookies, timeouts, dev mode).
