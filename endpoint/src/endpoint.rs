@@ -1,5 +1,5 @@
 //! The cookie endpoint, independent of its host (Lambda or server): `GET /cookie` checks a
-//! Cognito token and answers with the signed cookies; `GET /cookie/remove` expires them.
+//! Cognito token and answers with the signed cookies; `POST /cookie/remove` expires them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
