@@ -45,7 +45,9 @@ locals {
   metric_namespace      = "cfcookie/${var.name_prefix}"
   # A real object behind the protected behavior that testSecret fetches with the new key.
   canary_key = "_cfcookie/canary.txt"
-  canary_url = "https://${local.media_domain}/${local.canary_key}"
+  # The distribution's own *.cloudfront.net name, not domain_name: the operator may create that
+  # DNS record only after apply, and the first rotation runs during it.
+  canary_url = "https://${aws_cloudfront_distribution.media.domain_name}/${local.canary_key}"
   # Rotator timeout vs canary: attempts with doubling waits must end well inside it.
   canary_attempts   = 5
   canary_backoff_ms = 2000

@@ -747,3 +747,126 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
         for p in reversed(procs):
             p.kill()
             p.wait()
+
+
+# ------------------------------------------------------------------ apply-time traps
+
+def test_terraform_floor_allows_the_backends_lockfile():
+    # use_lockfile (S3-native state locking) arrived in Terraform 1.10; a floor of 1.9 let an
+    # operator on 1.9 init a backend file it cannot read.
+    uses_lockfile = [p.name for p in (INFRA / "examples").glob("backend-*.hcl") if "use_lockfile" in p.read_text()]
+    assert uses_lockfile, "no backend example uses use_lockfile any more: revisit this floor"
+    required = blocks("terraform")["required_version"]
+    floor = re.fullmatch(r">=\s*(\d+)\.(\d+)(?:\.\d+)?", required)
+    assert floor, required
+    assert (int(floor.group(1)), int(floor.group(2))) >= (1, 10), f"required_version {required} is below 1.10 ({uses_lockfile} use use_lockfile)"
+
+
+def test_distribution_logs_wait_for_the_log_buckets_acls():
+    # CloudFront refuses a log bucket whose ACLs are off; the ownership controls that turn them
+    # on were not ordered before the distribution.
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert "${aws_s3_bucket_ownership_controls.logs}" in dist.get("depends_on", []), dist.get("depends_on")
+
+
+def test_rotation_waits_for_everything_the_first_rotation_touches():
+    rotation = blocks("resource", "aws_secretsmanager_secret_rotation")["signing_key"]
+    deps = set(rotation.get("depends_on", []))
+    # module.rotator as a whole: its function_arn output depends on the function alone, not on
+    # the role policy that grants the rotation's calls.
+    for needed in ("${module.rotator}", "${aws_s3_bucket_policy.media}", "${aws_s3_object.canary}", "${aws_route53_record.media}"):
+        assert needed in deps, f"the rotation does not wait for {needed}: {sorted(deps)}"
+
+
+def test_canary_uses_the_distributions_own_name():
+    # domain_name's DNS record may be made by the operator after apply; the first rotation runs
+    # during apply.
+    assert blocks("locals")["canary_url"] == "https://${aws_cloudfront_distribution.media.domain_name}/${local.canary_key}"
+
+
+def test_certificate_lookup_by_name_is_gone():
+    # ACM's data source matches the primary DomainName exactly: it refused wildcard and SAN
+    # certificates and, with most_recent, another duplicate than the one named.
+    assert "aws_acm_certificate" not in blocks("data"), "acm_certificate_arn is looked up by name again"
+
+
+def self_signed(tmp_path, name, sans, not_before):
+    """A self-signed certificate and its key, PEM, for ACM's ImportCertificate."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before)
+            .not_valid_after(not_before + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+
+
+PLAN_TFVARS = """name_prefix = "plan-stack"
+emulator = true
+rotator_zip = "rotator.zip"
+endpoint_zip = "endpoint.zip"
+domain_name = "media.example.com"
+cors_allowed_origins = ["https://app.example.com"]
+"""
+
+
+def planned(work, extra=()):
+    tf(["plan", "-input=false", "-no-color", "-var-file=plan.tfvars", *extra, "-out=check.plan"], cwd=work)
+    return json.loads(tf(["show", "-json", "check.plan"], cwd=work).stdout)
+
+
+def planned_resource(plan, address):
+    return next(c["change"] for c in plan["resource_changes"] if c["address"] == address)
+
+
+def test_plan_with_a_wildcard_certificate_a_domain_and_a_published_key(tmp_path, endpoint):
+    import datetime
+    work = copy_infra(tmp_path)
+    emulator_provider(work, endpoint)
+    (work / "plan.tfvars").write_text(PLAN_TFVARS)
+    tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
+    acm = boto3.client("acm", endpoint_url=endpoint, **{**CLIENT_KW, "region_name": "us-east-1"})
+    now = datetime.datetime.now(datetime.timezone.utc)
+    # A valid wildcard certificate for the domain, and two certificates named exactly for it,
+    # the older one being the one the operator names.
+    cert, key = self_signed(tmp_path, "*.example.com", ["*.example.com"], now - datetime.timedelta(days=2))
+    wildcard = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=2))
+    older = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=1))
+    acm.import_certificate(Certificate=cert, PrivateKey=key)
+
+    for arn in (wildcard, older, older.replace("arn:aws:", "arn:aws-cn:")):
+        plan = planned(work, [f"-var=acm_certificate_arn={arn}"])
+        viewer = planned_resource(plan, "aws_cloudfront_distribution.media")["after"]["viewer_certificate"][0]
+        assert viewer["acm_certificate_arn"] == arn, viewer
+
+    # The endpoint accepts sign-out from the media site itself.
+    # (The function's environment is unknown at plan as a whole: the value is read in console.)
+    r = subprocess.run(["terraform", "console", "-var-file=plan.tfvars"], cwd=work, env=TF_ENV, input="jsonencode(local.endpoint_allowed_origins)\n",
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(json.loads(r.stdout)) == ["https://media.example.com", "https://app.example.com"], r.stdout
+    assert "join(\",\", local.endpoint_allowed_origins)" in json.dumps(blocks("module")["endpoint"]["environment"]).replace('\\"', '"')
+    # The canary goes to the distribution's own name, unknown until it exists, not domain_name.
+    rotator = planned_resource(plan, "module.rotator.aws_lambda_function.this")
+    known = rotator["after"]["environment"][0].get("variables") or {}
+    unknown = rotator["after_unknown"]["environment"][0]["variables"]
+    assert "CFCOOKIE_CANARY_URL" not in known, known.get("CFCOOKIE_CANARY_URL")
+    assert unknown is True or unknown.get("CFCOOKIE_CANARY_URL") is True, unknown
+
+    # The first apply rotates at once; once a key id is published, a schedule change must not
+    # start a rotation (the provider calls RotateSecret on every rotation_rules change).
+    rotation = planned_resource(plan, "aws_secretsmanager_secret_rotation.signing_key")["after"]
+    assert rotation["rotate_immediately"] is True, rotation
+    boto3.client("ssm", endpoint_url=endpoint, **CLIENT_KW).put_parameter(
+        Name="/plan-stack/cfcookie/key-id", Value="K2JCJMDEHXQW5F", Type="String")
+    rotation = planned_resource(planned(work, [f"-var=acm_certificate_arn={wildcard}"]), "aws_secretsmanager_secret_rotation.signing_key")["after"]
+    assert rotation["rotate_immediately"] is False, "a schedule change after the first rotation would rotate at once"
