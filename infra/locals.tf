@@ -42,7 +42,9 @@ locals {
   rotation_window = var.rotation_interval_hours < 24 ? null : "${var.rotation_window_hours}h"
   # A key older than about two rotation intervals means rotation has stopped.
   key_age_alarm_seconds = 2 * var.rotation_interval_hours * 3600
-  metric_namespace      = "cfcookie/${var.name_prefix}"
+  # The scheduled key check (alarms.tf): often enough that a stopped rotation pages within the
+  # hour the alarm looks at, rarely enough to cost nothing (about 2,900 invocations a month).
+  key_check_schedule = "rate(15 minutes)"
   # A real object behind the protected behavior that testSecret fetches with the new key.
   canary_key = "_cfcookie/canary.txt"
   # The distribution's own *.cloudfront.net name, not domain_name: the operator may create that

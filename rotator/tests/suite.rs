@@ -1202,12 +1202,18 @@ async fn the_api_call_table_is_exactly_what_the_adapters_call() {
     w.rotate().await;
     w.rotate().await;
     w.status().await;
-    let called: BTreeSet<String> = b
-        .emulator
-        .calls()
-        .into_iter()
-        .map(|c| c.replacen('.', ":", 1))
-        .collect();
+    let mut calls = b.emulator.calls();
+    // The scheduled key check, as EventBridge Scheduler invokes it (rotation on: the operator's
+    // RotateSecret is not the rotator's call).
+    w.admin.enable_rotation(&w.secret, 30).await;
+    b.emulator.clear_calls();
+    let age = cfcookie_rotator::check::key_age(&w.rotator, &SdkSecretStore::new(&b.aws), &w.secret)
+        .await
+        .expect("key check");
+    // The world's clock runs two hours ahead per rotation; the version was made just now.
+    assert!(age.has_key && age.age_secs <= 6 * 3600 + 600, "{age:?}");
+    calls.extend(b.emulator.calls());
+    let called: BTreeSet<String> = calls.into_iter().map(|c| c.replacen('.', ":", 1)).collect();
     let table: BTreeSet<String> = ROTATOR_API_CALLS.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         called, table,

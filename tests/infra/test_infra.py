@@ -300,7 +300,7 @@ def copy_infra(tmp_path):
 
 
 def emulator_provider(work, endpoint):
-    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "secretsmanager", "sns", "ssm", "sts"]
+    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "scheduler", "secretsmanager", "sns", "ssm", "sts"]
     eps = "\n".join(f'    {s} = "{endpoint}"' for s in services)
     common = f'''  access_key                  = "testing"
   secret_key                  = "testing"
@@ -460,13 +460,24 @@ def test_per_user_cookies_cover_exactly_the_upload_prefix():
     assert pool["allow_unauthenticated_identities"] is False
 
 
-def test_key_age_metric_reads_the_field_the_endpoint_logs():
-    metric = blocks("resource", "aws_cloudwatch_log_metric_filter")["key_age"]
-    field = re.search(r"\$\.fields\.(\w+)", metric["pattern"]).group(1)
-    assert re.search(rf"\b{field} = ", (ROOT / "endpoint/src/wiring.rs").read_text()), f"endpoint/src/wiring.rs never logs {field}"
+def test_key_age_comes_from_the_scheduled_check_not_from_traffic():
+    # The metric came from a log line of the endpoint's key refresh, which runs only while
+    # viewers call /cookie: a quiet stack whose rotation stopped never alarmed.
+    assert "aws_cloudwatch_log_metric_filter" not in blocks("resource")
     alarm = blocks("resource", "aws_cloudwatch_metric_alarm")["key_too_old"]
     assert alarm["threshold"] == "${local.key_age_alarm_seconds}"
     assert blocks("locals")["key_age_alarm_seconds"] == "${2 * var.rotation_interval_hours * 3600}"
+    assert (alarm["namespace"], alarm["metric_name"]) == ("cfcookie", "signing_key_age_seconds")
+    assert 'KEY_AGE: &str = "signing_key_age_seconds"' in (ROOT / "rotator/src/check.rs").read_text()
+    # A check that stops reporting pages too.
+    assert alarm["insufficient_data_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    schedule = blocks("resource", "aws_scheduler_schedule")["key_check"]
+    target = schedule["target"][0]
+    assert target["arn"] == "${module.rotator.function_arn}"
+    assert "Check" in target["input"] and "keyAge" in target["input"]
+    # The scheduler's role may invoke the rotator and nothing else.
+    policy = blocks("data", "aws_iam_policy_document")["key_check"]
+    assert [(st["actions"], st["resources"]) for st in policy["statement"]] == [(["lambda:InvokeFunction"], ["${module.rotator.function_arn}"])]
 
 
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
@@ -659,6 +670,104 @@ def check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs,
     assert json.loads(answer["body"])["resource"] == f"https://{out['distribution_domain']}/*"
 
 
+def emf_documents(log_path, metric):
+    """The CloudWatch Embedded Metric Format documents carrying `metric` in a function's log."""
+    docs = []
+    for line in log_path.read_text().splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            doc = json.loads(line)
+            if metric in doc:
+                docs.append(doc)
+    return docs
+
+
+def put_emf(cw, doc, metric):
+    """What CloudWatch Logs does with an EMF document: the metric under its namespace and
+    dimensions (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)."""
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    dims = [{"Name": n, "Value": doc[n]} for n in directive["Dimensions"][0]]
+    unit = next(m.get("Unit", "None") for m in directive["Metrics"] if m["Name"] == metric)
+    cw.put_metric_data(Namespace=directive["Namespace"], MetricData=[{"MetricName": metric, "Dimensions": dims, "Value": float(doc[metric]), "Unit": unit}])
+    return directive["Namespace"], dims
+
+
+def alarm_state(cw, alarm):
+    """CloudWatch's decision for a single-metric alarm over its last period, from the metric as
+    the emulator holds it (moto stores alarms and metrics but never evaluates an alarm)."""
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stats = cw.get_metric_statistics(Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+                                     StartTime=now - datetime.timedelta(seconds=alarm["Period"] * alarm["EvaluationPeriods"]),
+                                     EndTime=now + datetime.timedelta(seconds=60), Period=alarm["Period"], Statistics=[alarm["Statistic"]])
+    points = [p[alarm["Statistic"]] for p in stats["Datapoints"]]
+    if not points:
+        return {"missing": "INSUFFICIENT_DATA", "notBreaching": "OK", "breaching": "ALARM", "ignore": "INSUFFICIENT_DATA"}[alarm.get("TreatMissingData", "missing")]
+    value = max(points) if alarm["Statistic"] == "Maximum" else sum(points)
+    breach = {"GreaterThanThreshold": value > alarm["Threshold"], "GreaterThanOrEqualToThreshold": value >= alarm["Threshold"],
+              "LessThanThreshold": value < alarm["Threshold"], "LessThanOrEqualToThreshold": value <= alarm["Threshold"]}[alarm["ComparisonOperator"]]
+    return "ALARM" if breach else "OK"
+
+
+def check_key_age_without_traffic(tmp_path, endpoint, api_port, out, key):
+    """The scheduled key check, run by the built rotator under its role with IAM enforced, on
+    a stack no viewer has used: invoked with the input and target of the schedule Terraform made,
+    as EventBridge Scheduler would (the emulator stores schedules but never runs them). Its EMF
+    output is put into the emulator's CloudWatch as CloudWatch Logs would (the emulator does not
+    read logs), a failed invocation counts in AWS/Lambda Errors as Lambda would (the emulator
+    runs no function), and the alarms Terraform made are evaluated over those metrics as
+    CloudWatch would (the emulator never evaluates an alarm). Emulated: the schedule firing,
+    EMF extraction, Lambda's Errors metric, alarm evaluation. Real: the schedule's definition,
+    the function's code, its role under enforced IAM, Secrets Manager's answers, the alarms'
+    definitions."""
+    import urllib.request
+    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    schedule = boto3.client("scheduler", **kw).get_schedule(Name=out["key_check_schedule"])
+    assert schedule["Target"]["Arn"].endswith(":function:" + out["rotator_function"]), schedule["Target"]
+    assert schedule["ScheduleExpression"] == "rate(15 minutes)"
+    payload = json.loads(schedule["Target"]["Input"])
+    assert payload == {"Check": "keyAge", "SecretId": out["secret_id"]}, payload
+
+    def invoke():
+        req = urllib.request.Request(f"http://127.0.0.1:{api_port}/2015-03-31/functions/_/invocations", data=json.dumps(payload).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                body = resp.read().decode()
+                return bool(resp.headers.get("X-Amz-Function-Error") or '"errorType"' in body), body
+        except urllib.error.HTTPError as e:  # cargo lambda answers a function error with 500
+            return True, e.read().decode()
+
+    cw = boto3.client("cloudwatch", **kw)
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix="iam-stack-cfcookie")["MetricAlarms"]}
+    too_old, errors = alarms["iam-stack-cfcookie-key-too-old"], alarms["iam-stack-cfcookie-rotator-errors"]
+    log = tmp_path / "rotator.log"
+
+    failed, body = invoke()
+    assert not failed, f"{body}\n{log.read_text()[-3000:]}"
+
+    doc = emf_documents(log, "signing_key_age_seconds")[-1]
+    assert 0 <= doc["signing_key_age_seconds"] < 600, doc
+    namespace, dims = put_emf(cw, doc, "signing_key_age_seconds")
+    # The alarm watches exactly what the check writes, and its threshold is two intervals.
+    assert (too_old["Namespace"], too_old["MetricName"]) == (namespace, "signing_key_age_seconds")
+    assert sorted(too_old["Dimensions"], key=lambda d: d["Name"]) == sorted(dims, key=lambda d: d["Name"]), (too_old["Dimensions"], dims)
+    assert {d["Name"]: d["Value"] for d in dims}["secret"] == boto3.client("secretsmanager", **kw).describe_secret(SecretId=out["secret_id"])["Name"]
+    assert too_old["Threshold"] == 2 * 720 * 3600 and too_old["InsufficientDataActions"] == too_old["AlarmActions"] == [out["alarm_topic_arn"]]
+    assert alarm_state(cw, too_old) == "OK"
+    assert alarm_state(cw, errors) == "OK"
+
+    # Rotation turned off, still no viewer: the next check fails loudly, and still says the age.
+    boto3.client("secretsmanager", **kw).cancel_rotate_secret(SecretId=out["secret_id"])
+    before = len(emf_documents(log, "signing_key_age_seconds"))
+    failed, body = invoke()
+    assert failed and "Rotation.NotEnabled" in body, body
+    assert len(emf_documents(log, "signing_key_age_seconds")) == before + 1
+    assert any(d.get("error_type") == "Rotation.NotEnabled" for d in emf_documents(log, "rotation_errors"))
+    cw.put_metric_data(Namespace=errors["Namespace"], MetricData=[{"MetricName": errors["MetricName"], "Dimensions": errors["Dimensions"], "Value": 1.0, "Unit": "Count"}])
+    assert {d["Name"]: d["Value"] for d in errors["Dimensions"]} == {"FunctionName": out["rotator_function"]}
+    assert alarm_state(cw, errors) == "ALARM", "a disabled rotation did not raise the rotator's error alarm"
+
+
 def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
     """Secrets Manager (the emulator) drives the built cfcookie-rotator through cargo-lambda's
     Runtime API, running with the credentials of the role Terraform made, IAM enforced; with one
@@ -727,6 +836,10 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
             assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\nrotator:\n{(tmp_path / 'rotator.log').read_text()[-3000:]}"
         r = cfcookie("status", "--secret-id", out["secret_id"], env=operator)
         assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout + r.stderr
+
+        # Before any viewer has asked for a cookie: the key's age and a disabled rotation are
+        # signalled by the scheduled check alone.
+        check_key_age_without_traffic(tmp_path, endpoint, api_port, out, key)
 
         check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator)
 
