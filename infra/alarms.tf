@@ -131,34 +131,90 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_5xx" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-# Key age. CloudWatch evaluates an alarm over at most seven days
+# Key age, from a check that runs on a schedule, not from viewer traffic
+# (docs/decisions/0005-key-age-check.md). EventBridge Scheduler invokes the rotator every
+# 15 minutes with {"Check": "keyAge", "SecretId": ...}; the rotator reads the AWSCURRENT
+# version's CreatedDate and writes its age as the EMF gauge signing_key_age_seconds (namespace
+# cfcookie, dimensions function and secret), fails (Rotation.NotEnabled, the rotator-errors
+# alarm) when rotation is off, and runs the canary once the current key's active_from has
+# passed. CloudWatch evaluates an alarm over at most seven days
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html,
-# Period), shorter than most rotation intervals, so "no rotation succeeded lately" cannot be
-# an alarm; a gauge can. Every warm endpoint instance logs the active key's age with each key
-# refresh (`active key age`, field key_age_seconds, endpoint/src/wiring.rs); this filter turns it into a
-# metric and the alarm fires when the key is older than twice the rotation interval.
-resource "aws_cloudwatch_log_metric_filter" "key_age" {
-  name           = "${var.name_prefix}-cfcookie-key-age"
-  log_group_name = module.endpoint.log_group
-  pattern        = "{ $.fields.key_age_seconds = * }"
-  metric_transformation {
-    name      = "ActiveKeyAgeSeconds"
-    namespace = local.metric_namespace
-    value     = "$.fields.key_age_seconds"
-    unit      = "Seconds"
+# Period), shorter than most rotation intervals, so "no rotation succeeded lately" cannot be an
+# alarm; a gauge can.
+
+data "aws_iam_policy_document" "key_check_assume" {
+  # Scheduler's execution role, for this account's schedules only (confused deputy):
+  # https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
   }
 }
 
+resource "aws_iam_role" "key_check" {
+  name               = "${var.name_prefix}-cfcookie-key-check"
+  assume_role_policy = data.aws_iam_policy_document.key_check_assume.json
+}
+
+data "aws_iam_policy_document" "key_check" {
+  statement {
+    sid       = "InvokeTheRotatorOnly"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.rotator.function_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "key_check" {
+  name   = "invoke-rotator"
+  role   = aws_iam_role.key_check.id
+  policy = data.aws_iam_policy_document.key_check.json
+}
+
+resource "aws_scheduler_schedule" "key_check" {
+  #checkov:skip=CKV_AWS_297:The schedule's input is the secret's ARN and a check name, nothing secret; a customer-managed key would only add a key policy for Scheduler.
+  name                = "${var.name_prefix}-cfcookie-key-check"
+  description         = "cfcookie: the signing key's age, rotation on, and the canary, without viewer traffic"
+  schedule_expression = local.key_check_schedule
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = module.rotator.function_arn
+    role_arn = aws_iam_role.key_check.arn
+    input    = jsonencode({ Check = "keyAge", SecretId = aws_secretsmanager_secret.signing_key.arn })
+    retry_policy {
+      # The next run comes in 15 minutes; a retry would only double a failure's error count.
+      maximum_retry_attempts = 0
+    }
+  }
+  depends_on = [aws_iam_role_policy.key_check]
+}
+
+# Maximum of the hour's checks above twice the rotation interval: rotation has stopped, or never
+# began (the placeholder version ages from deploy). No data for an hour after there was some:
+# the check itself stopped (schedule, role or function broken), INSUFFICIENT_DATA, which pages
+# too. A new alarm starts in INSUFFICIENT_DATA without notifying: actions run on transitions
+# "from any other state" (PutMetricAlarm, InsufficientDataActions), so a deploy pages no one.
 resource "aws_cloudwatch_metric_alarm" "key_too_old" {
-  alarm_name          = "${var.name_prefix}-cfcookie-key-too-old"
-  alarm_description   = "The active signing key is older than twice the rotation interval: rotation has stopped (docs/rotation.md)."
-  namespace           = local.metric_namespace
-  metric_name         = "ActiveKeyAgeSeconds"
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = local.key_age_alarm_seconds
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
+  alarm_name                = "${var.name_prefix}-cfcookie-key-too-old"
+  alarm_description         = "The signing key is older than twice the rotation interval (rotation has stopped), or the scheduled key check stopped reporting (docs/rotation.md)."
+  namespace                 = "cfcookie"
+  metric_name               = "signing_key_age_seconds"
+  dimensions                = { function = "cfcookie-rotator", secret = aws_secretsmanager_secret.signing_key.name }
+  statistic                 = "Maximum"
+  period                    = 3600
+  evaluation_periods        = 1
+  threshold                 = local.key_age_alarm_seconds
+  comparison_operator       = "GreaterThanThreshold"
+  treat_missing_data        = "missing"
+  alarm_actions             = [aws_sns_topic.alarms.arn]
+  insufficient_data_actions = [aws_sns_topic.alarms.arn]
 }

@@ -165,6 +165,12 @@ resource "aws_cloudfront_distribution" "media" {
     minimum_protocol_version       = local.certificate_arn == null ? "TLSv1" : "TLSv1.2_2021"
   }
 
+  # CloudFront refuses a log bucket whose ACLs are disabled (it delivers standard logs through
+  # an ACL grant): the ownership controls that turn them on must be in place before the
+  # distribution names the bucket, or a fresh apply races them.
+  # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html
+  depends_on = [aws_s3_bucket_ownership_controls.logs]
+
   #checkov:skip=CKV_AWS_86:Standard logging is optional (access_logs = true creates a log bucket).
   #checkov:skip=CKV_AWS_68:A WAF web ACL is optional (variable web_acl_id); signed cookies already gate the content.
   #checkov:skip=CKV2_AWS_47:Same: WAF is optional.

@@ -1,8 +1,8 @@
 # The certificate for domain_name. CloudFront takes certificates from ACM in us-east-1 only
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html).
 # Either Terraform requests one with DNS validation (and writes the validation record when
-# route53_zone_id is given), or acm_certificate_arn names an issued one, which is checked to
-# be the certificate ACM holds for domain_name.
+# route53_zone_id is given), or acm_certificate_arn names an issued one that covers domain_name
+# (exactly, as a subject alternative name, or by a wildcard).
 
 locals {
   request_certificate = var.domain_name != null && var.acm_certificate_arn == null
@@ -45,20 +45,13 @@ resource "aws_acm_certificate_validation" "media" {
   validation_record_fqdns = var.route53_zone_id != null ? [for r in aws_route53_record.certificate_validation : r.fqdn] : null
 }
 
-# acm_certificate_arn given: it must be the issued certificate ACM holds for domain_name.
-data "aws_acm_certificate" "given" {
-  count       = var.acm_certificate_arn != null ? 1 : 0
-  provider    = aws.us_east_1
-  domain      = var.domain_name
-  statuses    = ["ISSUED"]
-  most_recent = true
-  lifecycle {
-    postcondition {
-      condition     = self.arn == var.acm_certificate_arn
-      error_message = "acm_certificate_arn is not the issued us-east-1 certificate ACM holds for domain_name."
-    }
-  }
-}
+# acm_certificate_arn given: no lookup by name. ACM's data source matches only a certificate's
+# primary DomainName, exactly (internal/service/acm/certificate_data_source.go), so it refused a
+# wildcard or SAN certificate that covers domain_name, and with most_recent it picked the newest
+# of several and refused the one named. CloudFront itself refuses a certificate that does not
+# cover the alias, when the distribution is created or updated
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html#alternate-domain-names-requirements);
+# the variable's validation checks the ARN's shape (variables.tf).
 
 # The alias record, when the zone is in Route 53.
 resource "aws_route53_record" "media" {

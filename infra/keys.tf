@@ -63,15 +63,35 @@ resource "aws_secretsmanager_secret_version" "placeholder" {
   }
 }
 
+# The provider calls RotateSecret on every change of the rotation rules, with RotateImmediately
+# taken from rotate_immediately (internal/service/secretsmanager/secret_rotation.go,
+# resourceSecretRotationUpdate). A rotation started by an apply that only changed the schedule
+# could be refused as Rotation.TooSoon (an alarm), and the apply fails outright while a rotation
+# is stuck in AWSPENDING. So only the first apply, before any key has been published, rotates
+# at once; later ones only ask Secrets Manager to run testSecret on the current key
+# (RotateImmediately=false: https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+# rotate_immediately alone changing is no update the provider acts on (it is not among the
+# attributes resourceSecretRotationUpdate checks), so the flip after the first rotation calls nothing.
 resource "aws_secretsmanager_secret_rotation" "signing_key" {
   secret_id           = aws_secretsmanager_secret.signing_key.id
   rotation_lambda_arn = module.rotator.function_arn
-  rotate_immediately  = var.rotate_immediately
+  rotate_immediately  = var.rotate_immediately && local.bootstrap_needed
   rotation_rules {
     schedule_expression = local.rotation_schedule
     duration            = local.rotation_window
   }
-  depends_on = [aws_lambda_permission.secrets_manager_invokes_rotator, aws_secretsmanager_secret_version.placeholder]
+  # Whatever the first rotation touches must exist first: the rotator's role policies (the
+  # whole module: its function_arn output depends on the function alone), the placeholder
+  # version, the canary object it fetches and the bucket policy that lets CloudFront read it,
+  # and the alias records where Terraform writes them.
+  depends_on = [
+    aws_lambda_permission.secrets_manager_invokes_rotator,
+    aws_secretsmanager_secret_version.placeholder,
+    module.rotator,
+    aws_s3_bucket_policy.media,
+    aws_s3_object.canary,
+    aws_route53_record.media,
+  ]
 }
 
 resource "aws_ssm_parameter" "key_id" {

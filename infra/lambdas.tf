@@ -28,6 +28,14 @@ module "rotator" {
 }
 
 locals {
+  # Sign-out (POST /cookie/remove) from the media site itself carries Origin: https://DOMAIN,
+  # while the Host the endpoint sees behind CloudFront is its function URL's: the site's own
+  # origin must be on the list. The *.cloudfront.net name cannot be (the distribution depends on
+  # this function's URL); without domain_name the endpoint judges it by the resource's host.
+  endpoint_allowed_origins = distinct(concat(
+    var.domain_name != null ? ["https://${var.domain_name}"] : [],
+    var.cors_allowed_origins,
+  ))
   # testSecret's canary: `canary_attempts` GETs of at most 10 s each (rotator/src/ports.rs)
   # with doubling waits between them; the function must outlast them with room to spare.
   rotator_timeout_seconds = 120
@@ -75,7 +83,7 @@ module "endpoint" {
       CFCOOKIE_KEY_CACHE_TTL      = tostring(var.key_cache_ttl_seconds)
       RUST_LOG                    = "info"
     },
-    length(var.cors_allowed_origins) > 0 ? { CFCOOKIE_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins) } : {},
+    length(local.endpoint_allowed_origins) > 0 ? { CFCOOKIE_ALLOWED_ORIGINS = join(",", local.endpoint_allowed_origins) } : {},
     length(var.required_groups) > 0 ? { CFCOOKIE_REQUIRED_GROUPS = join(",", var.required_groups) } : {},
   )
 }

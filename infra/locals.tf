@@ -42,10 +42,14 @@ locals {
   rotation_window = var.rotation_interval_hours < 24 ? null : "${var.rotation_window_hours}h"
   # A key older than about two rotation intervals means rotation has stopped.
   key_age_alarm_seconds = 2 * var.rotation_interval_hours * 3600
-  metric_namespace      = "cfcookie/${var.name_prefix}"
+  # The scheduled key check (alarms.tf): often enough that a stopped rotation pages within the
+  # hour the alarm looks at, rarely enough to cost nothing (about 2,900 invocations a month).
+  key_check_schedule = "rate(15 minutes)"
   # A real object behind the protected behavior that testSecret fetches with the new key.
   canary_key = "_cfcookie/canary.txt"
-  canary_url = "https://${local.media_domain}/${local.canary_key}"
+  # The distribution's own *.cloudfront.net name, not domain_name: the operator may create that
+  # DNS record only after apply, and the first rotation runs during it.
+  canary_url = "https://${aws_cloudfront_distribution.media.domain_name}/${local.canary_key}"
   # Rotator timeout vs canary: attempts with doubling waits must end well inside it.
   canary_attempts   = 5
   canary_backoff_ms = 2000

@@ -124,3 +124,8 @@ output "endpoint_function" {
   description = "Cookie endpoint Lambda name."
   value       = module.endpoint.function_name
 }
+
+output "key_check_schedule" {
+  description = "EventBridge Scheduler schedule that runs the rotator's key check (docs/decisions/0005-key-age-check.md)."
+  value       = aws_scheduler_schedule.key_check.name
+}

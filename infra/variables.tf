@@ -148,11 +148,12 @@ variable "route53_zone_id" {
 }
 
 variable "acm_certificate_arn" {
-  description = "Optional issued ACM certificate (us-east-1) for domain_name, instead of the one Terraform requests; checked against domain_name at plan time."
+  description = "Optional issued ACM certificate (us-east-1) covering domain_name (exactly, as a SAN or by a wildcard), instead of the one Terraform requests; CloudFront refuses one that does not cover it."
   type        = string
   default     = null
   validation {
-    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws:acm:us-east-1:[0-9]{12}:certificate/", var.acm_certificate_arn))
+    # Any partition's ARN (arn:aws:, arn:aws-cn:, …): the shape is checked, not the partition.
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$", var.acm_certificate_arn))
     error_message = "acm_certificate_arn must be an ACM certificate ARN in us-east-1 (CloudFront's region for certificates)."
   }
   validation {

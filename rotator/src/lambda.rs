@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use tracing::error;
 
+use crate::check::{key_age, CheckEvent, VersionDates, KEY_AGE};
 use crate::error::RotationError;
 use crate::steps::{Mode, Rotation, Step};
 
@@ -21,6 +22,54 @@ pub struct RotationEvent {
     /// Present in newer events; unused.
     #[serde(rename = "RotationToken", default)]
     pub rotation_token: Option<String>,
+}
+
+/// Any event the rotator Lambda takes: Secrets Manager's rotation steps, or the scheduled key
+/// check (`{"Check": "keyAge", "SecretId": ARN}`, from EventBridge Scheduler).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Event {
+    /// A rotation step.
+    Rotation(RotationEvent),
+    /// The key check ([`crate::check`]).
+    Check(CheckEvent),
+}
+
+/// Handles either kind of event; the key check reads version dates from `dates`.
+pub async fn handle_event<W: Rotation>(
+    rotator: &W,
+    dates: &impl VersionDates,
+    event: Event,
+) -> Result<(), HandlerError> {
+    // Boxed: the two futures nested in one would overflow the compiler's layout depth limit.
+    match event {
+        Event::Rotation(e) => Box::pin(handle(rotator, e)).await,
+        Event::Check(e) => Box::pin(handle_check(rotator, dates, e)).await,
+    }
+}
+
+/// Handles the scheduled key check: its failures count in [`metric::ERRORS`] like a step's, so
+/// the rotator's error alarm pages on them.
+pub async fn handle_check<W: Rotation>(
+    rotator: &W,
+    dates: &impl VersionDates,
+    event: CheckEvent,
+) -> Result<(), HandlerError> {
+    if event.check != KEY_AGE {
+        metrics::counter!(metric::ERRORS, "error_type" => "Rotation.UnknownCheck").increment(1);
+        return Err(HandlerError {
+            error_type: "Rotation.UnknownCheck",
+            message: format!("unknown check {:?}; expected {KEY_AGE:?}", event.check),
+        });
+    }
+    key_age(rotator, dates, &event.secret_id)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            metrics::counter!(metric::ERRORS, "error_type" => e.error_type()).increment(1);
+            error!(check = KEY_AGE, error_type = e.error_type(), error = %e, "key check failed");
+            HandlerError::from(e)
+        })
 }
 
 /// A failed invocation, as the Lambda runtime reports it.
@@ -96,8 +145,10 @@ pub mod metric {
     pub const COMPLETED: &str = "rotations_completed";
     /// Failed invocations, by `error_type` (e.g. `Rotation.NotPending`) (count).
     pub const ERRORS: &str = "rotation_errors";
+    /// The key check's gauge: seconds since the AWSCURRENT version was created, by `secret`.
+    pub const KEY_AGE: &str = crate::check::metric::KEY_AGE;
     /// Every metric the rotator emits.
-    pub const ALL: &[&str] = &[STEP_DURATION, COMPLETED, ERRORS];
+    pub const ALL: &[&str] = &[STEP_DURATION, COMPLETED, ERRORS, KEY_AGE];
 
     /// Declares units and descriptions (exporters use them).
     pub fn describe() {
@@ -110,6 +161,11 @@ pub mod metric {
             COMPLETED,
             metrics::Unit::Count,
             "rotations completed (finishSecret succeeded)"
+        );
+        metrics::describe_gauge!(
+            KEY_AGE,
+            metrics::Unit::Seconds,
+            "seconds since the secret's AWSCURRENT version was created (scheduled key check)"
         );
         metrics::describe_counter!(
             ERRORS,

@@ -10,6 +10,8 @@
 //!   and [`Rotation`], any rotator whose ports are wired.
 //! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`), `status` and `revoke`.
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
+//! - [`check`]: the scheduled key check (key age, rotation on, the canary once the edges
+//!   should trust the current key), independent of viewer traffic.
 //! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*`
 //!   settings; [`error`]: errors with stable Lambda error types.
 //!
@@ -18,6 +20,7 @@
 //! `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod config;
 pub mod driver;
 pub mod error;

@@ -1,7 +1,7 @@
 //! The rotation Lambda: `main` only wires; the handler lives in `cfcookie_rotator::lambda`.
 #![forbid(unsafe_code)]
 
-use cfcookie_rotator::lambda::{handle, RotationEvent};
+use cfcookie_rotator::lambda::{handle_event, Event};
 use cfcookie_rotator::{sdk_rotator, Config};
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -18,12 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "rotator initialised"
     );
     let rotator = &rotator;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<RotationEvent>| async move {
-            let result = handle(rotator, event.payload).await;
-            cfcookie_rotator::lambda::metric::flush_emf(emf);
-            result
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        let result = handle_event(rotator, &rotator.secrets, event.payload).await;
+        cfcookie_rotator::lambda::metric::flush_emf(emf);
+        result
+    }))
     .await
 }

@@ -6,6 +6,7 @@ use aws_sdk_ssm::types::ParameterType;
 pub use cfcookie_secret::sdk::{load_aws_config, map_error, SdkSecretStore};
 use cfcookie_secret::sdk::{not_found_is_none, time};
 
+use crate::check::VersionDates;
 use crate::model::{KeyGroupRecord, PublicKeyRecord};
 use crate::ports::{KeyRegistry, ParameterStore, ServiceError, ServiceResult};
 
@@ -15,6 +16,7 @@ use crate::ports::{KeyRegistry, ParameterStore, ServiceError, ServiceResult};
 pub const ROTATOR_API_CALLS: &[&str] = &[
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
     "cloudfront:CreatePublicKey",
@@ -230,5 +232,38 @@ impl ParameterStore for SdkParameterStore {
             .await
             .map_err(|e| map_error("PutParameter", e))?;
         Ok(())
+    }
+}
+
+impl VersionDates for SdkSecretStore {
+    async fn created(
+        &self,
+        secret_id: &str,
+        label: &str,
+    ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+        // Versions without a staging label are left out by default (IncludeDeprecated), and a
+        // label is on at most one version: the first page that has it is enough.
+        let mut pages = self
+            .0
+            .list_secret_version_ids()
+            .secret_id(secret_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_error("ListSecretVersionIds", e))?;
+            for v in page.versions() {
+                if v.version_stages().iter().any(|s| s == label) {
+                    let created = time(v.created_date()).ok_or_else(|| ServiceError::Other {
+                        operation: "ListSecretVersionIds",
+                        message: "a version without CreatedDate".into(),
+                    })?;
+                    return Ok(Some((
+                        v.version_id().unwrap_or_default().to_owned(),
+                        created,
+                    )));
+                }
+            }
+        }
+        Ok(None)
     }
 }

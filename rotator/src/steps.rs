@@ -236,6 +236,15 @@ where
         })
     }
 
+    /// The AWSCURRENT value; `None` while it is not a key (the bootstrap placeholder).
+    pub async fn read_current(
+        &self,
+        secret_id: &str,
+    ) -> Result<Option<SecretValue>, RotationError> {
+        self.read(secret_id, VersionRef::Stage(stage::CURRENT))
+            .await
+    }
+
     async fn pending(&self, secret_id: &str, token: &str) -> Result<SecretValue, RotationError> {
         match self
             .secrets
@@ -835,7 +844,15 @@ where
     /// Requests the canary URL with cookies signed by the key under test until it is not
     /// refused, with doubling backoff; every try and wait fits in [`CANARY_BUDGET_SECS`], so the
     /// worst case ends inside the Lambda's timeout instead of being cut by it.
-    async fn canary(&self, url: &str, value: &SecretValue) -> Result<(), RotationError> {
+    ///
+    /// The edges have until the key's `active_from` (G(k) + P) to trust it, and testSecret runs
+    /// about a second after G(k): a refusal before `active_from` says the edges have not caught
+    /// up yet, not that the key is broken (check_key has verified it against CloudFront's copy
+    /// and the group), so it is logged and the step passes; no signer uses the key before then
+    /// (S1). From `active_from` on a refusal is an error: in testSecret on the current key
+    /// (RotateImmediately=false) and in the scheduled key check, which judges the canary once
+    /// the edges should have the key (docs/rotation.md, "The canary and P").
+    pub async fn canary(&self, url: &str, value: &SecretValue) -> Result<(), RotationError> {
         let key = PrivateKey::from_pem(&value.private_key_pem, None)?;
         let signer = Signer::new(value.key_id.clone(), Arc::new(key))
             .map_err(|e| RotationError::Config(format!("canary: {e}")))?;
@@ -873,6 +890,16 @@ where
                 break;
             }
             tokio::time::sleep(wait).await;
+        }
+        if self.clock.now() < value.active_from {
+            warn!(
+                url,
+                key_id = %value.key_id,
+                last_status = %last,
+                active_from = %value.active_from,
+                "testSecret: canary refused before the edges' propagation allowance ran out; not judged until active_from"
+            );
+            return Ok(());
         }
         Err(RotationError::Canary {
             url: url.to_owned(),

@@ -2,8 +2,10 @@
 //! Embedded Metric Format: each step's duration and outcome, rotations completed, errors by
 //! error type. (Its own test binary: the metrics recorder is process-global.)
 
+use cfcookie_rotator::check::{CheckEvent, VersionDates};
 use cfcookie_rotator::driver::new_token;
-use cfcookie_rotator::lambda::{handle, metric, RotationEvent};
+use cfcookie_rotator::lambda::{handle, handle_check, metric, RotationEvent};
+use cfcookie_rotator::ports::ServiceResult;
 use cfcookie_rotator::ports::{AwsLcKeyGenerator, KeyRegistry as _};
 use cfcookie_rotator::{Rotator, Step};
 use cfcookie_testing::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
@@ -51,6 +53,17 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e:?}", step.aws_name()));
     }
+    // The scheduled key check records the key's age by secret.
+    handle_check(
+        &rotator,
+        &CreatedAt(chrono::Utc::now() - chrono::Duration::hours(5)),
+        CheckEvent {
+            check: "keyAge".into(),
+            secret_id: "cfcookie-key".into(),
+        },
+    )
+    .await
+    .expect("key check");
     let err = handle(&rotator, event("rollbackSecret"))
         .await
         .expect_err("unknown step");
@@ -91,4 +104,26 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
         .iter()
         .any(|d| d["error_type"] == "Rotation.UnknownStep" && d[metric::ERRORS] == 1));
     assert!(docs.iter().any(|d| d[metric::COMPLETED] == 1));
+    let age = docs
+        .iter()
+        .find(|d| d[metric::KEY_AGE].is_number())
+        .unwrap_or_else(|| panic!("no key age document: {docs:?}"));
+    assert_eq!(age["secret"], "cfcookie-key", "{age}");
+    assert!(
+        (age[metric::KEY_AGE].as_f64().unwrap_or(-1.0) - 5.0 * 3600.0).abs() < 60.0,
+        "{age}"
+    );
+}
+
+/// Every version was created at the same instant.
+struct CreatedAt(chrono::DateTime<chrono::Utc>);
+
+impl VersionDates for CreatedAt {
+    async fn created(
+        &self,
+        _secret_id: &str,
+        _label: &str,
+    ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+        Ok(Some(("v1".into(), self.0)))
+    }
 }

@@ -1202,12 +1202,18 @@ async fn the_api_call_table_is_exactly_what_the_adapters_call() {
     w.rotate().await;
     w.rotate().await;
     w.status().await;
-    let called: BTreeSet<String> = b
-        .emulator
-        .calls()
-        .into_iter()
-        .map(|c| c.replacen('.', ":", 1))
-        .collect();
+    let mut calls = b.emulator.calls();
+    // The scheduled key check, as EventBridge Scheduler invokes it (rotation on: the operator's
+    // RotateSecret is not the rotator's call).
+    w.admin.enable_rotation(&w.secret, 30).await;
+    b.emulator.clear_calls();
+    let age = cfcookie_rotator::check::key_age(&w.rotator, &SdkSecretStore::new(&b.aws), &w.secret)
+        .await
+        .expect("key check");
+    // The world's clock runs two hours ahead per rotation; the version was made just now.
+    assert!(age.has_key && age.age_secs <= 6 * 3600 + 600, "{age:?}");
+    calls.extend(b.emulator.calls());
+    let called: BTreeSet<String> = calls.into_iter().map(|c| c.replacen('.', ":", 1)).collect();
     let table: BTreeSet<String> = ROTATOR_API_CALLS.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         called, table,
@@ -1312,7 +1318,11 @@ async fn canary_is_retried_with_backoff_until_the_new_key_works() {
         3,
         "two 403s, then 200"
     );
-    // A distribution that never trusts the key: testSecret fails with a clear type.
+    // A distribution that never trusts the key, once the edges' allowance P has run out:
+    // testSecret fails with a clear type (before it, see the test below).
+    w.rotator.clock.advance(chrono::Duration::seconds(
+        w.rotator.config.activation_delay + 1,
+    ));
     *group.lock().expect("lock") = cfcookie_signer::KeyGroup::new();
     let (url, _) = canary_server(0, group);
     let err = with_canary(3, &url)
@@ -1320,4 +1330,87 @@ async fn canary_is_retried_with_backoff_until_the_new_key_works() {
         .await
         .expect_err("canary refuses");
     assert_eq!(err.error_type(), "Rotation.CanaryFailed", "{err}");
+}
+
+/// CloudFront's copies of the keys its key group holds now, as an edge that has caught up sees
+/// them.
+async fn edge_view<S, R: KeyRegistry, P>(
+    w: &World<S, R, P>,
+    items: &[String],
+) -> cfcookie_signer::KeyGroup {
+    let mut group = cfcookie_signer::KeyGroup::new();
+    for id in items {
+        let (record, _) = w
+            .rotator
+            .registry
+            .get_public_key(id)
+            .await
+            .expect("get")
+            .expect("key");
+        group.insert(
+            id.clone(),
+            cfcookie_signer::PublicKey::from_pem(&record.encoded_key).expect("pem"),
+        );
+    }
+    group
+}
+
+#[tokio::test]
+async fn a_slow_edge_fails_no_step_of_a_healthy_rotation() {
+    // testSecret's canary runs about a second after the new key entered the group, while the
+    // edges have P (CFCOOKIE_ACTIVATION_DELAY) to see it. An edge that has not caught up yet
+    // refuses every try: the rotation still completes, every step through the Lambda handler
+    // (whose error metric counts exactly the failed invocations), because the key was verified
+    // against CloudFront's copy and no signer uses it before active_from.
+    let w = Fakes.world().await;
+    w.rotate().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let lagging = std::sync::Arc::new(std::sync::Mutex::new(cfcookie_signer::KeyGroup::new()));
+    let (url, seen) = canary_server(0, lagging.clone());
+    let mut r = rebuild(
+        &w.rotator,
+        w.rotator.registry.clone(),
+        cfcookie_rotator::ports::HttpProbe,
+    );
+    r.config.canary_url = Some(url);
+    r.config.canary_attempts = 3;
+    r.config.canary_backoff_ms = 10;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let event = |step: Step| cfcookie_rotator::lambda::RotationEvent {
+        step: step.aws_name().into(),
+        secret_id: w.secret.clone(),
+        client_request_token: token.clone(),
+        rotation_token: None,
+    };
+    for step in Step::ALL {
+        cfcookie_rotator::lambda::handle(&r, event(step))
+            .await
+            .unwrap_or_else(|e| panic!("{} failed on a healthy rotation: {e:?}", step.aws_name()));
+    }
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the edge refused every try"
+    );
+    let status = w.status().await;
+    assert!(status.consistent, "{:?}", status.problems);
+
+    // Once the edges should have the key (active_from), the canary is judged: an edge that has
+    // caught up passes, and one that still refuses the current key is an error.
+    w.rotator.clock.advance(chrono::Duration::seconds(
+        w.rotator.config.activation_delay + 1,
+    ));
+    *lagging.lock().expect("lock") = edge_view(&w, &status.key_group_items).await;
+    cfcookie_rotator::lambda::handle(&r, event(Step::Test))
+        .await
+        .expect("an edge that has caught up accepts the current key");
+    *lagging.lock().expect("lock") = cfcookie_signer::KeyGroup::new();
+    let err = cfcookie_rotator::lambda::handle(&r, event(Step::Test))
+        .await
+        .expect_err("a refusal after active_from is judged");
+    assert_eq!(err.error_type, "Rotation.CanaryFailed", "{}", err.message);
 }

@@ -25,7 +25,8 @@ Secrets Manager:
     makes it retry the whole rotation, from createSecret, with the same token; with
     RotateImmediately=false it stages an empty AWSPENDING version, invokes testSecret alone on
     it, then removes it;
-  - DescribeSecret recomputes AutomaticallyAfterDays from a ScheduleExpression.
+  - DescribeSecret recomputes AutomaticallyAfterDays from a ScheduleExpression;
+  - ListSecretVersionIds reports each version's own CreatedDate (moto gave the time of the call).
 Test controls (not AWS APIs), under /_emulator/:
   - POST /_emulator/faults {"operation": "cloudfront.UpdateKeyGroup", "status": 503,
     "code": "ServiceUnavailable", "count": 2}: the next `count` calls of that operation fail;
@@ -515,7 +516,24 @@ def update_secret_version_stage(self, *args, **kwargs):
     return result
 
 
+def list_secret_version_ids(self, secret_id):
+    """moto reports every version's CreatedDate as the time of the call; Secrets Manager reports
+    when the version was created ("CreatedDate: The date and time this version of the secret was
+    created", https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecretVersionIds.html),
+    which the rotator's key check measures the key's age by. Versions without a staging label
+    are left out, as without IncludeDeprecated."""
+    if not self._is_valid_identifier(secret_id):
+        raise sm_models.SecretNotFoundException()
+    secret = self.secrets[secret_id]
+    versions = [
+        {"CreatedDate": v.get("createdate", int(time.time())), "VersionId": vid, "VersionStages": v["version_stages"]}
+        for vid, v in secret.versions.items() if v["version_stages"]
+    ]
+    return json.dumps({"ARN": secret.arn, "Name": secret.name, "Versions": versions})
+
+
 SMB.update_secret_version_stage = update_secret_version_stage
+SMB.list_secret_version_ids = list_secret_version_ids
 SMB.put_secret_value = put_secret_value
 SMB.get_secret_value = get_secret_value
 SMB.rotate_secret = rotate_secret

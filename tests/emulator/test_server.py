@@ -288,3 +288,17 @@ def test_create_public_key_takes_rsa_2048_and_ec_p256_spki_only(own_account):
         assert error_of(lambda: create(name, pem)) == ("InvalidArgument", 400), name
     names = {k["Name"] for k in cf.list_public_keys()["PublicKeyList"].get("Items", [])}
     assert not any(n in names for n in ("kt-p384", "kt-k256", "kt-rsa3072", "kt-rsa1024", "kt-ed25519", "kt-pkcs1", "kt-garbage"))
+
+
+def test_list_secret_version_ids_reports_when_each_version_was_created(endpoint):
+    import time
+    sm = client(endpoint, "secretsmanager")
+    sm.create_secret(Name="dated", SecretString="v1")
+    time.sleep(2)
+    sm.put_secret_value(SecretId="dated", SecretString="v2")
+    time.sleep(1)
+    versions = sm.list_secret_version_ids(SecretId="dated")["Versions"]
+    dates = {tuple(v["VersionStages"]): v["CreatedDate"].timestamp() for v in versions}
+    # moto reported the time of the call for every version.
+    assert dates[("AWSPREVIOUS",)] <= dates[("AWSCURRENT",)] - 2, dates
+    assert dates[("AWSCURRENT",)] <= time.time() - 1, dates

@@ -300,7 +300,7 @@ def copy_infra(tmp_path):
 
 
 def emulator_provider(work, endpoint):
-    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "secretsmanager", "sns", "ssm", "sts"]
+    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "scheduler", "secretsmanager", "sns", "ssm", "sts"]
     eps = "\n".join(f'    {s} = "{endpoint}"' for s in services)
     common = f'''  access_key                  = "testing"
   secret_key                  = "testing"
@@ -460,13 +460,24 @@ def test_per_user_cookies_cover_exactly_the_upload_prefix():
     assert pool["allow_unauthenticated_identities"] is False
 
 
-def test_key_age_metric_reads_the_field_the_endpoint_logs():
-    metric = blocks("resource", "aws_cloudwatch_log_metric_filter")["key_age"]
-    field = re.search(r"\$\.fields\.(\w+)", metric["pattern"]).group(1)
-    assert re.search(rf"\b{field} = ", (ROOT / "endpoint/src/wiring.rs").read_text()), f"endpoint/src/wiring.rs never logs {field}"
+def test_key_age_comes_from_the_scheduled_check_not_from_traffic():
+    # The metric came from a log line of the endpoint's key refresh, which runs only while
+    # viewers call /cookie: a quiet stack whose rotation stopped never alarmed.
+    assert "aws_cloudwatch_log_metric_filter" not in blocks("resource")
     alarm = blocks("resource", "aws_cloudwatch_metric_alarm")["key_too_old"]
     assert alarm["threshold"] == "${local.key_age_alarm_seconds}"
     assert blocks("locals")["key_age_alarm_seconds"] == "${2 * var.rotation_interval_hours * 3600}"
+    assert (alarm["namespace"], alarm["metric_name"]) == ("cfcookie", "signing_key_age_seconds")
+    assert 'KEY_AGE: &str = "signing_key_age_seconds"' in (ROOT / "rotator/src/check.rs").read_text()
+    # A check that stops reporting pages too.
+    assert alarm["insufficient_data_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    schedule = blocks("resource", "aws_scheduler_schedule")["key_check"]
+    target = schedule["target"][0]
+    assert target["arn"] == "${module.rotator.function_arn}"
+    assert "Check" in target["input"] and "keyAge" in target["input"]
+    # The scheduler's role may invoke the rotator and nothing else.
+    policy = blocks("data", "aws_iam_policy_document")["key_check"]
+    assert [(st["actions"], st["resources"]) for st in policy["statement"]] == [(["lambda:InvokeFunction"], ["${module.rotator.function_arn}"])]
 
 
 def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
@@ -659,6 +670,104 @@ def check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs,
     assert json.loads(answer["body"])["resource"] == f"https://{out['distribution_domain']}/*"
 
 
+def emf_documents(log_path, metric):
+    """The CloudWatch Embedded Metric Format documents carrying `metric` in a function's log."""
+    docs = []
+    for line in log_path.read_text().splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            doc = json.loads(line)
+            if metric in doc:
+                docs.append(doc)
+    return docs
+
+
+def put_emf(cw, doc, metric):
+    """What CloudWatch Logs does with an EMF document: the metric under its namespace and
+    dimensions (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)."""
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    dims = [{"Name": n, "Value": doc[n]} for n in directive["Dimensions"][0]]
+    unit = next(m.get("Unit", "None") for m in directive["Metrics"] if m["Name"] == metric)
+    cw.put_metric_data(Namespace=directive["Namespace"], MetricData=[{"MetricName": metric, "Dimensions": dims, "Value": float(doc[metric]), "Unit": unit}])
+    return directive["Namespace"], dims
+
+
+def alarm_state(cw, alarm):
+    """CloudWatch's decision for a single-metric alarm over its last period, from the metric as
+    the emulator holds it (moto stores alarms and metrics but never evaluates an alarm)."""
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stats = cw.get_metric_statistics(Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+                                     StartTime=now - datetime.timedelta(seconds=alarm["Period"] * alarm["EvaluationPeriods"]),
+                                     EndTime=now + datetime.timedelta(seconds=60), Period=alarm["Period"], Statistics=[alarm["Statistic"]])
+    points = [p[alarm["Statistic"]] for p in stats["Datapoints"]]
+    if not points:
+        return {"missing": "INSUFFICIENT_DATA", "notBreaching": "OK", "breaching": "ALARM", "ignore": "INSUFFICIENT_DATA"}[alarm.get("TreatMissingData", "missing")]
+    value = max(points) if alarm["Statistic"] == "Maximum" else sum(points)
+    breach = {"GreaterThanThreshold": value > alarm["Threshold"], "GreaterThanOrEqualToThreshold": value >= alarm["Threshold"],
+              "LessThanThreshold": value < alarm["Threshold"], "LessThanOrEqualToThreshold": value <= alarm["Threshold"]}[alarm["ComparisonOperator"]]
+    return "ALARM" if breach else "OK"
+
+
+def check_key_age_without_traffic(tmp_path, endpoint, api_port, out, key):
+    """The scheduled key check, run by the built rotator under its role with IAM enforced, on
+    a stack no viewer has used: invoked with the input and target of the schedule Terraform made,
+    as EventBridge Scheduler would (the emulator stores schedules but never runs them). Its EMF
+    output is put into the emulator's CloudWatch as CloudWatch Logs would (the emulator does not
+    read logs), a failed invocation counts in AWS/Lambda Errors as Lambda would (the emulator
+    runs no function), and the alarms Terraform made are evaluated over those metrics as
+    CloudWatch would (the emulator never evaluates an alarm). Emulated: the schedule firing,
+    EMF extraction, Lambda's Errors metric, alarm evaluation. Real: the schedule's definition,
+    the function's code, its role under enforced IAM, Secrets Manager's answers, the alarms'
+    definitions."""
+    import urllib.request
+    kw = dict(endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    schedule = boto3.client("scheduler", **kw).get_schedule(Name=out["key_check_schedule"])
+    assert schedule["Target"]["Arn"].endswith(":function:" + out["rotator_function"]), schedule["Target"]
+    assert schedule["ScheduleExpression"] == "rate(15 minutes)"
+    payload = json.loads(schedule["Target"]["Input"])
+    assert payload == {"Check": "keyAge", "SecretId": out["secret_id"]}, payload
+
+    def invoke():
+        req = urllib.request.Request(f"http://127.0.0.1:{api_port}/2015-03-31/functions/_/invocations", data=json.dumps(payload).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                body = resp.read().decode()
+                return bool(resp.headers.get("X-Amz-Function-Error") or '"errorType"' in body), body
+        except urllib.error.HTTPError as e:  # cargo lambda answers a function error with 500
+            return True, e.read().decode()
+
+    cw = boto3.client("cloudwatch", **kw)
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix="iam-stack-cfcookie")["MetricAlarms"]}
+    too_old, errors = alarms["iam-stack-cfcookie-key-too-old"], alarms["iam-stack-cfcookie-rotator-errors"]
+    log = tmp_path / "rotator.log"
+
+    failed, body = invoke()
+    assert not failed, f"{body}\n{log.read_text()[-3000:]}"
+
+    doc = emf_documents(log, "signing_key_age_seconds")[-1]
+    assert 0 <= doc["signing_key_age_seconds"] < 600, doc
+    namespace, dims = put_emf(cw, doc, "signing_key_age_seconds")
+    # The alarm watches exactly what the check writes, and its threshold is two intervals.
+    assert (too_old["Namespace"], too_old["MetricName"]) == (namespace, "signing_key_age_seconds")
+    assert sorted(too_old["Dimensions"], key=lambda d: d["Name"]) == sorted(dims, key=lambda d: d["Name"]), (too_old["Dimensions"], dims)
+    assert {d["Name"]: d["Value"] for d in dims}["secret"] == boto3.client("secretsmanager", **kw).describe_secret(SecretId=out["secret_id"])["Name"]
+    assert too_old["Threshold"] == 2 * 720 * 3600 and too_old["InsufficientDataActions"] == too_old["AlarmActions"] == [out["alarm_topic_arn"]]
+    assert alarm_state(cw, too_old) == "OK"
+    assert alarm_state(cw, errors) == "OK"
+
+    # Rotation turned off, still no viewer: the next check fails loudly, and still says the age.
+    boto3.client("secretsmanager", **kw).cancel_rotate_secret(SecretId=out["secret_id"])
+    before = len(emf_documents(log, "signing_key_age_seconds"))
+    failed, body = invoke()
+    assert failed and "Rotation.NotEnabled" in body, body
+    assert len(emf_documents(log, "signing_key_age_seconds")) == before + 1
+    assert any(d.get("error_type") == "Rotation.NotEnabled" for d in emf_documents(log, "rotation_errors"))
+    cw.put_metric_data(Namespace=errors["Namespace"], MetricData=[{"MetricName": errors["MetricName"], "Dimensions": errors["Dimensions"], "Value": 1.0, "Unit": "Count"}])
+    assert {d["Name"]: d["Value"] for d in errors["Dimensions"]} == {"FunctionName": out["rotator_function"]}
+    assert alarm_state(cw, errors) == "ALARM", "a disabled rotation did not raise the rotator's error alarm"
+
+
 def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
     """Secrets Manager (the emulator) drives the built cfcookie-rotator through cargo-lambda's
     Runtime API, running with the credentials of the role Terraform made, IAM enforced; with one
@@ -728,6 +837,10 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
         r = cfcookie("status", "--secret-id", out["secret_id"], env=operator)
         assert r.returncode == 0 and json.loads(r.stdout)["consistent"], r.stdout + r.stderr
 
+        # Before any viewer has asked for a cookie: the key's age and a disabled rotation are
+        # signalled by the scheduled check alone.
+        check_key_age_without_traffic(tmp_path, endpoint, api_port, out, key)
+
         check_endpoint_under_its_role(tmp_path, endpoint, root_kw, out, base, procs, operator)
 
         # One action less: the same rotation now fails, with AccessDenied from the emulator.
@@ -747,3 +860,126 @@ def test_rotation_by_the_built_lambda_under_enforced_iam(tmp_path):
         for p in reversed(procs):
             p.kill()
             p.wait()
+
+
+# ------------------------------------------------------------------ apply-time traps
+
+def test_terraform_floor_allows_the_backends_lockfile():
+    # use_lockfile (S3-native state locking) arrived in Terraform 1.10; a floor of 1.9 let an
+    # operator on 1.9 init a backend file it cannot read.
+    uses_lockfile = [p.name for p in (INFRA / "examples").glob("backend-*.hcl") if "use_lockfile" in p.read_text()]
+    assert uses_lockfile, "no backend example uses use_lockfile any more: revisit this floor"
+    required = blocks("terraform")["required_version"]
+    floor = re.fullmatch(r">=\s*(\d+)\.(\d+)(?:\.\d+)?", required)
+    assert floor, required
+    assert (int(floor.group(1)), int(floor.group(2))) >= (1, 10), f"required_version {required} is below 1.10 ({uses_lockfile} use use_lockfile)"
+
+
+def test_distribution_logs_wait_for_the_log_buckets_acls():
+    # CloudFront refuses a log bucket whose ACLs are off; the ownership controls that turn them
+    # on were not ordered before the distribution.
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    assert "${aws_s3_bucket_ownership_controls.logs}" in dist.get("depends_on", []), dist.get("depends_on")
+
+
+def test_rotation_waits_for_everything_the_first_rotation_touches():
+    rotation = blocks("resource", "aws_secretsmanager_secret_rotation")["signing_key"]
+    deps = set(rotation.get("depends_on", []))
+    # module.rotator as a whole: its function_arn output depends on the function alone, not on
+    # the role policy that grants the rotation's calls.
+    for needed in ("${module.rotator}", "${aws_s3_bucket_policy.media}", "${aws_s3_object.canary}", "${aws_route53_record.media}"):
+        assert needed in deps, f"the rotation does not wait for {needed}: {sorted(deps)}"
+
+
+def test_canary_uses_the_distributions_own_name():
+    # domain_name's DNS record may be made by the operator after apply; the first rotation runs
+    # during apply.
+    assert blocks("locals")["canary_url"] == "https://${aws_cloudfront_distribution.media.domain_name}/${local.canary_key}"
+
+
+def test_certificate_lookup_by_name_is_gone():
+    # ACM's data source matches the primary DomainName exactly: it refused wildcard and SAN
+    # certificates and, with most_recent, another duplicate than the one named.
+    assert "aws_acm_certificate" not in blocks("data"), "acm_certificate_arn is looked up by name again"
+
+
+def self_signed(tmp_path, name, sans, not_before):
+    """A self-signed certificate and its key, PEM, for ACM's ImportCertificate."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before)
+            .not_valid_after(not_before + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+
+
+PLAN_TFVARS = """name_prefix = "plan-stack"
+emulator = true
+rotator_zip = "rotator.zip"
+endpoint_zip = "endpoint.zip"
+domain_name = "media.example.com"
+cors_allowed_origins = ["https://app.example.com"]
+"""
+
+
+def planned(work, extra=()):
+    tf(["plan", "-input=false", "-no-color", "-var-file=plan.tfvars", *extra, "-out=check.plan"], cwd=work)
+    return json.loads(tf(["show", "-json", "check.plan"], cwd=work).stdout)
+
+
+def planned_resource(plan, address):
+    return next(c["change"] for c in plan["resource_changes"] if c["address"] == address)
+
+
+def test_plan_with_a_wildcard_certificate_a_domain_and_a_published_key(tmp_path, endpoint):
+    import datetime
+    work = copy_infra(tmp_path)
+    emulator_provider(work, endpoint)
+    (work / "plan.tfvars").write_text(PLAN_TFVARS)
+    tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work)
+    acm = boto3.client("acm", endpoint_url=endpoint, **{**CLIENT_KW, "region_name": "us-east-1"})
+    now = datetime.datetime.now(datetime.timezone.utc)
+    # A valid wildcard certificate for the domain, and two certificates named exactly for it,
+    # the older one being the one the operator names.
+    cert, key = self_signed(tmp_path, "*.example.com", ["*.example.com"], now - datetime.timedelta(days=2))
+    wildcard = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=2))
+    older = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=1))
+    acm.import_certificate(Certificate=cert, PrivateKey=key)
+
+    for arn in (wildcard, older, older.replace("arn:aws:", "arn:aws-cn:")):
+        plan = planned(work, [f"-var=acm_certificate_arn={arn}"])
+        viewer = planned_resource(plan, "aws_cloudfront_distribution.media")["after"]["viewer_certificate"][0]
+        assert viewer["acm_certificate_arn"] == arn, viewer
+
+    # The endpoint accepts sign-out from the media site itself.
+    # (The function's environment is unknown at plan as a whole: the value is read in console.)
+    r = subprocess.run(["terraform", "console", "-var-file=plan.tfvars"], cwd=work, env=TF_ENV, input="jsonencode(local.endpoint_allowed_origins)\n",
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(json.loads(r.stdout)) == ["https://media.example.com", "https://app.example.com"], r.stdout
+    assert "join(\",\", local.endpoint_allowed_origins)" in json.dumps(blocks("module")["endpoint"]["environment"]).replace('\\"', '"')
+    # The canary goes to the distribution's own name, unknown until it exists, not domain_name.
+    rotator = planned_resource(plan, "module.rotator.aws_lambda_function.this")
+    known = rotator["after"]["environment"][0].get("variables") or {}
+    unknown = rotator["after_unknown"]["environment"][0]["variables"]
+    assert "CFCOOKIE_CANARY_URL" not in known, known.get("CFCOOKIE_CANARY_URL")
+    assert unknown is True or unknown.get("CFCOOKIE_CANARY_URL") is True, unknown
+
+    # The first apply rotates at once; once a key id is published, a schedule change must not
+    # start a rotation (the provider calls RotateSecret on every rotation_rules change).
+    rotation = planned_resource(plan, "aws_secretsmanager_secret_rotation.signing_key")["after"]
+    assert rotation["rotate_immediately"] is True, rotation
+    boto3.client("ssm", endpoint_url=endpoint, **CLIENT_KW).put_parameter(
+        Name="/plan-stack/cfcookie/key-id", Value="K2JCJMDEHXQW5F", Type="String")
+    rotation = planned_resource(planned(work, [f"-var=acm_certificate_arn={wildcard}"]), "aws_secretsmanager_secret_rotation.signing_key")["after"]
+    assert rotation["rotate_immediately"] is False, "a schedule change after the first rotation would rotate at once"
