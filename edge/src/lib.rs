@@ -385,9 +385,17 @@ impl Edge {
                     "the origin has an origin access control but no AWS credentials are set",
                 );
             };
+            let viewer_authorization = viewer.headers.contains_key(http::header::AUTHORIZATION);
+            if ac.origin_type == "lambda"
+                && origin::oac_signs(&ac.signing_behavior, viewer_authorization)
+            {
+                if let Err((reason, message)) = origin::lambda_payload_hash(viewer) {
+                    return refusal(StatusCode::FORBIDDEN, reason, &message);
+                }
+            }
             if let Err(e) = origin::sign_oac(
                 &mut req,
-                viewer.headers.contains_key(http::header::AUTHORIZATION),
+                viewer_authorization,
                 &ac.signing_behavior,
                 &ac.origin_type,
                 target,

@@ -201,6 +201,45 @@ fn value(text: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(text).map_err(|_| "a header value is not valid".to_owned())
 }
 
+/// Whether origin access control signs this request: `always` does, `never` does not, and
+/// `no-override` does unless the viewer sent its own `Authorization` (see [`sign_oac`]).
+pub(crate) fn oac_signs(signing_behavior: &str, viewer_authorization: bool) -> bool {
+    match signing_behavior {
+        "never" => false,
+        "no-override" => !viewer_authorization,
+        _ => true,
+    }
+}
+
+/// A `PUT` or `POST` to a Lambda function URL through origin access control must carry the
+/// SHA-256 of its body in `x-amz-content-sha256`, because Lambda does not accept unsigned
+/// payloads: without it (or with a hash of another body) the signed request fails at the
+/// function URL. `Err((reason, message))` names the refusal.
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html>
+pub(crate) fn lambda_payload_hash(viewer: &Viewer<'_>) -> Result<(), (&'static str, String)> {
+    if viewer.method != Method::POST && viewer.method != Method::PUT {
+        return Ok(());
+    }
+    let Some(sent) = viewer.headers.get("x-amz-content-sha256") else {
+        return Err((
+            "missing_payload_hash",
+            format!(
+                "a {} to a Lambda function URL origin with origin access control must send the body's SHA-256 in x-amz-content-sha256",
+                viewer.method
+            ),
+        ));
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &viewer.body);
+    let want: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    if sent.to_str().ok() != Some(want.as_str()) {
+        return Err((
+            "payload_hash_mismatch",
+            "x-amz-content-sha256 is not the SHA-256 of the body".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Signs `req` as origin access control does: SigV4 over the request as the origin receives
 /// it, in `Authorization`, replacing any `Authorization` the viewer sent (`always`); `never`
 /// signs nothing. With `no-override` the viewer's request decides: if it has an
@@ -218,10 +257,8 @@ pub(crate) async fn sign_oac(
     origin: &Origin,
     credentials: &SharedCredentialsProvider,
 ) -> Result<(), String> {
-    match signing_behavior {
-        "never" => return Ok(()),
-        "no-override" if viewer_authorization => return Ok(()),
-        _ => {}
+    if !oac_signs(signing_behavior, viewer_authorization) {
+        return Ok(());
     }
     req.request.headers_mut().remove(AUTHORIZATION);
     let creds = credentials

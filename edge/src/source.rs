@@ -81,7 +81,11 @@ pub(crate) async fn read_distribution(
             path_pattern: Some(b.path_pattern().to_owned()),
             target_origin_id: b.target_origin_id().to_owned(),
             allowed_methods: methods(b.allowed_methods()),
-            trusted_key_groups: key_groups(b.trusted_key_groups()),
+            trusted_key_groups: key_groups(
+                b.path_pattern(),
+                b.trusted_key_groups(),
+                b.trusted_signers(),
+            )?,
             cache_policy_id: b.cache_policy_id().unwrap_or_default().to_owned(),
             origin_request_policy_id: b.origin_request_policy_id().unwrap_or_default().to_owned(),
             response_headers_policy_id: b
@@ -97,7 +101,11 @@ pub(crate) async fn read_distribution(
         path_pattern: None,
         target_origin_id: d.target_origin_id().to_owned(),
         allowed_methods: methods(d.allowed_methods()),
-        trusted_key_groups: key_groups(d.trusted_key_groups()),
+        trusted_key_groups: key_groups(
+            "the default behavior",
+            d.trusted_key_groups(),
+            d.trusted_signers(),
+        )?,
         cache_policy_id: d.cache_policy_id().unwrap_or_default().to_owned(),
         origin_request_policy_id: d.origin_request_policy_id().unwrap_or_default().to_owned(),
         response_headers_policy_id: d
@@ -144,10 +152,27 @@ fn methods(m: Option<&aws_sdk_cloudfront::types::AllowedMethods>) -> Vec<String>
     }
 }
 
-fn key_groups(g: Option<&aws_sdk_cloudfront::types::TrustedKeyGroups>) -> Vec<String> {
-    match g {
-        Some(g) if g.enabled() => g.items().to_vec(),
-        _ => Vec::new(),
+/// The key groups a behavior trusts. A behavior restricted some other way the edge does not
+/// model (legacy trusted signers, the account's CloudFront key pairs), or one whose key groups
+/// are enabled with none in them, stops the edge at start: served as public, its content would
+/// be open here where CloudFront keeps it private.
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-trusted-signers.html>
+fn key_groups(
+    behavior: &str,
+    groups: Option<&aws_sdk_cloudfront::types::TrustedKeyGroups>,
+    signers: Option<&aws_sdk_cloudfront::types::TrustedSigners>,
+) -> Result<Vec<String>, EdgeError> {
+    if signers.is_some_and(|s| s.enabled()) {
+        return Err(EdgeError::Config(format!(
+            "{behavior} restricts viewers with trusted signers (CloudFront key pairs), which the edge does not model; use a trusted key group"
+        )));
+    }
+    match groups {
+        Some(g) if g.enabled() && g.items().is_empty() => Err(EdgeError::Config(format!(
+            "{behavior} enables trusted key groups but names none"
+        ))),
+        Some(g) if g.enabled() => Ok(g.items().to_vec()),
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -206,4 +231,40 @@ pub(crate) async fn read_response_headers_policy(
         .and_then(|p| p.response_headers_policy_config())
         .ok_or_else(|| EdgeError::Config(format!("response headers policy {id} has no config")))?;
     Ok(ResponseHeadersPolicy::from_sdk(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudfront::types::{TrustedKeyGroups, TrustedSigners};
+
+    fn groups(enabled: bool, items: &[&str]) -> TrustedKeyGroups {
+        TrustedKeyGroups::builder()
+            .enabled(enabled)
+            .quantity(items.len() as i32)
+            .set_items(Some(items.iter().map(|i| (*i).to_owned()).collect()))
+            .build()
+            .expect("key groups")
+    }
+
+    #[test]
+    fn a_behavior_the_edge_cannot_protect_stops_it_rather_than_open() {
+        let signers = TrustedSigners::builder()
+            .enabled(true)
+            .quantity(1)
+            .items("self")
+            .build()
+            .expect("signers");
+        let err = key_groups("/private/*", None, Some(&signers)).expect_err("trusted signers");
+        assert!(err.to_string().contains("trusted signers"), "{err}");
+        let err = key_groups("/private/*", Some(&groups(true, &[])), None).expect_err("none named");
+        assert!(err.to_string().contains("names none"), "{err}");
+        assert_eq!(
+            key_groups("/p/*", Some(&groups(true, &["kg"])), None).expect("one group"),
+            ["kg"]
+        );
+        assert!(key_groups("/p/*", Some(&groups(false, &[])), None)
+            .expect("public")
+            .is_empty());
+    }
 }

@@ -54,10 +54,13 @@ pub(super) fn edge(args: &EdgeArgs) -> Result<Outcome, CliError> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| CliError::input(format!("cannot listen on {}: {e}", args.listen)))?;
-        tracing::info!(
-            listen = %args.listen,
-            distribution = %edge.distribution().domain_name,
-            "edge serving"
+        let bound = listener
+            .local_addr()
+            .map_err(|e| CliError::input(e.to_string()))?;
+        eprintln!(
+            "cfcookie edge: distribution {} ({}) on http://{bound}/",
+            args.distribution_id,
+            edge.distribution().domain_name
         );
         cfcookie_edge::run(edge, listener, crate::serve::shutdown_signal()).await;
         Ok(Outcome::print(String::new()))

@@ -3,7 +3,7 @@
 - parse-level checks (python-hcl2): each function's IAM actions are exactly the API calls its
   adapters make (the tables in rotator/src/sdk.rs and endpoint/src/wiring.rs), its CFCOOKIE_*
   variables are ones the binary reads, the zip paths are what `cargo lambda build` writes,
-  the default behavior trusts the key group, cookie* disables caching, the bucket blocks
+  the default behavior trusts the key group, /cookie and /cookie/* disable caching, the bucket blocks
   public access;
 - `terraform fmt -check`, `init -plugin-dir` (offline) and `validate`;
 - bad .tfvars refused by validation blocks with clear messages;

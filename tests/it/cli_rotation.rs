@@ -110,7 +110,10 @@ fn rotate_help_names_every_rotator_setting() {
         .collect();
     assert!(rotator.len() >= 11, "{rotator:?}");
     let missing: Vec<&&str> = rotator.iter().filter(|v| !help.contains(**v)).collect();
-    assert!(missing.is_empty(), "rotate --help does not name {missing:?}:\n{out}");
+    assert!(
+        missing.is_empty(),
+        "rotate --help does not name {missing:?}:\n{out}"
+    );
 }
 
 struct Killed(Child);
