@@ -646,7 +646,7 @@ fn report(o: &Outcome) -> String {
             e.text
         ));
     }
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/sim"));
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/sim"));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("seed-{}.svg", o.seed));
     if std::fs::write(&path, svg::swimlane(&w, *t)).is_ok() {
