@@ -229,8 +229,7 @@ pub(crate) fn lambda_payload_hash(viewer: &Viewer<'_>) -> Result<(), (&'static s
             ),
         ));
     };
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &viewer.body);
-    let want: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let want = cfcookie_signer::sha256_hex(&viewer.body);
     if sent.to_str().ok() != Some(want.as_str()) {
         return Err((
             "payload_hash_mismatch",

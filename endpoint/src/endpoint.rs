@@ -329,14 +329,6 @@ fn safe_segment(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn sha256_hex(value: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Verifies tokens (Cognito, or the dev issuer's).
 pub trait TokenVerifier: Send + Sync {
     /// The claims of a valid token.
@@ -647,7 +639,7 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                         )
                     })?;
                     if *hashed {
-                        out.push_str(&sha256_hex(value));
+                        out.push_str(&cfcookie_signer::sha256_hex(value.as_bytes()));
                     } else if safe_segment(value) {
                         out.push_str(value);
                     } else {

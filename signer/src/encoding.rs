@@ -50,6 +50,23 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(standard).ok()
 }
 
+/// Lower-case hex of the SHA-256 of `data` (64 characters): the form of a key's fingerprint,
+/// a hashed claim (`{username:sha256}`) and the `x-amz-content-sha256` header.
+///
+/// ```
+/// assert_eq!(
+///     cfcookie_signer::sha256_hex(b""),
+///     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+/// );
+/// ```
+pub fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,11 +498,7 @@ impl PublicKey {
     /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo DER (64 characters): a stable name
     /// for logs, the same as `openssl pkey -pubin -outform DER | sha256sum` gives.
     pub fn fingerprint_sha256(&self) -> String {
-        digest::digest(&digest::SHA256, &self.spki)
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::encoding::sha256_hex(&self.spki)
     }
 
     /// Whether `signature` is valid for `message` under `hash`.

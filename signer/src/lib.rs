@@ -59,7 +59,7 @@ mod policy;
 mod sign;
 mod verify;
 
-pub use encoding::{decode as base64_decode, encode as base64_encode};
+pub use encoding::{decode as base64_decode, encode as base64_encode, sha256_hex};
 pub use keys::{HashAlgorithm, KeyAlgorithm, KeyError, PrivateKey, PublicKey, UnknownHash};
 pub use policy::{wildcard_match, Ipv4Cidr, Policy, PolicyError};
 pub use sign::{
