@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use cfcookie_secret::{SecretValue, FORMAT};
-use cfcookie_signer::{KeyAlgorithm, PrivateKey, ViewerRequest};
+use cfcookie_signer::{KeyAlgorithm, PrivateKey};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Deserialize;
 
@@ -94,11 +94,14 @@ impl DevKeyRing {
 }
 
 impl SecretReader for DevKeyRing {
-    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
-        Ok((
-            self.read_one("current.json")?,
-            self.read_one("previous.json")?,
-        ))
+    async fn read(
+        &self,
+    ) -> Result<(Option<SecretValue>, Option<SecretValue>), cfcookie_endpoint::KeyLoadError> {
+        let one = |name| {
+            self.read_one(name)
+                .map_err(cfcookie_endpoint::KeyLoadError::Reader)
+        };
+        Ok((one("current.json")?, one("previous.json")?))
     }
 }
 
@@ -171,17 +174,27 @@ pub struct DevOptions {
     pub token_lifetime: i64,
     /// The only groups the sign-in grants (`CFCOOKIE_DEV_GROUPS`).
     pub groups: Vec<String>,
-    /// Listen beyond loopback (`--dev-allow-remote`).
+    /// Listen beyond loopback (`--dev-allow-remote`, `CFCOOKIE_DEV_ALLOW_REMOTE`).
     pub allow_remote: bool,
-    /// `CFCOOKIE_HEADER_TIMEOUT`.
+    /// `--header-timeout`, `CFCOOKIE_HEADER_TIMEOUT`.
     pub header_timeout: Duration,
+    /// The endpoint settings `serve --dev` honours, as set (see [`ignored_settings`]).
+    pub passed_through: Env,
     /// `CFCOOKIE_ACTIVATION_DELAY`: the page's "rotate now" waits as long as `rotate --dev`.
     pub activation_delay: i64,
 }
 
 impl DevOptions {
-    /// Options from the settings reader (`CFCOOKIE_DEV_GROUPS`, `CFCOOKIE_HEADER_TIMEOUT`).
+    /// Options from the settings (`CFCOOKIE_DEV_GROUPS`, `CFCOOKIE_DEV_ALLOW_REMOTE`,
+    /// `CFCOOKIE_HEADER_TIMEOUT`, `CFCOOKIE_ACTIVATION_DELAY` and the endpoint settings dev
+    /// mode honours); the command line's flags are laid over them by the caller.
     pub fn new(state_dir: PathBuf, env: &Env) -> Result<DevOptions, cfcookie_config::ConfigError> {
+        let mut passed_through = Env::from_pairs(std::iter::empty());
+        for setting in PASSED_THROUGH {
+            if let Some(v) = env.text(setting).filter(|_| env.is_set(setting)) {
+                passed_through.set(setting, v);
+            }
+        }
         Ok(DevOptions {
             state_dir,
             content_dir: None,
@@ -190,6 +203,7 @@ impl DevOptions {
             allow_remote: env.bool(&config::DEV_ALLOW_REMOTE)?,
             header_timeout: Duration::from_secs(env.number(&config::HEADER_TIMEOUT)?),
             activation_delay: env.seconds(&config::ACTIVATION_DELAY)?,
+            passed_through,
         })
     }
 }
@@ -244,7 +258,7 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
     let ring = DevKeyRing::new(state_dir);
     ring.ensure()?;
     let keys = Arc::new(SecretKeySource::new(ring));
-    keys.refresh().await?;
+    keys.refresh().await.map_err(|e| e.to_string())?;
     keys.spawn_refresh(Duration::from_secs(2));
     let content = match &options.content_dir {
         Some(dir) => dir.clone(),
@@ -272,9 +286,8 @@ pub async fn app(addr: SocketAddr, options: &DevOptions) -> Result<Router, Strin
         (config::RESOURCE.variable, "http://{host}/private/*"),
         (config::ALLOWED_HOSTS.variable, &hosts),
     ]);
-    let process = Env::from_process();
     for setting in PASSED_THROUGH {
-        if let Some(v) = process.text(setting).filter(|_| process.is_set(setting)) {
+        if let Some(v) = options.passed_through.text(setting) {
             env.set(setting, v);
         }
     }
@@ -419,7 +432,7 @@ async fn key_ring(State(s): State<Arc<DevState>>) -> Response {
     let now = SystemClock.epoch();
     let (current, previous) = match s.ring.read().await {
         Ok(pair) => pair,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     let signing = s.keys.signer(now).ok().map(|k| k.key_pair_id().to_owned());
     let leaves = current.as_ref().map(|c| {
@@ -450,7 +463,7 @@ async fn rotate_now(
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     };
     if let Err(e) = s.keys.refresh().await {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
     axum::Json(key_json(&value, SystemClock.epoch())).into_response()
 }
@@ -479,12 +492,15 @@ async fn cookies_seen(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let url = format!("http://{host}/private/photo.svg");
-    let decision = match cfcookie_signer::verify_cookies(
-        &s.keys.key_group(),
-        &ViewerRequest::new(&url, SystemClock.epoch())
-            .with_cookie_header(cookie)
-            .with_client_ip(peer.ip()),
-    ) {
+    let viewer = cfcookie_edge::Viewer {
+        site: &format!("http://{host}"),
+        path: "/private/photo.svg",
+        query: "",
+        headers: &headers,
+        ip: peer.ip(),
+    };
+    let decision = match cfcookie_edge::authorize(&s.keys.key_group(), &viewer, SystemClock.epoch())
+    {
         Ok(_) => serde_json::json!({"allowed": true}),
         Err(refusal) => serde_json::json!({"allowed": false, "reason": refusal.code()}),
     };
@@ -509,24 +525,26 @@ async fn private(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let url = format!(
-        "http://{host}{}",
-        uri.path_and_query().map_or("/", |p| p.as_str())
-    );
-    let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
-    let req = ViewerRequest::new(&url, SystemClock.epoch())
-        .with_cookie_header(cookie)
-        .with_client_ip(peer.ip());
-    let group = s.keys.key_group();
-    if let Err(refusal) = cfcookie_signer::verify_cookies(&group, &req) {
-        let mut r = (
+    // The decision `cfcookie edge` makes for a behavior that trusts the key group: signed
+    // cookies, or a signed URL when the query carries one.
+    let site = format!("http://{host}");
+    let viewer = cfcookie_edge::Viewer {
+        site: &site,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &headers,
+        ip: peer.ip(),
+    };
+    if let Err(refusal) =
+        cfcookie_edge::authorize(&s.keys.key_group(), &viewer, SystemClock.epoch())
+    {
+        let mut r = cfcookie_edge::refusal(
             StatusCode::FORBIDDEN,
-            format!("refused as CloudFront would: {refusal}\n"),
+            refusal.code(),
+            &format!("refused as CloudFront would: {refusal}"),
         )
-            .into_response();
-        if let Ok(v) = refusal.code().parse() {
-            r.headers_mut().insert("x-cfcookie-refusal", v);
-        }
+        .map(axum::body::Body::from)
+        .into_response();
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),

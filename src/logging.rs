@@ -2,13 +2,21 @@
 //! cookies, signatures or key material (a test scans them).
 
 /// JSON lines for Lambda and servers (`RUST_LOG` sets the level; default info; the Lambda
-/// runtime crates stay at info or above, see `cfcookie_rotator::logging`).
+/// runtime crates stay at info or above, see `cfcookie_telemetry::logging`).
 pub fn init_json() {
-    cfcookie_rotator::logging::init_json(true);
+    cfcookie_telemetry::logging::init_json(true);
+}
+
+/// One warning per `CFCOOKIE_*` variable that is not a setting (a typo, or a setting of
+/// another component), from the binaries' entry points, once.
+pub fn warn_unknown_settings(env: &cfcookie_config::Env) {
+    for line in env.unknown_warnings() {
+        tracing::warn!("{line}");
+    }
 }
 
 /// Human-readable lines on stderr for the CLI (default warn), the HTTP and Lambda crates capped
 /// at info as in the Lambdas (`cfcookie rotate` runs the canary and the SDK in process).
 pub fn init_cli() {
-    cfcookie_rotator::logging::init_text("warn");
+    cfcookie_telemetry::logging::init_text("warn");
 }

@@ -6,7 +6,9 @@ use clap::Parser as _;
 fn main() -> ExitCode {
     cfcookie::logging::init_cli();
     let cli = cfcookie::cli::Cli::parse();
-    match cfcookie::cli::run(cli) {
+    // The one read of the process environment; every command takes its settings from here.
+    let env = cfcookie_config::Env::from_process();
+    match cfcookie::cli::run(cli, &env) {
         Ok(outcome) => {
             if !outcome.stdout.is_empty() {
                 use std::io::Write as _;

@@ -34,15 +34,6 @@ pub fn router<V: TokenVerifier + 'static, K: KeySource + 'static>(
         .with_state(endpoint)
 }
 
-/// Default of `CFCOOKIE_HEADER_TIMEOUT`.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Default of `CFCOOKIE_MAX_CONNECTIONS`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-
-/// Default of `CFCOOKIE_MAX_CONNECTIONS_PER_IP`.
-pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 32;
-
 /// The most a request head (request line and headers) may take. A token is at most 16 KiB
 /// (longer ones are refused unparsed); this leaves as much again for the other headers. A
 /// longer head is answered 431 by hyper and the connection closed; hyper's own default is
@@ -66,22 +57,26 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The settings' defaults (`cfcookie_config`'s table is where they are written).
     fn default() -> Self {
-        Limits {
-            header_timeout: DEFAULT_HEADER_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
-        }
+        Limits::from_settings(&cfcookie_config::Env::from_pairs(std::iter::empty()))
+            .expect("the settings' defaults are within their bounds")
     }
 }
 
 impl Limits {
-    /// The defaults with this header timeout.
-    pub fn with_header_timeout(header_timeout: Duration) -> Self {
-        Limits {
-            header_timeout,
-            ..Limits::default()
-        }
+    /// `CFCOOKIE_HEADER_TIMEOUT`, `CFCOOKIE_MAX_CONNECTIONS` and
+    /// `CFCOOKIE_MAX_CONNECTIONS_PER_IP` from `env`.
+    pub fn from_settings(env: &cfcookie_config::Env) -> Result<Self, cfcookie_config::ConfigError> {
+        let count = |setting| {
+            env.number(setting)
+                .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+        };
+        Ok(Limits {
+            header_timeout: Duration::from_secs(env.number(&cfcookie_config::HEADER_TIMEOUT)?),
+            max_connections: count(&cfcookie_config::MAX_CONNECTIONS)?,
+            max_connections_per_ip: count(&cfcookie_config::MAX_CONNECTIONS_PER_IP)?,
+        })
     }
 
     /// These limits with the total connections lowered to fit `fd_limit` open files (less a
@@ -218,7 +213,7 @@ pub async fn run(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run_with(listener, app, shutdown, DEFAULT_HEADER_TIMEOUT).await
+    run_with(listener, app, shutdown, Limits::default().header_timeout).await
 }
 
 /// As [`run`], closing any connection that has not sent a whole request head within
@@ -235,7 +230,10 @@ pub async fn run_with(
         listener,
         app,
         shutdown,
-        Limits::with_header_timeout(header_timeout),
+        Limits {
+            header_timeout,
+            ..Limits::default()
+        },
     )
     .await
 }

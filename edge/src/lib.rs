@@ -18,7 +18,8 @@
 //! - `response_headers`: response headers policies (CORS, security and custom headers).
 //! - `origin`: the origin request (headers, cookies, query, `Host`, CloudFront headers) and
 //!   OAC's SigV4 signature.
-//! - this file: [`Edge`] (the request path), [`Settings`], [`run`], [`EdgeError`].
+//! - this file: [`Edge`] (the request path), [`authorize`] (the signature decision, shared
+//!   with `serve --dev`), [`Settings`], [`run`], [`EdgeError`].
 #![forbid(unsafe_code)]
 
 mod distribution;
@@ -30,13 +31,13 @@ mod source;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use bytes::Bytes;
-use cfcookie_signer::{verify_cookies, verify_signed_url, ViewerRequest};
+use cfcookie_signer::{verify_cookies, verify_signed_url, Grant, KeyGroup, Refusal, ViewerRequest};
 use http::header::{COOKIE, HOST};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
@@ -266,31 +267,15 @@ impl Edge {
             let t = now();
             let parsed = self.lock_keys().at(t);
             let group = parsed.union(&behavior.trusted_key_groups);
-            let url = format!(
-                "https://{}{}{}{}",
-                viewer_host(dist, &parts.headers),
-                requested,
-                if query.is_empty() { "" } else { "?" },
-                query
-            );
-            let cookie = parts
-                .headers
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let viewer = ViewerRequest::new(&url, t)
-                .with_cookie_header((!cookie.is_empty()).then_some(cookie.as_str()))
-                .with_client_ip(peer.ip());
-            // A request whose query carries CloudFront's signing parameters is a signed URL;
-            // otherwise the signed cookies decide.
-            let result = if is_signed_url(query) {
-                verify_signed_url(&group, &viewer)
-            } else {
-                verify_cookies(&group, &viewer)
+            let site = format!("https://{}", viewer_host(dist, &parts.headers));
+            let viewer = Viewer {
+                site: &site,
+                path: requested,
+                query,
+                headers: &parts.headers,
+                ip: peer.ip(),
             };
-            if let Err(r) = result {
+            if let Err(r) = authorize(&group, &viewer, t) {
                 return refusal(StatusCode::FORBIDDEN, r.code(), &r.to_string());
             }
         }
@@ -461,6 +446,52 @@ fn viewer_host<'a>(dist: &'a Distribution, headers: &'a http::HeaderMap) -> &'a 
     }
 }
 
+/// A viewer request as a behavior with trusted key groups judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// The scheme and host the viewer asked for (`https://media.example.com`).
+    pub site: &'a str,
+    /// The path as requested, before any default root object.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: &'a str,
+    /// The request's headers (every `Cookie` header counts).
+    pub headers: &'a http::HeaderMap,
+    /// The viewer's address (a custom policy's `IpAddress`).
+    pub ip: IpAddr,
+}
+
+/// CloudFront's decision for a request to a behavior that trusts `group`'s keys: a signed URL
+/// when the query carries CloudFront's signing parameters, else the signed cookies, checked
+/// against the URL the viewer asked for at `now`. `cfcookie edge` and `serve --dev`'s
+/// protected folder both decide with this.
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-urls.html>
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-cookies.html>
+pub fn authorize(group: &KeyGroup, viewer: &Viewer<'_>, now: i64) -> Result<Grant, Refusal> {
+    let url = format!(
+        "{}{}{}{}",
+        viewer.site,
+        viewer.path,
+        if viewer.query.is_empty() { "" } else { "?" },
+        viewer.query
+    );
+    let cookie = viewer
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let request = ViewerRequest::new(&url, now)
+        .with_cookie_header((!cookie.is_empty()).then_some(cookie.as_str()))
+        .with_client_ip(viewer.ip);
+    if is_signed_url(viewer.query) {
+        verify_signed_url(group, &request)
+    } else {
+        verify_cookies(group, &request)
+    }
+}
+
 fn is_signed_url(query: &str) -> bool {
     query.split('&').any(|p| {
         let name = p.split_once('=').map_or(p, |(n, _)| n);
@@ -468,7 +499,8 @@ fn is_signed_url(query: &str) -> bool {
     })
 }
 
-fn refusal(status: StatusCode, reason: &'static str, detail: &str) -> Response<Bytes> {
+/// The edge's refusal: `status`, `x-cfcookie-refusal: REASON` and a one-line text body.
+pub fn refusal(status: StatusCode, reason: &'static str, detail: &str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(format!("{reason}: {detail}\n")));
     *response.status_mut() = status;
     response

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("CFCOOKIE_SECRET_ID"),
     ) {
         (Some(file), Some(key_id), _) => Issuer::from_key_file(file, key_id)?,
-        (_, _, Ok(secret)) => Issuer::from_secret(&secret).await?,
+        (_, _, Ok(secret)) => Issuer::from_env(&secret).await?,
         _ => return Err("give KEY_FILE KEY_PAIR_ID, or set CFCOOKIE_SECRET_ID".into()),
     };
     // User 42 may read their own folder for 15 minutes.

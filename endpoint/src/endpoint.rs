@@ -109,8 +109,8 @@ impl EndpointConfig {
         } else {
             &config::RESOURCE
         };
-        let template =
-            ResourceTemplate::parse(&resource).map_err(|e| ConfigError::new(source, e))?;
+        let template = ResourceTemplate::parse(&resource)
+            .map_err(|e| ConfigError::new(source, e.to_string()))?;
         let allowed_hosts: Vec<String> = env
             .list(&config::ALLOWED_HOSTS)
             .into_iter()
@@ -198,6 +198,33 @@ enum Part {
     },
 }
 
+/// Why a resource template (`CFCOOKIE_RESOURCE`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// A `}` with no `{` before it.
+    #[error("unmatched '}}' in {0:?}")]
+    UnmatchedClose(String),
+    /// A `{` with no `}` after it.
+    #[error("unclosed '{{' in {0:?}")]
+    Unclosed(String),
+    /// `{name:modifier}` with a modifier other than `sha256`.
+    #[error("{{{placeholder}}}: unknown modifier {modifier:?} (only :sha256)")]
+    UnknownModifier {
+        /// The placeholder as written, without braces.
+        placeholder: String,
+        /// The modifier.
+        modifier: String,
+    },
+    /// A placeholder that is not `{host}`, `{sub}`, `{username}` or `{client_id}`.
+    #[error("unknown placeholder {{{0}}}: use {{host}}, {{sub}}, {{username}} or {{client_id}} (claims may be {{name:sha256}})")]
+    UnknownPlaceholder(String),
+    /// A claim that is not a whole path segment, which would let one user's cookies match
+    /// another's paths.
+    #[error("{{{0}}} must be a whole path segment: '/' before it, and '/' or the end of the template after it (as in /users/{{{0}}}/*); otherwise one user's cookies match another's paths")]
+    NotASegment(String),
+}
+
 /// `CFCOOKIE_RESOURCE`, parsed: text, `{host}`, and claims `{sub}`, `{username}`,
 /// `{client_id}`, each optionally `:sha256`. Any other `{...}` is refused at start-up: left as
 /// text it would silently drop the per-user scoping the operator meant.
@@ -208,18 +235,18 @@ pub struct ResourceTemplate {
 
 impl ResourceTemplate {
     /// Parses a template; the error says which placeholder is wrong.
-    pub fn parse(template: &str) -> Result<ResourceTemplate, String> {
+    pub fn parse(template: &str) -> Result<ResourceTemplate, TemplateError> {
         let mut parts = Vec::new();
         let mut claims = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find(['{', '}']) {
             if rest[open..].starts_with('}') {
-                return Err(format!("unmatched '}}' in {template:?}"));
+                return Err(TemplateError::UnmatchedClose(template.to_owned()));
             }
             let close = rest[open..]
                 .find('}')
                 .map(|c| open + c)
-                .ok_or_else(|| format!("unclosed '{{' in {template:?}"))?;
+                .ok_or_else(|| TemplateError::Unclosed(template.to_owned()))?;
             if open > 0 {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
@@ -232,21 +259,27 @@ impl ResourceTemplate {
                 None => false,
                 Some("sha256") => true,
                 Some(m) => {
-                    return Err(format!(
-                        "{{{inner}}}: unknown modifier {m:?} (only :sha256)"
-                    ))
+                    return Err(TemplateError::UnknownModifier {
+                        placeholder: inner.to_owned(),
+                        modifier: m.to_owned(),
+                    })
                 }
             };
             let part = match name {
                 "host" if !hashed => Part::Host,
-                "sub" => Part::Claim { claim: Claim::Sub, hashed },
-                "username" => Part::Claim { claim: Claim::Username, hashed },
-                "client_id" => Part::Claim { claim: Claim::ClientId, hashed },
-                _ => {
-                    return Err(format!(
-                        "unknown placeholder {{{inner}}}: use {{host}}, {{sub}}, {{username}} or {{client_id}} (claims may be {{name:sha256}})"
-                    ))
-                }
+                "sub" => Part::Claim {
+                    claim: Claim::Sub,
+                    hashed,
+                },
+                "username" => Part::Claim {
+                    claim: Claim::Username,
+                    hashed,
+                },
+                "client_id" => Part::Claim {
+                    claim: Claim::ClientId,
+                    hashed,
+                },
+                _ => return Err(TemplateError::UnknownPlaceholder(inner.to_owned())),
             };
             if matches!(part, Part::Claim { .. }) {
                 claims.push((parts.len(), inner.to_owned()));
@@ -268,9 +301,7 @@ impl ResourceTemplate {
                 Some(_) => false,
             };
             if !(left_ok && right_ok) {
-                return Err(format!(
-                    "{{{inner}}} must be a whole path segment: '/' before it, and '/' or the end of the template after it (as in /users/{{{inner}}}/*); otherwise one user's cookies match another's paths"
-                ));
+                return Err(TemplateError::NotASegment(inner));
             }
         }
         Ok(ResourceTemplate { parts })

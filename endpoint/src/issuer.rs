@@ -16,7 +16,10 @@ use crate::keysource::{KeySource, SecretKeySource, SecretsManagerReader, StaticK
 pub enum IssueError {
     /// The keys could not be loaded.
     #[error("loading keys: {0}")]
-    Keys(String),
+    Keys(#[from] crate::keysource::KeyLoadError),
+    /// A setting is invalid (`CFCOOKIE_KEY_CACHE_TTL` for [`Issuer::from_env`]).
+    #[error(transparent)]
+    Config(#[from] cfcookie_config::ConfigError),
     /// No key can sign now.
     #[error(transparent)]
     Unavailable(#[from] crate::keysource::KeyUnavailable),
@@ -56,15 +59,22 @@ impl std::fmt::Debug for Issuer {
 }
 
 impl Issuer {
-    /// Keys from a Secrets Manager secret kept by the rotator, refreshed in the background
-    /// every `CFCOOKIE_KEY_CACHE_TTL` seconds (default 300; a bad value is an error, as in the
-    /// endpoint and the rotator). Uses the standard AWS environment.
-    pub async fn from_secret(secret_id: &str) -> Result<Issuer, IssueError> {
-        let ttl = cfcookie_config::Env::from_process()
-            .number(&cfcookie_config::KEY_CACHE_TTL)
-            .map_err(|e| IssueError::Keys(e.to_string()))?;
+    /// Keys from a Secrets Manager secret kept by the rotator, read again in the background
+    /// every `refresh` (the endpoint's `CFCOOKIE_KEY_CACHE_TTL`: 300 s unless the stack sets
+    /// another; the rotator keeps an old key signing that long). Uses the standard AWS
+    /// environment (region, credentials), as every AWS SDK client does.
+    pub async fn from_secret(secret_id: &str, refresh: Duration) -> Result<Issuer, IssueError> {
         let aws = load_aws_config().await;
-        Issuer::from_secret_with(&aws, secret_id, Duration::from_secs(ttl)).await
+        Issuer::from_secret_with(&aws, secret_id, refresh).await
+    }
+
+    /// As [`Issuer::from_secret`], with the refresh interval from the process's
+    /// `CFCOOKIE_KEY_CACHE_TTL` (default 300; a bad value is an error, as in the endpoint and
+    /// the rotator), for a backend configured by the same variables as the endpoint. The one
+    /// place this crate reads the process environment, and only when called.
+    pub async fn from_env(secret_id: &str) -> Result<Issuer, IssueError> {
+        let ttl = cfcookie_config::Env::from_process().number(&cfcookie_config::KEY_CACHE_TTL)?;
+        Issuer::from_secret(secret_id, Duration::from_secs(ttl)).await
     }
 
     /// As [`Issuer::from_secret`], with an explicit AWS configuration and refresh interval.
@@ -77,7 +87,7 @@ impl Issuer {
             SdkSecretStore::new(aws),
             secret_id,
         )));
-        source.refresh().await.map_err(IssueError::Keys)?;
+        source.refresh().await?;
         source.spawn_refresh(ttl);
         Ok(Issuer::with_source(source))
     }
@@ -87,8 +97,7 @@ impl Issuer {
         path: impl AsRef<std::path::Path>,
         key_pair_id: &str,
     ) -> Result<Issuer, IssueError> {
-        let source = StaticKeySource::from_file(path.as_ref(), key_pair_id, None)
-            .map_err(IssueError::Keys)?;
+        let source = StaticKeySource::from_file(path.as_ref(), key_pair_id, None)?;
         Ok(Issuer::with_source(Arc::new(source)))
     }
 

@@ -21,6 +21,45 @@ use tracing::{info, warn};
 #[error("no signing key available: {0}")]
 pub struct KeyUnavailable(pub String);
 
+/// Why signing keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyLoadError {
+    /// A key file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A private key does not parse (or its passphrase is wrong).
+    #[error("{what}: {source}")]
+    Key {
+        /// The key id or file.
+        what: String,
+        /// Why.
+        source: cfcookie_signer::KeyError,
+    },
+    /// The key id is not one CloudFront could have given.
+    #[error(transparent)]
+    KeyId(#[from] cfcookie_signer::SignError),
+    /// Reading the secret failed (Secrets Manager's error).
+    #[error(transparent)]
+    Service(#[from] cfcookie_secret::ServiceError),
+    /// A secret version claims the `cfcookie/1` format but is broken.
+    #[error("{label}: {why}")]
+    Format {
+        /// The staging label or version read.
+        label: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Another reader's failure (the dev key ring's directory, a test's).
+    #[error("{0}")]
+    Reader(String),
+}
+
 /// A source of the signer to use at a given time.
 pub trait KeySource: Send + Sync {
     /// The signer for a request at `now` (epoch seconds).
@@ -48,14 +87,18 @@ impl StaticKeySource {
         path: &std::path::Path,
         key_pair_id: &str,
         passphrase: Option<&[u8]>,
-    ) -> Result<Self, String> {
-        let pem = zeroize::Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        );
-        let key = PrivateKey::from_pem(&pem, passphrase)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let signer = Signer::new(key_pair_id, Arc::new(key)).map_err(|e| e.to_string())?;
+    ) -> Result<Self, KeyLoadError> {
+        let pem = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            KeyLoadError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?);
+        let key = PrivateKey::from_pem(&pem, passphrase).map_err(|source| KeyLoadError::Key {
+            what: path.display().to_string(),
+            source,
+        })?;
+        let signer = Signer::new(key_pair_id, Arc::new(key))?;
         Ok(StaticKeySource::new(signer))
     }
 }
@@ -92,8 +135,9 @@ pub trait SecretReader: Send + Sync {
     /// AWSCURRENT and AWSPREVIOUS values, `None` for a version that is absent or not ours.
     fn read(
         &self,
-    ) -> impl std::future::Future<Output = Result<(Option<SecretValue>, Option<SecretValue>), String>>
-           + Send;
+    ) -> impl std::future::Future<
+        Output = Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError>,
+    > + Send;
 }
 
 /// Reads a Secrets Manager secret through the rotator's [`SecretStore`] port.
@@ -112,21 +156,23 @@ impl<S: SecretStore> SecretsManagerReader<S> {
         }
     }
 
-    async fn one(&self, label: &str) -> Result<Option<SecretValue>, String> {
+    async fn one(&self, label: &str) -> Result<Option<SecretValue>, KeyLoadError> {
         let text = self
             .store
             .get_value(&self.secret_id, VersionRef::Stage(label))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match text {
             None => Ok(None),
-            Some(t) => SecretValue::parse(&t).map_err(|why| format!("{label}: {why}")),
+            Some(t) => SecretValue::parse(&t).map_err(|why| KeyLoadError::Format {
+                label: label.to_owned(),
+                why,
+            }),
         }
     }
 }
 
 impl<S: SecretStore> SecretReader for SecretsManagerReader<S> {
-    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
         Ok((
             self.one(stage::CURRENT).await?,
             self.one(stage::PREVIOUS).await?,
@@ -150,7 +196,7 @@ pub struct SecretKeySource<R> {
     clock: Arc<dyn Clock>,
 }
 
-fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, String> {
+fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, KeyLoadError> {
     // Re-parse a key only when it changed: parsing is the expensive part.
     if let Some(p) = previous.filter(|p| p.signer.key_pair_id() == value.key_id) {
         return Ok(Entry {
@@ -158,9 +204,12 @@ fn entry(value: &SecretValue, previous: Option<&Entry>) -> Result<Entry, String>
             active_from: value.active_from.timestamp(),
         });
     }
-    let key = PrivateKey::from_pem(&value.private_key_pem, None)
-        .map_err(|e| format!("key {}: {e}", value.key_id))?;
-    let signer = Signer::new(value.key_id.clone(), Arc::new(key)).map_err(|e| e.to_string())?;
+    let key =
+        PrivateKey::from_pem(&value.private_key_pem, None).map_err(|source| KeyLoadError::Key {
+            what: format!("key {}", value.key_id),
+            source,
+        })?;
+    let signer = Signer::new(value.key_id.clone(), Arc::new(key))?;
     Ok(Entry {
         signer: Arc::new(signer),
         active_from: value.active_from.timestamp(),
@@ -194,13 +243,13 @@ impl<R: SecretReader> SecretKeySource<R> {
 
     /// Reads the secret again. On failure the keys loaded before stay in use, for up to the
     /// max age.
-    pub async fn refresh(&self) -> Result<(), String> {
+    pub async fn refresh(&self) -> Result<(), KeyLoadError> {
         let result = self.load(self.clock.epoch()).await;
         self.last_failed.store(result.is_err(), Ordering::SeqCst);
         result
     }
 
-    async fn load(&self, now: i64) -> Result<(), String> {
+    async fn load(&self, now: i64) -> Result<(), KeyLoadError> {
         let (current, previous) = self.reader.read().await?;
         let (old_current, old_previous) = {
             let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
@@ -340,9 +389,9 @@ mod tests {
     }
 
     impl SecretReader for Arc<Flaky> {
-        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
             if self.failing.load(Ordering::SeqCst) {
-                return Err("Secrets Manager unreachable".into());
+                return Err(KeyLoadError::Reader("Secrets Manager unreachable".into()));
             }
             Ok((Some(self.value.clone()), None))
         }

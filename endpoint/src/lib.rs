@@ -27,7 +27,7 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! // In production: `cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key").await?`,
+//! // In production: `cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key", Duration::from_secs(300)).await?`,
 //! // which follows the rotator's keys (cache, activation delay, previous key).
 //! let key = concat!(env!("CARGO_MANIFEST_DIR"), "/../signer/tests/data/rsa2048.pkcs8.pem");
 //! let issuer = cfcookie_endpoint::Issuer::from_key_file(key, "K2JCJMDEHXQW5F")?;
@@ -52,10 +52,11 @@ pub mod wiring;
 
 pub use cfcookie_secret::{Clock, SystemClock};
 pub use cfcookie_signer as signer;
-pub use endpoint::{Endpoint, EndpointConfig, ResourceTemplate, TokenVerifier};
+pub use endpoint::{Endpoint, EndpointConfig, ResourceTemplate, TemplateError, TokenVerifier};
 pub use issuer::{IssueError, IssuedCookies, Issuer};
 pub use keysource::{
-    KeySource, KeyUnavailable, SecretKeySource, SecretReader, SecretsManagerReader, StaticKeySource,
+    KeyLoadError, KeySource, KeyUnavailable, SecretKeySource, SecretReader, SecretsManagerReader,
+    StaticKeySource,
 };
 pub use resource::SharedResource;
 pub use sigcache::SignatureCache;

@@ -22,12 +22,38 @@ use crate::token::{CognitoVerifier, HttpJwks};
 /// role to exactly these).
 pub const ENDPOINT_API_CALLS: &[&str] = &["secretsmanager:GetSecretValue", "ssm:GetParameter"];
 
-async fn read_resource_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
+/// Why the endpoint cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WiringError {
+    /// A setting is missing, malformed or inconsistent.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The key file cannot be used.
+    #[error(transparent)]
+    Keys(#[from] crate::keysource::KeyLoadError),
+    /// `CFCOOKIE_RESOURCE_PARAMETER` could not be read from SSM.
+    #[error("CFCOOKIE_RESOURCE_PARAMETER {name}: {message}")]
+    ResourceParameter {
+        /// The parameter's name.
+        name: String,
+        /// SSM's error.
+        message: String,
+    },
+    /// Neither a key file nor a secret is configured, or only half of a key file.
+    #[error("{0}")]
+    NoKeys(&'static str),
+}
+
+async fn read_resource_parameter(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+) -> Result<String, WiringError> {
     let out = ssm.get_parameter().name(name).send().await.map_err(|e| {
-        format!(
-            "CFCOOKIE_RESOURCE_PARAMETER {name}: {}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        )
+        WiringError::ResourceParameter {
+            name: name.to_owned(),
+            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        }
     })?;
     Ok(out
         .parameter()
@@ -43,7 +69,7 @@ async fn with_resource_parameter(
     env: &Env,
     name: &str,
     ssm: &aws_sdk_ssm::Client,
-) -> Result<Env, String> {
+) -> Result<Env, WiringError> {
     let mut env = env.clone();
     let value = read_resource_parameter(ssm, name).await?;
     env.set(&config::RESOURCE, value);
@@ -118,13 +144,6 @@ fn spawn_key_age_log<R: crate::keysource::SecretReader + 'static>(
     });
 }
 
-/// Logs one warning per `CFCOOKIE_*` variable that is not a setting (usually a typo).
-pub fn warn_unknown_settings(env: &Env) {
-    for line in env.unknown_warnings() {
-        tracing::warn!("{line}");
-    }
-}
-
 /// The key source the environment selects.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -155,13 +174,14 @@ pub type DeployedEndpoint = Endpoint<CognitoVerifier<HttpJwks>, AnyKeySource>;
 
 /// Builds the endpoint from `CFCOOKIE_*` variables: loads the keys (and starts their background
 /// refresh) and the JWKS before the first request.
-pub async fn endpoint_from_env(env: &HashMap<String, String>) -> Result<DeployedEndpoint, String> {
+pub async fn endpoint_from_env(
+    env: &HashMap<String, String>,
+) -> Result<DeployedEndpoint, WiringError> {
     endpoint_from(&Env::from_map(env)).await
 }
 
 /// As [`endpoint_from_env`], from the settings reader.
-pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
-    warn_unknown_settings(env);
+pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, WiringError> {
     // One AWS configuration for every client, loaded at most once and only when one is needed:
     // resolving it is part of every cold start.
     let aws = tokio::sync::OnceCell::new();
@@ -176,14 +196,14 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
         Some((name, ssm)) => with_resource_parameter(env, name, ssm).await?,
         None => env.clone(),
     };
-    let (settings, verifier_config) = EndpointConfig::from_env(env).map_err(|e| e.to_string())?;
+    let (settings, verifier_config) = EndpointConfig::from_env(env)?;
     let ttl = settings.key_cache_ttl;
     let keys = match (env.text(&config::KEY_FILE), env.text(&config::KEY_PAIR_ID), env.text(&config::SECRET_ID)) {
         (Some(file), Some(id), _) => {
             let pass = env.text(&config::KEY_PASSPHRASE).map(String::into_bytes);
             AnyKeySource::File(StaticKeySource::from_file(std::path::Path::new(&file), &id, pass.as_deref())?)
         }
-        (Some(_), None, _) => return Err("CFCOOKIE_KEY_FILE needs CFCOOKIE_KEY_PAIR_ID (its CloudFront public key id)".into()),
+        (Some(_), None, _) => return Err(WiringError::NoKeys("CFCOOKIE_KEY_FILE needs CFCOOKIE_KEY_PAIR_ID (its CloudFront public key id)")),
         (None, _, Some(secret)) => {
             let aws = aws.get_or_init(load_aws_config).await;
             let source = Arc::new(SecretKeySource::new(SecretsManagerReader::new(SdkSecretStore::new(aws), secret)));
@@ -198,7 +218,7 @@ pub async fn endpoint_from(env: &Env) -> Result<DeployedEndpoint, String> {
             spawn_key_age_log(Arc::clone(&source), Duration::from_secs(ttl));
             AnyKeySource::Secret(source)
         }
-        (None, _, None) => return Err("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID".into()),
+        (None, _, None) => return Err(WiringError::NoKeys("set CFCOOKIE_SECRET_ID (keys from Secrets Manager) or CFCOOKIE_KEY_FILE + CFCOOKIE_KEY_PAIR_ID")),
     };
     if let Some((_, ssm)) = resource_parameter {
         spawn_resource_refresh(

@@ -67,15 +67,6 @@ pub fn key_algorithm(value: Option<&str>) -> Result<KeyAlgorithm, RotationError>
 pub const CANARY_BUDGET_SECS: u64 = 80;
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Config, RotationError> {
-        let env = Env::from_process();
-        for line in env.unknown_warnings() {
-            tracing::warn!("{line}");
-        }
-        Config::from_settings(&env)
-    }
-
     /// Reads settings from a map (tests).
     pub fn from_map(env: &HashMap<String, String>) -> Result<Config, RotationError> {
         Config::from_settings(&Env::from_map(env))

@@ -173,25 +173,4 @@ pub mod metric {
             "failed rotation invocations by error type"
         );
     }
-
-    /// Exports to CloudWatch as Embedded Metric Format (both Lambdas use it): install once,
-    /// then [`flush_emf`] after each invocation (the document goes to stdout, the function's
-    /// log, where CloudWatch turns it into metrics in the `cfcookie` namespace).
-    pub fn install_emf(function: &str) -> Option<&'static metrics_cloudwatch_embedded::Collector> {
-        let collector = metrics_cloudwatch_embedded::Builder::new()
-            .cloudwatch_namespace("cfcookie")
-            .with_dimension("function", function.to_owned())
-            .init()
-            .ok()?;
-        Some(collector)
-    }
-
-    /// Writes the metrics gathered since the last flush as one EMF document on stdout.
-    pub fn flush_emf(collector: Option<&'static metrics_cloudwatch_embedded::Collector>) {
-        if let Some(c) = collector {
-            if let Err(e) = c.flush(std::io::stdout()) {
-                tracing::warn!(error = %e, "cannot write metrics");
-            }
-        }
-    }
 }

@@ -12,8 +12,9 @@
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
 //! - [`check`]: the scheduled key check (key age, rotation on, the canary once the edges
 //!   should trust the current key), independent of viewer traffic.
-//! - [`lambda`]: the Lambda handler; [`logging`]: Lambda log set-up; [`config`]: `CFCOOKIE_*`
-//!   settings; [`error`]: errors with stable Lambda error types.
+//! - [`lambda`]: the Lambda handler and its metrics; [`config`]: `CFCOOKIE_*` settings;
+//!   [`error`]: errors with stable Lambda error types. Log set-up and the metrics exporter are
+//!   `cfcookie-telemetry`'s, shared with the endpoint's Lambda.
 //!
 //! The in-memory fakes, crash injection and the emulator launcher are test support, in the
 //! dev-only `cfcookie-testing` crate (`tests/support`). The crate graph is drawn in
@@ -25,7 +26,6 @@ pub mod config;
 pub mod driver;
 pub mod error;
 pub mod lambda;
-pub mod logging;
 pub mod model;
 pub mod ports;
 pub mod sdk;

@@ -8,10 +8,15 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let started = std::time::Instant::now();
-    cfcookie_rotator::logging::init_json(false);
-    let emf = cfcookie_rotator::lambda::metric::install_emf("cfcookie-rotator");
+    cfcookie_telemetry::logging::init_json(false);
+    let emf = cfcookie_telemetry::emf::install("cfcookie-rotator");
     cfcookie_rotator::lambda::metric::describe();
-    let config = Config::from_env()?;
+    // The one read of the process environment.
+    let env = cfcookie_config::Env::from_process();
+    for line in env.unknown_warnings() {
+        tracing::warn!("{line}");
+    }
+    let config = Config::from_settings(&env)?;
     let rotator = sdk_rotator(config).await;
     tracing::info!(
         init_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -20,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let rotator = &rotator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let result = handle_event(rotator, &rotator.secrets, event.payload).await;
-        cfcookie_rotator::lambda::metric::flush_emf(emf);
+        cfcookie_telemetry::emf::flush(emf);
         result
     }))
     .await

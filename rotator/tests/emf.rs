@@ -14,7 +14,8 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn the_handler_emits_emf_for_steps_completions_and_errors() {
-    let emf = metric::install_emf("cfcookie-rotator").expect("the only recorder in this process");
+    let emf = cfcookie_telemetry::emf::install("cfcookie-rotator")
+        .expect("the only recorder in this process");
     metric::describe();
     let secrets = InMemorySecretStore::default();
     let registry = InMemoryKeyRegistry::default();

@@ -11,9 +11,10 @@ use lambda_http::{service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
     cfcookie::logging::init_json();
-    let emf = cfcookie_rotator::lambda::metric::install_emf("cfcookie-endpoint");
+    let emf = cfcookie_telemetry::emf::install("cfcookie-endpoint");
     cfcookie_endpoint::metrics::describe();
     let env = cfcookie_config::Env::from_process();
+    cfcookie::logging::warn_unknown_settings(&env);
     let endpoint = Arc::new(cfcookie_endpoint::wiring::endpoint_from(&env).await?);
     tracing::info!(
         init_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let endpoint = &endpoint;
     lambda_http::run(service_fn(move |req: Request| async move {
         let response = cfcookie::lambda::handle_lambda(endpoint, req).await;
-        cfcookie_rotator::lambda::metric::flush_emf(emf);
+        cfcookie_telemetry::emf::flush(emf);
         Ok::<_, Error>(response)
     }))
     .await

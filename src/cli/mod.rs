@@ -1,5 +1,6 @@
 //! The `cfcookie` command line. `main` parses [`Cli`] and calls [`run`].
 
+use cfcookie_config::Env;
 use clap::{Parser, Subcommand};
 
 pub mod edge;
@@ -131,29 +132,28 @@ pub(crate) fn number_setting(
     }
 }
 
-/// A clap value parser for booleans by the settings reader's rules (`yes`, `True`, `0`…).
-pub(crate) fn bool_setting(
-    setting: &'static cfcookie_config::Setting,
-) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
-    move |v| {
-        cfcookie_config::Env::from_pairs([(setting.variable, v)])
-            .bool(setting)
-            .map_err(|e| e.problem)
+/// Runs one command with the settings `env` (read once, by `main`); flags override them.
+pub fn run(cli: Cli, env: &Env) -> Result<Outcome, CliError> {
+    if matches!(
+        cli.command,
+        Command::Rotate(_)
+            | Command::Status(_)
+            | Command::Serve(_)
+            | Command::PurgeKeys(_)
+            | Command::Revoke(_)
+    ) {
+        crate::logging::warn_unknown_settings(env);
     }
-}
-
-/// Runs one command.
-pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Sign(args) => signing::sign(&args),
-        Command::SignCookies(args) => signing::sign_cookies(&args),
+        Command::Sign(args) => signing::sign(&args, env),
+        Command::SignCookies(args) => signing::sign_cookies(&args, env),
         Command::Verify(args) => signing::verify(&args),
         Command::Keygen(args) => signing::keygen(&args),
-        Command::Rotate(args) => rotation::rotate(&args),
-        Command::Status(args) => rotation::status_command(&args),
-        Command::Serve(args) => serve::serve(&args),
+        Command::Rotate(args) => rotation::rotate(&args, env),
+        Command::Status(args) => rotation::status_command(&args, env),
+        Command::Serve(args) => serve::serve(&args, env),
         Command::PurgeKeys(args) => rotation::purge_keys(&args),
-        Command::Revoke(args) => rotation::revoke(&args),
+        Command::Revoke(args) => rotation::revoke(&args, env),
         Command::Edge(args) => edge::edge(&args),
     }
 }

@@ -35,9 +35,9 @@ impl TargetArgs {
             .ok_or_else(|| CliError::input("--secret-id (or CFCOOKIE_SECRET_ID) is required"))
     }
 
-    fn config(&self) -> Result<Config, CliError> {
-        let mut env = Env::from_process();
-        cfcookie_endpoint::wiring::warn_unknown_settings(&env);
+    /// The rotator's settings from `env`, with this command's flags over them.
+    fn config(&self, env: &Env) -> Result<Config, CliError> {
+        let mut env = env.clone();
         for (setting, v) in [
             (&config::KEY_GROUP_ID, &self.key_group_id),
             (&config::KEY_ID_PARAMETER, &self.key_id_parameter),
@@ -80,10 +80,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))
 }
 
-pub(super) fn rotate(args: &RotateArgs) -> Result<Outcome, CliError> {
+pub(super) fn rotate(args: &RotateArgs, env: &Env) -> Result<Outcome, CliError> {
     if args.dev {
         // The same delay as a real rotation: a dev rotation shows the same timeline.
-        let delay = Env::from_process()
+        let delay = env
             .seconds(&config::ACTIVATION_DELAY)
             .map_err(|e| CliError::input(e.to_string()))?;
         let value = crate::dev::DevKeyRing::new(&args.state_dir)
@@ -92,7 +92,7 @@ pub(super) fn rotate(args: &RotateArgs) -> Result<Outcome, CliError> {
         let body = serde_json::json!({"key_id": value.key_id, "active_from": value.active_from.to_rfc3339(), "state_dir": args.state_dir});
         return Ok(Outcome::print(body.to_string()));
     }
-    let config = args.target.config()?;
+    let config = args.target.config(env)?;
     let secret = args.target.secret()?.to_owned();
     runtime()?.block_on(async {
         let rotator = sdk_rotator(config).await;
@@ -156,8 +156,8 @@ async fn via_secrets_manager(
     }
 }
 
-pub(super) fn status_command(args: &TargetArgs) -> Result<Outcome, CliError> {
-    let config = args.config()?;
+pub(super) fn status_command(args: &TargetArgs, env: &Env) -> Result<Outcome, CliError> {
+    let config = args.config(env)?;
     let secret = args.secret()?.to_owned();
     runtime()?.block_on(async {
         let rotator = sdk_rotator(config).await;
@@ -234,8 +234,8 @@ pub struct RevokeArgs {
     pub yes: bool,
 }
 
-pub(super) fn revoke(args: &RevokeArgs) -> Result<Outcome, CliError> {
-    let config = args.target.config()?;
+pub(super) fn revoke(args: &RevokeArgs, env: &Env) -> Result<Outcome, CliError> {
+    let config = args.target.config(env)?;
     let secret = args.target.secret()?.to_owned();
     if !args.yes {
         let body = serde_json::json!({

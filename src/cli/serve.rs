@@ -18,23 +18,24 @@ pub struct ServeArgs {
     #[arg(long, env = "CFCOOKIE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
     /// Seconds a connection may take to send a request head (after opening, or after its
-    /// previous response) before it is closed [default: 10].
-    #[arg(long, env = "CFCOOKIE_HEADER_TIMEOUT", value_parser = super::number_setting(&config::HEADER_TIMEOUT))]
+    /// previous response) before it is closed [env: CFCOOKIE_HEADER_TIMEOUT] [default: 10].
+    #[arg(long, value_parser = super::number_setting(&config::HEADER_TIMEOUT))]
     pub header_timeout: Option<u64>,
-    /// Open connections held in all; one more is closed at once [default: 512, lowered to the
-    /// open-file limit less 32].
-    #[arg(long, env = "CFCOOKIE_MAX_CONNECTIONS", value_parser = super::number_setting(&config::MAX_CONNECTIONS))]
+    /// Open connections held in all; one more is closed at once [env: CFCOOKIE_MAX_CONNECTIONS]
+    /// [default: 512, lowered to the open-file limit less 32].
+    #[arg(long, value_parser = super::number_setting(&config::MAX_CONNECTIONS))]
     pub max_connections: Option<u64>,
-    /// Open connections held from one client address; one more is closed at once [default: 32].
-    #[arg(long, env = "CFCOOKIE_MAX_CONNECTIONS_PER_IP", value_parser = super::number_setting(&config::MAX_CONNECTIONS_PER_IP))]
+    /// Open connections held from one client address; one more is closed at once
+    /// [env: CFCOOKIE_MAX_CONNECTIONS_PER_IP] [default: 32].
+    #[arg(long, value_parser = super::number_setting(&config::MAX_CONNECTIONS_PER_IP))]
     pub max_connections_per_ip: Option<u64>,
     /// Serve Prometheus text at /metrics on this address (a listener of its own, so the public
     /// one never exposes it). Not with --dev.
     #[arg(long, env = "CFCOOKIE_METRICS_LISTEN", conflicts_with = "dev")]
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// With --dev: listen on a non-loopback address anyway (the dev sign-in still answers
-    /// this machine only).
-    #[arg(long, env = "CFCOOKIE_DEV_ALLOW_REMOTE", value_parser = super::bool_setting(&config::DEV_ALLOW_REMOTE))]
+    /// this machine only) [env: CFCOOKIE_DEV_ALLOW_REMOTE].
+    #[arg(long)]
     pub dev_allow_remote: bool,
     /// With --dev: where keys and the issuer key live.
     #[arg(long, default_value = ".cfcookie-dev")]
@@ -44,7 +45,7 @@ pub struct ServeArgs {
     pub content: Option<std::path::PathBuf>,
 }
 
-pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
+pub(super) fn serve(args: &ServeArgs, env: &Env) -> Result<Outcome, CliError> {
     // The server runs a single-threaded runtime per core (see `serve::run_on_threads`); this
     // one, on the main thread, accepts and holds the background refreshes. --dev keeps tokio's
     // work-stealing runtime: it serves files and a walkthrough, not load.
@@ -59,31 +60,27 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
     }
     .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
-        let env = Env::from_process();
-        cfcookie_endpoint::wiring::warn_unknown_settings(&env);
-        let setting = |flag: Option<u64>, setting: &config::Setting| match flag {
-            Some(v) => Ok(v),
-            None => env
-                .number(setting)
-                .map_err(|e| CliError::input(e.to_string())),
-        };
-        let header_timeout = setting(args.header_timeout, &config::HEADER_TIMEOUT)?;
+        // The settings, then the flags over them.
+        let bad = |e: config::ConfigError| CliError::input(e.to_string());
+        let mut limits = crate::serve::Limits::from_settings(env).map_err(bad)?;
         let connections = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-        let mut limits =
-            crate::serve::Limits::with_header_timeout(Duration::from_secs(header_timeout));
-        limits.max_connections =
-            connections(setting(args.max_connections, &config::MAX_CONNECTIONS)?);
-        limits.max_connections_per_ip = connections(setting(
-            args.max_connections_per_ip,
-            &config::MAX_CONNECTIONS_PER_IP,
-        )?);
+        if let Some(v) = args.header_timeout {
+            limits.header_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = args.max_connections {
+            limits.max_connections = connections(v);
+        }
+        if let Some(v) = args.max_connections_per_ip {
+            limits.max_connections_per_ip = connections(v);
+        }
+        let header_timeout = limits.header_timeout;
         if args.dev {
-            let mut options = crate::dev::DevOptions::new(args.state_dir.clone(), &env)
-                .map_err(|e| CliError::input(e.to_string()))?;
+            let mut options =
+                crate::dev::DevOptions::new(args.state_dir.clone(), env).map_err(bad)?;
             options.content_dir = args.content.clone();
-            options.allow_remote = args.dev_allow_remote;
-            options.header_timeout = Duration::from_secs(header_timeout);
-            for variable in crate::dev::ignored_settings(&env) {
+            options.allow_remote |= args.dev_allow_remote;
+            options.header_timeout = header_timeout;
+            for variable in crate::dev::ignored_settings(env) {
                 tracing::warn!(
                     "serve --dev ignores {variable}: it brings its own issuer, keys and resource"
                 );
@@ -108,13 +105,13 @@ pub(super) fn serve(args: &ServeArgs) -> Result<Outcome, CliError> {
                 listener,
                 crate::prometheus::prometheus_router(handle),
                 std::future::pending(),
-                Duration::from_secs(header_timeout),
+                header_timeout,
             ));
         }
         let endpoint = std::sync::Arc::new(
-            cfcookie_endpoint::wiring::endpoint_from(&env)
+            cfcookie_endpoint::wiring::endpoint_from(env)
                 .await
-                .map_err(CliError::input)?,
+                .map_err(|e| CliError::input(e.to_string()))?,
         );
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

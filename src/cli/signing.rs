@@ -136,7 +136,11 @@ pub struct KeygenArgs {
     pub force: bool,
 }
 
-fn read_private_key(path: &str, passphrase_file: Option<&Path>) -> Result<PrivateKey, CliError> {
+fn read_private_key(
+    path: &str,
+    passphrase_file: Option<&Path>,
+    env: &cfcookie_config::Env,
+) -> Result<PrivateKey, CliError> {
     let path = path.strip_prefix("file://").unwrap_or(path);
     let pem = Zeroizing::new(
         std::fs::read_to_string(path)
@@ -151,7 +155,7 @@ fn read_private_key(path: &str, passphrase_file: Option<&Path>) -> Result<Privat
                 .trim_ascii_end()
                 .to_vec(),
         )),
-        None => cfcookie_config::Env::from_process()
+        None => env
             .text(&cfcookie_config::KEY_PASSPHRASE)
             .map(|p| Zeroizing::new(p.into_bytes())),
     };
@@ -162,8 +166,12 @@ fn read_private_key(path: &str, passphrase_file: Option<&Path>) -> Result<Privat
 /// The signer and policy for `args`. A URL's policy covers the URL as a browser will request it
 /// (percent-encoded); a cookie resource is taken as given, as botocore and the AWS SDK for
 /// JavaScript do, with a warning when it holds what browsers encode (it would never match).
-fn build(args: &SignArgs, for_url: bool) -> Result<(Signer, Policy), CliError> {
-    let key = read_private_key(&args.private_key, args.passphrase_file.as_deref())?;
+fn build(
+    args: &SignArgs,
+    for_url: bool,
+    env: &cfcookie_config::Env,
+) -> Result<(Signer, Policy), CliError> {
+    let key = read_private_key(&args.private_key, args.passphrase_file.as_deref(), env)?;
     let signer = Signer::new(args.key_pair_id.clone(), Arc::new(key))
         .map_err(|e| CliError::input(e.to_string()))?
         .with_hash(args.hash_algorithm.into());
@@ -193,21 +201,24 @@ fn build(args: &SignArgs, for_url: bool) -> Result<(Signer, Policy), CliError> {
     Ok((signer, policy))
 }
 
-pub(super) fn sign(args: &SignArgs) -> Result<Outcome, CliError> {
+pub(super) fn sign(args: &SignArgs, env: &cfcookie_config::Env) -> Result<Outcome, CliError> {
     if args.url.contains('*') {
         return Err(CliError::input(
             "a signed URL cannot hold '*'; put the pattern in --policy-resource and a real URL in --url",
         ));
     }
-    let (signer, policy) = build(args, true)?;
+    let (signer, policy) = build(args, true, env)?;
     let url = signer
         .signed_url(&args.url, &policy)
         .map_err(|e| CliError::input(e.to_string()))?;
     Ok(Outcome::print(url))
 }
 
-pub(super) fn sign_cookies(args: &CookieArgs) -> Result<Outcome, CliError> {
-    let (signer, policy) = build(&args.sign, false)?;
+pub(super) fn sign_cookies(
+    args: &CookieArgs,
+    env: &cfcookie_config::Env,
+) -> Result<Outcome, CliError> {
+    let (signer, policy) = build(&args.sign, false, env)?;
     let mut cookies = signer
         .cookies(&policy)
         .map_err(|e| CliError::input(e.to_string()))?;

@@ -1177,7 +1177,10 @@ async fn the_resource_comes_from_the_ssm_parameter() {
     let err = cfcookie_endpoint::wiring::endpoint_from_env(&e)
         .await
         .expect_err("missing parameter");
-    assert!(err.contains("/missing"), "{err}");
+    assert!(
+        matches!(&err, cfcookie_endpoint::wiring::WiringError::ResourceParameter { name, .. } if name == "/missing"),
+        "{err}"
+    );
 }
 
 /// IP binding: only when configured, from CloudFront-Viewer-Address, IPv4 only.

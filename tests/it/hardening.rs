@@ -589,7 +589,7 @@ fn rotate_dev_defaults_to_the_activation_delay() {
 #[tokio::test]
 async fn the_issuer_refuses_a_bad_key_cache_ttl() {
     std::env::set_var("CFCOOKIE_KEY_CACHE_TTL", "five minutes");
-    let err = cfcookie_endpoint::Issuer::from_secret("media/cfcookie/signing-key")
+    let err = cfcookie_endpoint::Issuer::from_env("media/cfcookie/signing-key")
         .await
         .expect_err("a bad TTL")
         .to_string();

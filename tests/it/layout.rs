@@ -144,3 +144,83 @@ fn every_library_crate_sits_at_the_top_level() {
         }
     }
 }
+
+/// Settings are read once, at the top of each binary, and passed down as values: the process
+/// environment is read only by the entry points (and by `Issuer::from_env`, the library's one
+/// documented door for backends configured by variables).
+#[test]
+fn only_entry_points_read_the_process_environment() {
+    const ALLOWED: [&str; 4] = [
+        "src/main.rs",
+        "src/bin/cfcookie-endpoint.rs",
+        "rotator/src/main.rs",
+        "endpoint/src/issuer.rs",
+    ];
+    let mut readers = Vec::new();
+    // Production crates only: test support reads its own test settings.
+    let members = members();
+    let production = members.iter().filter(|m| !m.starts_with("tests/"));
+    for member in production.map(String::as_str).chain(["."]) {
+        let mut stack = vec![Path::new(ROOT).join(member).join("src")];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let rel = path
+                    .strip_prefix(ROOT)
+                    .expect("under the root")
+                    .to_string_lossy()
+                    .trim_start_matches("./")
+                    .to_owned();
+                let calls = text.matches("Env::from_process()").count()
+                    + text.matches("std::env::var(\"CFCOOKIE").count();
+                if calls > 0 && !ALLOWED.contains(&rel.as_str()) {
+                    readers.push(rel);
+                }
+            }
+        }
+    }
+    readers.sort();
+    readers.dedup();
+    assert!(
+        readers.is_empty(),
+        "the process environment is read outside the entry points: {readers:?}"
+    );
+}
+
+/// The endpoint's Lambda links no rotator code: its log set-up and metrics exporter come from
+/// `cfcookie-telemetry`, which both Lambdas share. Read from the built binary's symbols (`nm`),
+/// an independent reader of what was linked.
+#[test]
+fn the_endpoint_lambda_links_no_rotator_code() {
+    let out = Command::new("nm")
+        .args(["--demangle", env!("CARGO_BIN_EXE_cfcookie-endpoint")])
+        .output()
+        .expect("nm (binutils) is needed to read the endpoint binary's symbols");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        symbols.contains("cfcookie_endpoint::") && symbols.contains("cfcookie_telemetry::"),
+        "nm read no cfcookie symbols: the check would pass on anything"
+    );
+    let rotator: Vec<&str> = symbols
+        .lines()
+        .filter(|l| l.contains("cfcookie_rotator::"))
+        .take(5)
+        .collect();
+    assert!(
+        rotator.is_empty(),
+        "cfcookie-endpoint links the rotator: {rotator:?}"
+    );
+}

@@ -135,6 +135,11 @@ async fn a_claim_not_bounded_by_slashes_is_refused_from_the_parameter_too() {
         .map(|_| ())
         .expect_err("a widening template from SSM");
     assert!(
+        matches!(err, cfcookie_endpoint::wiring::WiringError::Config(_)),
+        "{err}"
+    );
+    let err = err.to_string();
+    assert!(
         err.starts_with("CFCOOKIE_RESOURCE_PARAMETER:") && err.contains("whole path segment"),
         "{err}"
     );

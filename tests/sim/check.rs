@@ -15,7 +15,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cfcookie_endpoint::{KeySource as _, SecretKeySource, SecretReader, SecretsManagerReader};
+use cfcookie_endpoint::{
+    KeyLoadError, KeySource as _, SecretKeySource, SecretReader, SecretsManagerReader,
+};
 use cfcookie_rotator::model::{stage, SecretValue};
 
 use crate::world::{Lane, Sim, SimSecrets, World};
@@ -48,21 +50,24 @@ impl SimReader {
 }
 
 impl SecretReader for SimReader {
-    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), String> {
+    async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
         if self.cold.swap(false, Ordering::SeqCst) {
             return self.real.read().await;
         }
         // As `SecretsManagerReader::read`: AWSCURRENT, then AWSPREVIOUS, each a GetSecretValue.
         let mut out = [None, None];
         for (slot, label) in out.iter_mut().zip([stage::CURRENT, stage::PREVIOUS]) {
-            self.store
-                .enter("GetSecretValue")
-                .map_err(|e| e.to_string())?;
+            self.store.enter("GetSecretValue")?;
             let w = self.store.sim.lock();
             *slot = match w.version_with(label).and_then(|v| w.values.get(&v)) {
                 None => None,
                 Some(Ok(v)) => v.clone(),
-                Some(Err(why)) => return Err(format!("{label}: {why}")),
+                Some(Err(why)) => {
+                    return Err(KeyLoadError::Format {
+                        label: label.to_owned(),
+                        why: why.clone(),
+                    })
+                }
             };
         }
         let [current, previous] = out;

@@ -80,7 +80,35 @@ fn rand_in(sim: &Sim, lo: i64, hi: i64) -> i64 {
 }
 
 /// One invocation of a step as Secrets Manager makes it: cut at the Lambda timeout.
-async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), String> {
+/// How one Lambda invocation failed: the step's error, or the Lambda's timeout.
+#[derive(Debug)]
+enum InvokeError {
+    Step(cfcookie_rotator::RotationError),
+    TimedOut,
+}
+
+impl InvokeError {
+    /// The Lambda error type Secrets Manager records.
+    fn error_type(&self) -> &'static str {
+        match self {
+            InvokeError::Step(e) => e.error_type(),
+            InvokeError::TimedOut => "Sandbox.Timedout",
+        }
+    }
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeError::Step(e) => write!(f, "{} {e}", e.error_type()),
+            InvokeError::TimedOut => {
+                f.write_str("Lambda timed out (Task timed out after 120 seconds)")
+            }
+        }
+    }
+}
+
+async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), InvokeError> {
     match tokio::time::timeout(
         Duration::from_secs(world::LAMBDA_TIMEOUT_SECS),
         r.run_step(step, "sim/cfcookie", token, Mode::Lambda),
@@ -88,8 +116,8 @@ async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), String> {
     .await
     {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("{} {}", e.error_type(), e)),
-        Err(_) => Err("Lambda timed out (Task timed out after 120 seconds)".into()),
+        Ok(Err(e)) => Err(InvokeError::Step(e)),
+        Err(_) => Err(InvokeError::TimedOut),
     }
 }
 
@@ -147,11 +175,10 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                         ),
                     );
                     w.bump("rotation attempts failed");
-                    if e.contains("Rotation.Abandoned") {
-                        w.bump("Rotation.Abandoned");
-                    }
-                    if e.contains("Rotation.IntervalTooShort") {
-                        w.bump("Rotation.IntervalTooShort");
+                    if let kind @ ("Rotation.Abandoned" | "Rotation.IntervalTooShort") =
+                        e.error_type()
+                    {
+                        w.bump(kind);
                     }
                 }
                 tokio::time::sleep(secs(wait)).await;
@@ -203,7 +230,15 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
     let mut w = sim.lock();
     w.versions.remove(&token);
     if let Err(e) = result {
-        if !e.contains("Throttling") && !e.contains("timed out") {
+        // What the world injected that may fail a healthy test: throttling, a timeout.
+        let transient = match &e {
+            InvokeError::TimedOut => true,
+            InvokeError::Step(cfcookie_rotator::RotationError::Service(
+                cfcookie_rotator::ports::ServiceError::Other { message, .. },
+            )) => message.starts_with("ThrottlingException"),
+            InvokeError::Step(_) => false,
+        };
+        if !transient {
             w.violate(
                 "RIF",
                 format!("RotateImmediately=false: testSecret refused a healthy secret: {e}"),
