@@ -143,6 +143,24 @@ resource "aws_cloudfront_distribution" "media" {
     }
   }
 
+  # Optional public paths of the bucket (an app's own pages on the media site): no trusted key
+  # groups, so CloudFront serves them to anyone; every other path of the bucket stays behind the
+  # protected default behavior.
+  # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern
+  dynamic "ordered_cache_behavior" {
+    for_each = var.public_paths
+    content {
+      path_pattern               = ordered_cache_behavior.value
+      target_origin_id           = "media"
+      viewer_protocol_policy     = "redirect-to-https"
+      allowed_methods            = ["GET", "HEAD", "OPTIONS"]
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = true
+      cache_policy_id            = local.cache_policy_optimized
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.media.id
+    }
+  }
+
   dynamic "logging_config" {
     for_each = var.access_logs ? [1] : []
     content {

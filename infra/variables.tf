@@ -340,3 +340,16 @@ variable "noncurrent_version_days" {
     error_message = "noncurrent_version_days must be at least 1."
   }
 }
+
+variable "public_paths" {
+  description = "Path patterns of the bucket served without signed cookies (e.g. [\"/public/*\"] for an app's own pages and scripts on the media site). Each is a cache behavior without trusted key groups, evaluated before the protected default."
+  type        = list(string)
+  default     = []
+  validation {
+    # "*" or "/*" would make every object public; the cookie paths belong to the endpoint.
+    condition = alltrue([for p in var.public_paths :
+      can(regex("^/[A-Za-z0-9_.~/-]+(/\\*|\\*)?$", p)) && !startswith(p, "/cookie") && !startswith(p, "/_cfcookie")
+    ])
+    error_message = "public_paths entries must be path patterns like /public/* under a fixed prefix, and not under /cookie or /_cfcookie."
+  }
+}

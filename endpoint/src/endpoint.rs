@@ -400,6 +400,9 @@ impl<V, K> std::fmt::Debug for Endpoint<V, K> {
 struct Refuse(StatusCode, &'static str, String);
 
 /// A JSON error response.
+/// The browser client served at `/cookie/client.js` (docs/client.md).
+pub(crate) const CLIENT_JS: &str = include_str!("client.js");
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response<String> {
     crate::metrics::refused(code);
     let mut r = Response::new(json!({"error": code, "message": message}).to_string());
@@ -449,10 +452,11 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
         let mut response = match route {
             "/cookie" | "/cookie/" => self.cookie_route(method, headers).await,
             "/cookie/remove" | "/cookie/remove/" => self.remove_route(method, headers),
+            "/cookie/client.js" => Self::client_route(method),
             _ => error(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no such route: use /cookie or /cookie/remove",
+                "no such route: use /cookie, /cookie/remove or /cookie/client.js",
             ),
         };
         self.cors(headers, route.starts_with("/cookie/remove"), &mut response);
@@ -474,6 +478,32 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
             HeaderValue::from_static("GET, HEAD, OPTIONS"),
         );
         Some(r)
+    }
+
+    /// The browser client (`client.js`, an ES module): served here so that an app imports it
+    /// from the media site, and so learns where the endpoint is.
+    fn client_route(method: &Method) -> Response<String> {
+        if let Some(r) = Self::method_check(method) {
+            return r;
+        }
+        if method == Method::OPTIONS {
+            return Self::preflight();
+        }
+        let mut r = Response::new(if method == Method::HEAD {
+            String::new()
+        } else {
+            CLIENT_JS.to_owned()
+        });
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        r
     }
 
     fn preflight() -> Response<String> {

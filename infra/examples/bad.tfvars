@@ -6,3 +6,4 @@ rotator_zip             = "does/not/exist.zip"
 existing_user_pool_id   = "eu-west-1_AbCdEf123"
 allow_self_sign_up      = true
 acm_certificate_arn     = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+public_paths            = ["/*"]

@@ -20,26 +20,18 @@ import re
 import shutil
 import subprocess
 import time
-import zipfile
 from pathlib import Path
 
 import boto3
 import hcl2
 import pytest
 
+# The emulator apply's helpers, shared with the whole local stack (scripts/whole-stack).
+from whole_stack import CLIENT_KW, PLUGIN_DIR, TF_ENV, copy_infra, emulator_provider, free_port, self_signed, tf, wait_for, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-PLUGIN_DIR = os.environ.get("CFCOOKIE_TF_PLUGIN_DIR", "/opt/tf-plugins")
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-TF_ENV = {**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-
-
-def tf(args, cwd, check=True, timeout=600):
-    # A hung terraform must fail the run, not hold CI until its own limit.
-    r = subprocess.run(["terraform", *args], cwd=cwd, env=TF_ENV, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"terraform {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def unquote(value):
@@ -189,6 +181,19 @@ def test_no_distribution_wide_error_pages_and_nothing_public():
     assert "errors/" not in json.dumps(dist)
 
 
+def test_public_paths_are_opt_in_and_only_under_a_fixed_prefix():
+    # An app's own pages on the media site (the example app of scripts/whole-stack) are served
+    # without cookies only under the prefixes the operator names; the default stays protected.
+    dist = blocks("resource", "aws_cloudfront_distribution")["media"]
+    public = [d["ordered_cache_behavior"] for d in dist["dynamic"] if d.get("ordered_cache_behavior", {}).get("for_each") == "${var.public_paths}"]
+    assert len(public) == 1, "no public_paths behavior"
+    content = public[0]["content"][0]
+    assert content["target_origin_id"] == "media" and "trusted_key_groups" not in content
+    assert blocks("variable")["public_paths"]["default"] == []
+    text = (INFRA / "cdn.tf").read_text()
+    assert text.index("var.public_paths") > text.index("local.cookie_paths"), "the cookie paths must come first"
+
+
 def test_alarm_topic_key_lets_cloudwatch_and_eventbridge_publish():
     # alias/aws/sns cannot grant them kms:GenerateDataKey*/kms:Decrypt: alarms never arrived.
     topic = blocks("resource", "aws_sns_topic")["alarms"]
@@ -290,31 +295,6 @@ def test_fmt_init_validate(tmp_path):
     tf(["validate", "-no-color"], cwd=work)
 
 
-def copy_infra(tmp_path):
-    work = tmp_path / "infra"
-    shutil.copytree(INFRA, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-    for n in ("rotator.zip", "endpoint.zip"):
-        with zipfile.ZipFile(work / n, "w") as z:
-            z.writestr("bootstrap", "#!/bin/sh\n# emulator placeholder: the emulator never runs it\n")
-    return work
-
-
-def emulator_provider(work, endpoint):
-    services = ["acm", "cloudfront", "cloudwatch", "cognitoidentity", "cognitoidp", "events", "iam", "kms", "lambda", "logs", "route53", "s3", "scheduler", "secretsmanager", "sns", "ssm", "sts"]
-    eps = "\n".join(f'    {s} = "{endpoint}"' for s in services)
-    common = f'''  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-  endpoints {{
-{eps}
-  }}'''
-    (work / "emulator_override.tf").write_text(
-        f'provider "aws" {{\n  region = var.aws_region\n{common}\n}}\n\nprovider "aws" {{\n  alias  = "us_east_1"\n  region = "us-east-1"\n{common}\n}}\n'
-    )
-
-
 def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
     work = copy_infra(tmp_path)
     emulator_provider(work, endpoint)
@@ -329,6 +309,7 @@ def test_bad_tfvars_are_refused_with_clear_messages(tmp_path, endpoint):
         "existing_user_pool_id needs existing_client_ids",
         "allow_self_sign_up needs required_groups",
         "acm_certificate_arn is a placeholder",
+        "public_paths entries must be path patterns like /public/*",
     ):
         assert message in out, f"expected {message!r} in:\n{out}"
 
@@ -361,7 +342,6 @@ extra_key_id_parameters = ["/emu-stack/other/key-id"]
 cognito_domain_prefix = "emu-stack"
 access_logs = true
 """
-CLIENT_KW = dict(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def planned_changes(work, tfvars="emulator.tfvars"):
@@ -578,41 +558,6 @@ def test_apply_rotate_status_destroy_on_the_emulator(tmp_path, endpoint):
         "kms keys": [k["KeyId"] for k in boto3.client("kms", **kw).list_keys()["Keys"] if boto3.client("kms", **kw).describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"],
     }
     assert not any(left.values()), f"left behind: {left}"
-
-
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url, proc, what):
-    import time
-    import urllib.request
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError as e:
-            if getattr(e, "code", None):  # an HTTP answer: the server is up
-                return
-            assert proc.poll() is None, f"{what} exited"
-            time.sleep(0.1)
-    raise AssertionError(f"{what} did not start")
-
-
-def wait_for_port(port, proc, what):
-    import socket
-    import time
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert proc.poll() is None, f"{what} exited"
-            time.sleep(0.1)
-    raise AssertionError(f"{what} did not start")
 
 
 def reset_auth(endpoint, count):
@@ -903,24 +848,6 @@ def test_certificate_lookup_by_name_is_gone():
     assert "aws_acm_certificate" not in blocks("data"), "acm_certificate_arn is looked up by name again"
 
 
-def self_signed(tmp_path, name, sans, not_before):
-    """A self-signed certificate and its key, PEM, for ACM's ImportCertificate."""
-    import datetime
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(not_before)
-            .not_valid_after(not_before + datetime.timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
-            .sign(key, hashes.SHA256()))
-    return (cert.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-
-
 PLAN_TFVARS = """name_prefix = "plan-stack"
 emulator = true
 rotator_zip = "rotator.zip"
@@ -949,11 +876,11 @@ def test_plan_with_a_wildcard_certificate_a_domain_and_a_published_key(tmp_path,
     now = datetime.datetime.now(datetime.timezone.utc)
     # A valid wildcard certificate for the domain, and two certificates named exactly for it,
     # the older one being the one the operator names.
-    cert, key = self_signed(tmp_path, "*.example.com", ["*.example.com"], now - datetime.timedelta(days=2))
+    cert, key = self_signed("*.example.com", ["*.example.com"], now - datetime.timedelta(days=2))
     wildcard = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
-    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=2))
+    cert, key = self_signed("media.example.com", ["media.example.com"], now - datetime.timedelta(days=2))
     older = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
-    cert, key = self_signed(tmp_path, "media.example.com", ["media.example.com"], now - datetime.timedelta(days=1))
+    cert, key = self_signed("media.example.com", ["media.example.com"], now - datetime.timedelta(days=1))
     acm.import_certificate(Certificate=cert, PrivateKey=key)
 
     for arn in (wildcard, older, older.replace("arn:aws:", "arn:aws-cn:")):

@@ -996,6 +996,40 @@ async fn cors_only_for_allowed_origins() {
     assert_eq!(get_cookie(&ep, &h).await.0, 200);
 }
 
+/// The browser client is served as an ES module an app on an allowed origin may import
+/// cross-origin (module scripts are fetched with CORS); nothing but GET/HEAD/OPTIONS.
+#[tokio::test]
+async fn the_browser_client_is_served_as_a_module() {
+    let issuer = TokenMinter::new("kid-1");
+    let (ep, _) = endpoint(&[&issuer], &env(&[]), NOW);
+    let r = ep
+        .handle(
+            &Method::GET,
+            "/cookie/client.js",
+            &headers(&[("origin", "https://app.example.com")]),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(r.body().contains("export class CookieClient"));
+    assert!(r.headers().get("set-cookie").is_none());
+    let head = ep
+        .handle(&Method::HEAD, "/cookie/client.js", &HeaderMap::new())
+        .await;
+    assert_eq!((head.status().as_u16(), head.body().as_str()), (200, ""));
+    let post = ep
+        .handle(&Method::POST, "/cookie/client.js", &HeaderMap::new())
+        .await;
+    assert_eq!(post.status().as_u16(), 405);
+}
+
 /// Tokens from the emulator's cognito-idp: real RS256 access and id tokens, verified through
 /// the emulator's JWKS over HTTP.
 #[tokio::test]
