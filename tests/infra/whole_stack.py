@@ -132,7 +132,11 @@ def self_signed(name, sans, not_before):
 
 
 def binary(name):
-    path = Path(os.environ.get(f"CFCOOKIE_{name.upper().replace('-', '_')}_BIN", str(ROOT / "target/debug" / name)))
+    """A built binary: target/debug/NAME, or CFCOOKIE_BIN / CFCOOKIE_ENDPOINT_BIN /
+    CFCOOKIE_ROTATOR_BIN (as the other infra tests take them)."""
+    suffix = name.removeprefix("cfcookie").lstrip("-").upper().replace("-", "_")
+    variable = f"CFCOOKIE_{suffix}_BIN" if suffix else "CFCOOKIE_BIN"
+    path = Path(os.environ.get(variable, str(ROOT / "target/debug" / name)))
     assert path.exists(), f"{path} is not built (run `cargo build --workspace --bins` first; scripts/test does)"
     return path
 
