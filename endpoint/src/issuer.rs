@@ -4,11 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "aws")]
 use cfcookie_secret::sdk::{load_aws_config, SdkSecretStore};
 use cfcookie_secret::{Clock, SystemClock};
 use cfcookie_signer::{CookieAttributes, HashAlgorithm, Policy, PolicyKind, SignedCookies};
 
-use crate::keysource::{KeySource, SecretKeySource, SecretsManagerReader, StaticKeySource};
+use crate::keysource::{KeySource, StaticKeySource};
+#[cfg(feature = "aws")]
+use crate::keysource::{SecretKeySource, SecretsManagerReader};
 
 /// Why cookies or a URL could not be issued.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Issuer {
 }
 
 impl Issuer {
+    #[cfg(feature = "aws")]
     /// Keys from a Secrets Manager secret kept by the rotator, read again in the background
     /// every `refresh` (the endpoint's `CFCOOKIE_KEY_CACHE_TTL`: 300 s unless the stack sets
     /// another; the rotator keeps an old key signing that long). Uses the standard AWS
@@ -68,6 +72,7 @@ impl Issuer {
         Issuer::from_secret_with(&aws, secret_id, refresh).await
     }
 
+    #[cfg(feature = "aws")]
     /// As [`Issuer::from_secret`], with the refresh interval from the process's
     /// `CFCOOKIE_KEY_CACHE_TTL` (default 300; a bad value is an error, as in the endpoint and
     /// the rotator), for a backend configured by the same variables as the endpoint. The one
@@ -77,6 +82,7 @@ impl Issuer {
         Issuer::from_secret(secret_id, Duration::from_secs(ttl)).await
     }
 
+    #[cfg(feature = "aws")]
     /// As [`Issuer::from_secret`], with an explicit AWS configuration and refresh interval.
     pub async fn from_secret_with(
         aws: &aws_config::SdkConfig,

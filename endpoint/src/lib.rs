@@ -48,6 +48,7 @@ pub mod metrics;
 mod resource;
 mod sigcache;
 mod token;
+#[cfg(feature = "aws")]
 pub mod wiring;
 
 pub use cfcookie_secret::{Clock, SystemClock};

@@ -23,6 +23,7 @@
 pub mod clock;
 pub mod format;
 pub mod schedule;
+#[cfg(feature = "aws")]
 pub mod sdk;
 pub mod store;
 
