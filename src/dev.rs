@@ -149,7 +149,7 @@ impl TokenMinter {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, username.as_bytes());
             let mut first = [0u8; 16];
             first.copy_from_slice(&d.as_ref()[..16]);
-            cfcookie_rotator::driver::uuid_text(&first)
+            cfcookie_secret::uuid_text(&first)
         };
         let claims = serde_json::json!({
             "sub": sub, "iss": self.iss, "client_id": DEV_CLIENT_ID, "origin_jti": format!("{:x}", rand::random::<u64>()),

@@ -29,20 +29,7 @@ pub fn new_token() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    uuid_text(&b)
-}
-
-/// 16 bytes in the 8-4-4-4-12 hex form of a UUID.
-pub fn uuid_text(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    cfcookie_secret::uuid_text(&b)
 }
 
 /// Runs the four steps in order as Secrets Manager would (the whole rotation retried once after

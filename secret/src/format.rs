@@ -135,6 +135,20 @@ pub enum VersionRef<'a> {
     IdAndStage(&'a str, &'a str),
 }
 
+/// 16 bytes in the 8-4-4-4-12 hex form of a UUID: a secret version id (a rotation's
+/// ClientRequestToken), or a Cognito `sub`.
+pub fn uuid_text(b: &[u8; 16]) -> String {
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,6 @@ pub mod sdk;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
-pub use format::{stage, SecretDescription, SecretValue, VersionRef, FORMAT};
+pub use format::{stage, uuid_text, SecretDescription, SecretValue, VersionRef, FORMAT};
 pub use schedule::min_spacing_secs;
 pub use store::{SecretStore, ServiceError, ServiceResult};

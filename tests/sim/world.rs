@@ -283,7 +283,7 @@ impl World {
     /// A fresh version id, reproducible from the seed.
     pub(crate) fn token(&mut self) -> String {
         let b: [u8; 16] = self.rng.random();
-        cfcookie_rotator::driver::uuid_text(&b)
+        cfcookie_rotator::model::uuid_text(&b)
     }
 
     pub(crate) fn version_with(&self, label: &str) -> Option<String> {
