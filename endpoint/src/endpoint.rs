@@ -403,16 +403,36 @@ struct Refuse(StatusCode, &'static str, String);
 /// The browser client served at `/cookie/client.js` (docs/client.md).
 pub(crate) const CLIENT_JS: &str = include_str!("client.js");
 
+/// An answer of `content_type` (its body left out for a HEAD), cached as `cache_control` says.
+fn answer(
+    method: &Method,
+    body: String,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response<String> {
+    let mut r = Response::new(if method == Method::HEAD {
+        String::new()
+    } else {
+        body
+    });
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    r
+}
+
+/// A JSON answer no cache may keep (it carries or refuses one user's cookies).
+fn json_answer(method: &Method, body: &serde_json::Value) -> Response<String> {
+    answer(method, body.to_string(), "application/json", "no-store")
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response<String> {
     crate::metrics::refused(code);
-    let mut r = Response::new(json!({"error": code, "message": message}).to_string());
+    let mut r = json_answer(&Method::GET, &json!({"error": code, "message": message}));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
         let value = format!(
             "Bearer error=\"invalid_token\", error_description=\"{}\"",
@@ -489,21 +509,12 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
         if method == Method::OPTIONS {
             return Self::preflight();
         }
-        let mut r = Response::new(if method == Method::HEAD {
-            String::new()
-        } else {
-            CLIENT_JS.to_owned()
-        });
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/javascript; charset=utf-8"),
-        );
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
-        r
+        answer(
+            method,
+            CLIENT_JS.to_owned(),
+            "text/javascript; charset=utf-8",
+            "public, max-age=300",
+        )
     }
 
     fn preflight() -> Response<String> {
@@ -646,17 +657,8 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
             "resource": resource,
             "key_pair_id": signer.key_pair_id(),
         });
-        let mut r = Response::new(if method == Method::HEAD {
-            String::new()
-        } else {
-            body.to_string()
-        });
+        let mut r = json_answer(method, &body);
         let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         crate::metrics::cookies_issued();
         let issued = cookies.set_cookie_headers(&attrs);
         // A CloudFront cookie left from an earlier issue (a SHA-256 `CloudFront-Hash-Algorithm`
@@ -809,13 +811,8 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 "sign-out is accepted from this site or an allowed origin only",
             );
         }
-        let mut r = Response::new(json!({"removed": true}).to_string());
+        let mut r = json_answer(method, &json!({"removed": true}));
         let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         for c in self.config.cookie.removal_headers() {
             if let Ok(v) = HeaderValue::from_str(&c) {
                 h.append(header::SET_COOKIE, v);
