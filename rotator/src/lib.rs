@@ -41,7 +41,7 @@ pub type SdkRotator = Rotator<
     sdk::SdkKeyRegistry,
     sdk::SdkParameterStore,
     ports::AwsLcKeyGenerator,
-    ports::SystemClock,
+    sdk::AwsClock,
     ports::HttpProbe,
 >;
 
@@ -53,7 +53,7 @@ pub async fn sdk_rotator(config: Config) -> SdkRotator {
         registry: sdk::SdkKeyRegistry::new(&aws),
         params: sdk::SdkParameterStore::new(&aws),
         keygen: ports::AwsLcKeyGenerator(config.key_algorithm),
-        clock: ports::SystemClock,
+        clock: sdk::AwsClock::default(),
         probe: ports::HttpProbe,
         config,
     }

@@ -6,9 +6,11 @@ use aws_sdk_ssm::types::ParameterType;
 pub use cfcookie_secret::sdk::{load_aws_config, map_error, SdkSecretStore};
 use cfcookie_secret::sdk::{not_found_is_none, time};
 
+use chrono::{DateTime, Utc};
+
 use crate::check::VersionDates;
 use crate::model::{KeyGroupRecord, PublicKeyRecord};
-use crate::ports::{KeyRegistry, ParameterStore, ServiceError, ServiceResult};
+use crate::ports::{Clock, KeyRegistry, ParameterStore, ServiceError, ServiceResult};
 
 /// Every AWS API call the rotator (and `cfcookie rotate`/`status`) makes, as IAM actions. The
 /// infra test holds the rotator's IAM policy to exactly this list, and an emulator test holds
@@ -265,5 +267,125 @@ impl VersionDates for SdkSecretStore {
             }
         }
         Ok(None)
+    }
+}
+
+/// The time as AWS keeps it: the local clock corrected by the offset measured against the
+/// `Date` header of one Secrets Manager response. `cfcookie rotate` runs on operators'
+/// machines, whose clocks may run fast, while the retirement gate (S2) compares now with
+/// instants AWS stamped (SSM's LastModifiedDate of the key id parameter): a clock Δ fast would
+/// retire the previous key Δ early, while cookies it signed are still valid. The header has
+/// whole seconds and is written before the response travels, so an offset under two seconds
+/// cannot be told from those and is taken as none; a larger one is corrected to within them.
+/// The Lambda runs on AWS's synchronised clocks and uses [`AwsClock::default`].
+/// <https://www.rfc-editor.org/rfc/rfc9110#field.date>
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwsClock {
+    offset: chrono::Duration,
+}
+
+impl AwsClock {
+    /// The local clock corrected by `offset` (AWS's time minus the local time).
+    pub fn with_offset(offset: chrono::Duration) -> AwsClock {
+        AwsClock { offset }
+    }
+
+    /// AWS's time minus the local time, read from the `Date` of a DescribeSecret of
+    /// `secret_id`; `None` when the call fails or its answer carries no usable `Date`.
+    pub async fn measure(aws: &aws_config::SdkConfig, secret_id: &str) -> Option<AwsClock> {
+        let capture = DateCapture::default();
+        let _ = aws_sdk_secretsmanager::Client::new(aws)
+            .describe_secret()
+            .secret_id(secret_id)
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        let (server, local) = capture.taken()?;
+        let offset = server - local;
+        // Within the header's resolution and the call's latency the two clocks agree: a
+        // correction that small would only make now lag AWS's by a fraction of a second.
+        Some(AwsClock::with_offset(if offset.num_seconds().abs() < 2 {
+            chrono::Duration::zero()
+        } else {
+            offset
+        }))
+    }
+
+    /// AWS's time minus the local time.
+    pub fn offset(&self) -> chrono::Duration {
+        self.offset
+    }
+}
+
+impl Clock for AwsClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}
+
+/// Keeps the `Date` of a response and the local time it arrived.
+#[derive(Debug, Clone, Default)]
+struct DateCapture(std::sync::Arc<std::sync::Mutex<Option<Arrival>>>);
+
+/// A response's `Date`, and the local time it arrived.
+type Arrival = (DateTime<Utc>, DateTime<Utc>);
+
+impl DateCapture {
+    fn taken(&self) -> Option<Arrival> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An HTTP `Date` (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for DateCapture {
+    fn name(&self) -> &'static str {
+        "DateCapture"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let local = Utc::now();
+        if let Some(server) = context.response().headers().get("date").and_then(http_date) {
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((server, local));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_parse_and_the_offset_corrects_the_local_clock() {
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT").map(|t| t.timestamp()),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date("yesterday"), None);
+        // A local clock ten minutes fast: AWS's time is ten minutes behind it.
+        let clock = AwsClock::with_offset(chrono::Duration::minutes(-10));
+        let behind = Utc::now() - clock.now();
+        assert!(
+            (behind - chrono::Duration::minutes(10)).num_seconds().abs() <= 1,
+            "{behind}"
+        );
     }
 }

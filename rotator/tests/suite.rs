@@ -1414,3 +1414,22 @@ async fn a_slow_edge_fails_no_step_of_a_healthy_rotation() {
         .expect_err("a refusal after active_from is judged");
     assert_eq!(err.error_type, "Rotation.CanaryFailed", "{}", err.message);
 }
+
+/// `cfcookie rotate` keeps AWS's time, read from the `Date` of a DescribeSecret answer: against
+/// the emulator, which runs on this machine's clock, there is no offset to correct (one under
+/// two seconds is within the header's resolution).
+#[tokio::test]
+async fn aws_time_is_read_from_a_response_date() {
+    let b = Emu::start().await;
+    let world = bootstrap(&b.aws, &new_token()[..8]).await;
+    let clock = cfcookie_rotator::sdk::AwsClock::measure(&b.aws, &world.secret)
+        .await
+        .expect("a Date header in the emulator's answer");
+    assert_eq!(clock.offset(), chrono::Duration::zero());
+    // A secret that does not exist still answers, with a Date: the time is AWS's either way.
+    assert!(
+        cfcookie_rotator::sdk::AwsClock::measure(&b.aws, "no-such-secret")
+            .await
+            .is_some()
+    );
+}

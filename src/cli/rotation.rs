@@ -80,6 +80,27 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))
 }
 
+/// The rotator for a command run on an operator's machine: its clock set to AWS's time. The
+/// retirement gate compares now with instants AWS stamped, and a laptop's clock may run fast.
+async fn cli_rotator(config: Config, secret: &str) -> cfcookie_rotator::SdkRotator {
+    let mut rotator = sdk_rotator(config).await;
+    let aws = cfcookie_rotator::sdk::load_aws_config().await;
+    match cfcookie_rotator::sdk::AwsClock::measure(&aws, secret).await {
+        Some(clock) => {
+            let off = clock.offset().num_seconds();
+            if off.abs() >= 5 {
+                tracing::warn!(
+                    offset_seconds = off,
+                    "this machine's clock differs from AWS's; the rotation keeps AWS's time"
+                );
+            }
+            rotator.clock = clock;
+        }
+        None => tracing::warn!("AWS's time could not be read; the rotation keeps this machine's"),
+    }
+    rotator
+}
+
 pub(super) fn rotate(args: &RotateArgs, env: &Env) -> Result<Outcome, CliError> {
     if args.dev {
         // The same delay as a real rotation: a dev rotation shows the same timeline.
@@ -95,7 +116,7 @@ pub(super) fn rotate(args: &RotateArgs, env: &Env) -> Result<Outcome, CliError> 
     let config = args.target.config(env)?;
     let secret = args.target.secret()?.to_owned();
     runtime()?.block_on(async {
-        let rotator = sdk_rotator(config).await;
+        let rotator = cli_rotator(config, &secret).await;
         let secret = &secret;
         if args.via_secrets_manager {
             return via_secrets_manager(&rotator, secret, Duration::from_secs(args.timeout)).await;
@@ -160,7 +181,7 @@ pub(super) fn status_command(args: &TargetArgs, env: &Env) -> Result<Outcome, Cl
     let config = args.config(env)?;
     let secret = args.secret()?.to_owned();
     runtime()?.block_on(async {
-        let rotator = sdk_rotator(config).await;
+        let rotator = cli_rotator(config, &secret).await;
         let report = status(&rotator, &secret)
             .await
             .map_err(|e| CliError::input(e.to_string()))?;
@@ -254,7 +275,7 @@ pub(super) fn revoke(args: &RevokeArgs, env: &Env) -> Result<Outcome, CliError> 
         });
     }
     runtime()?.block_on(async {
-        let mut rotator = sdk_rotator(config).await;
+        let mut rotator = cli_rotator(config, &secret).await;
         let report = cfcookie_rotator::driver::revoke(&mut rotator, &secret, &args.key_id)
             .await
             .map_err(|e| CliError::input(e.to_string()))?;
