@@ -409,8 +409,10 @@ The whole stack is up (logs and state in {work}).
   edge (plain HTTP):  http://127.0.0.1:{stack.ports['edge']}  (x-cfcookie-refusal says why it refuses)
 Open it in Chromium, which maps the two names to this machine and accepts the local certificate:
   chromium --user-data-dir=$(mktemp -d) {flags} https://{APP_HOST}/
-Rotate the key while the page is open:
+Rotate the key while the page is open (once a minute at most: the previous key must outlive its cookies):
   AWS_ENDPOINT_URL={stack.emulator} AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
+    CFCOOKIE_KEY_GROUP_ID={stack.out['key_group_id']} CFCOOKIE_KEY_ID_PARAMETER={stack.out['key_id_parameter']} \\
+    CFCOOKIE_KEY_NAME_PREFIX={stack.out['key_name_prefix']} \\
     target/debug/cfcookie rotate --via-secrets-manager --secret-id {stack.out['secret_id']}
 Ctrl-C stops everything.""", flush=True)
         while True:
