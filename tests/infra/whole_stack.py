@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -398,6 +399,8 @@ def main():
     args = parser.parse_args()
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="cfcookie-stack-"))
     stack = Stack(work, log=lambda m: print(f"==> {m}", flush=True))
+    # `kill` (SIGTERM) stops everything as Ctrl-C does, leaving no emulator or Lambda behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.up()
         flags = " ".join(f"'{f}'" for f in stack.chromium_flags())
