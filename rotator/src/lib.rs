@@ -47,11 +47,15 @@ pub type SdkRotator = Rotator<
 
 /// Builds the AWS-wired rotator from the standard AWS environment and `config`.
 pub async fn sdk_rotator(config: Config) -> SdkRotator {
-    let aws = sdk::load_aws_config().await;
+    sdk_rotator_with(&sdk::load_aws_config().await, config)
+}
+
+/// As [`sdk_rotator`], with an AWS configuration already loaded.
+pub fn sdk_rotator_with(aws: &aws_config::SdkConfig, config: Config) -> SdkRotator {
     Rotator {
-        secrets: sdk::SdkSecretStore::new(&aws),
-        registry: sdk::SdkKeyRegistry::new(&aws),
-        params: sdk::SdkParameterStore::new(&aws),
+        secrets: sdk::SdkSecretStore::new(aws),
+        registry: sdk::SdkKeyRegistry::new(aws),
+        params: sdk::SdkParameterStore::new(aws),
         keygen: ports::AwsLcKeyGenerator(config.key_algorithm),
         clock: sdk::AwsClock::default(),
         probe: ports::HttpProbe,

@@ -6,7 +6,7 @@ use cfcookie_config::{self as config, Env};
 use cfcookie_rotator::driver::{rotate_in_process, status};
 use cfcookie_rotator::model::stage;
 use cfcookie_rotator::ports::SecretStore as _;
-use cfcookie_rotator::{sdk_rotator, Config};
+use cfcookie_rotator::{sdk_rotator_with, Config};
 use clap::Args;
 
 use super::{CliError, Outcome};
@@ -83,8 +83,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// The rotator for a command run on an operator's machine: its clock set to AWS's time. The
 /// retirement gate compares now with instants AWS stamped, and a laptop's clock may run fast.
 async fn cli_rotator(config: Config, secret: &str) -> cfcookie_rotator::SdkRotator {
-    let mut rotator = sdk_rotator(config).await;
     let aws = cfcookie_rotator::sdk::load_aws_config().await;
+    let mut rotator = sdk_rotator_with(&aws, config);
     match cfcookie_rotator::sdk::AwsClock::measure(&aws, secret).await {
         Some(clock) => {
             let off = clock.offset().num_seconds();
