@@ -186,9 +186,14 @@ pub struct DevOptions {
 
 impl DevOptions {
     /// Options from the settings (`CFCOOKIE_DEV_GROUPS`, `CFCOOKIE_DEV_ALLOW_REMOTE`,
-    /// `CFCOOKIE_HEADER_TIMEOUT`, `CFCOOKIE_ACTIVATION_DELAY` and the endpoint settings dev
-    /// mode honours); the command line's flags are laid over them by the caller.
-    pub fn new(state_dir: PathBuf, env: &Env) -> Result<DevOptions, cfcookie_config::ConfigError> {
+    /// `CFCOOKIE_ACTIVATION_DELAY` and the endpoint settings dev mode honours) and the header
+    /// timeout `serve` resolved from its flag and `CFCOOKIE_HEADER_TIMEOUT`; the command line's
+    /// other flags are laid over them by the caller.
+    pub fn new(
+        state_dir: PathBuf,
+        env: &Env,
+        header_timeout: Duration,
+    ) -> Result<DevOptions, cfcookie_config::ConfigError> {
         let mut passed_through = Env::from_pairs(std::iter::empty());
         for setting in PASSED_THROUGH {
             if let Some(v) = env.text(setting).filter(|_| env.is_set(setting)) {
@@ -201,7 +206,7 @@ impl DevOptions {
             token_lifetime: 3600,
             groups: env.list(&config::DEV_GROUPS),
             allow_remote: env.bool(&config::DEV_ALLOW_REMOTE)?,
-            header_timeout: Duration::from_secs(env.number(&config::HEADER_TIMEOUT)?),
+            header_timeout,
             activation_delay: env.seconds(&config::ACTIVATION_DELAY)?,
             passed_through,
         })

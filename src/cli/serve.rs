@@ -76,10 +76,10 @@ pub(super) fn serve(args: &ServeArgs, env: &Env) -> Result<Outcome, CliError> {
         let header_timeout = limits.header_timeout;
         if args.dev {
             let mut options =
-                crate::dev::DevOptions::new(args.state_dir.clone(), env).map_err(bad)?;
+                crate::dev::DevOptions::new(args.state_dir.clone(), env, header_timeout)
+                    .map_err(bad)?;
             options.content_dir = args.content.clone();
             options.allow_remote |= args.dev_allow_remote;
-            options.header_timeout = header_timeout;
             for variable in crate::dev::ignored_settings(env) {
                 tracing::warn!(
                     "serve --dev ignores {variable}: it brings its own issuer, keys and resource"
