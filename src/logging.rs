@@ -7,13 +7,7 @@ pub fn init_json() {
     cfcookie_telemetry::logging::init_json(true);
 }
 
-/// One warning per `CFCOOKIE_*` variable that is not a setting (a typo, or a setting of
-/// another component), from the binaries' entry points, once.
-pub fn warn_unknown_settings(env: &cfcookie_config::Env) {
-    for line in env.unknown_warnings() {
-        tracing::warn!("{line}");
-    }
-}
+pub use cfcookie_telemetry::logging::warn_unknown_settings;
 
 /// Human-readable lines on stderr for the CLI (default warn), the HTTP and Lambda crates capped
 /// at info as in the Lambdas (`cfcookie rotate` runs the canary and the SDK in process).

@@ -13,9 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     cfcookie_rotator::lambda::metric::describe();
     // The one read of the process environment.
     let env = cfcookie_config::Env::from_process();
-    for line in env.unknown_warnings() {
-        tracing::warn!("{line}");
-    }
+    cfcookie_telemetry::logging::warn_unknown_settings(&env);
     let config = Config::from_settings(&env)?;
     let rotator = sdk_rotator(config).await;
     tracing::info!(

@@ -4,7 +4,8 @@
 //! own so that the endpoint's Lambda and the rotator's take it without taking each other.
 //!
 //! # Layout
-//! - `logging`: [`logging::filter`], [`logging::init_json`], [`logging::init_text`].
+//! - `logging`: [`logging::filter`], [`logging::init_json`], [`logging::init_text`],
+//!   [`logging::warn_unknown_settings`].
 //! - `emf`: [`emf::install`] and [`emf::flush`], the metrics recorder of the Lambdas.
 #![forbid(unsafe_code)]
 

@@ -69,6 +69,14 @@ pub fn init_json(with_time: bool) {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
+/// One warning per `CFCOOKIE_*` variable that is not a setting (a typo, or a setting of
+/// another component), from the binaries' entry points, once.
+pub fn warn_unknown_settings(env: &cfcookie_config::Env) {
+    for line in env.unknown_warnings() {
+        tracing::warn!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
