@@ -43,7 +43,7 @@ def test_rotation_and_sign_out_through_the_edge_in_a_browser(tmp_path):
         new_key = next(k for k in group if k != old_key[0])
         # Past the new key's activation, the edges' propagation and the endpoint's cache, and
         # long enough for each page to refresh its cookies at least once more.
-        time.sleep(sum(int(stack.times[k]) for k in ("CFCOOKIE_ACTIVATION_DELAY", "CFCOOKIE_KEY_CACHE_TTL", "CFCOOKIE_COOKIE_LIFETIME")))
+        time.sleep(stack.spacing())
         out, err = driver.communicate("rotated\n", timeout=180)
         assert driver.returncode == 0, f"{out}\n{err}\nedge:\n{stack.logs('edge')}\nendpoint:\n{stack.logs('endpoint')}"
         record = json.loads(out.strip().splitlines()[-1])
