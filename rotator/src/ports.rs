@@ -96,8 +96,33 @@ pub trait Probe: Send + Sync {
 }
 
 /// A real HTTP GET.
+///
+/// It trusts the roots the AWS SDK's own client trusts: the system's, read by
+/// rustls-native-certs, so `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured (a distribution
+/// behind a TLS-inspecting proxy, or a local stack with its own certificate authority). The
+/// standard proxy variables (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) are honoured too: a
+/// rotator in a VPC without a NAT reaches the distribution through its proxy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpProbe;
+
+/// The system's certificate roots, read once per process. A root that fails to parse is
+/// skipped, as the SDK's client skips it; no root at all leaves every HTTPS canary refused
+/// with a TLS error that names the URL.
+fn system_roots() -> ureq::tls::RootCerts {
+    static ROOTS: std::sync::OnceLock<ureq::tls::RootCerts> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            ureq::tls::RootCerts::new_with_certs(
+                &found
+                    .certs
+                    .iter()
+                    .map(|c| ureq::tls::Certificate::from_der(c).to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .clone()
+}
 
 impl Probe for HttpProbe {
     async fn fetch(&self, url: &str, cookie_header: &str) -> Result<u16, String> {
@@ -106,6 +131,11 @@ impl Probe for HttpProbe {
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(std::time::Duration::from_secs(10)))
+                .tls_config(
+                    ureq::tls::TlsConfig::builder()
+                        .root_certs(system_roots())
+                        .build(),
+                )
                 .build()
                 .into();
             agent

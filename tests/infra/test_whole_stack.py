@@ -3,9 +3,10 @@ the built endpoint and rotator Lambdas behind cargo-lambda, and the example app 
 Chromium from its own site and from the media site's public path (tests/infra/whole_stack.py).
 
 While both pages reload their protected images, Secrets Manager (the emulator) rotates the key
-through the rotator Lambda; no image may be refused, and the pages' cookies must move to the new
-key. Then both sign out by POST through the edge (the cross-origin one after a preflight) and
-their images are refused, with the edge's reason.
+through the rotator Lambda; no image may be refused, the pages' cookies must move to the new key,
+and each rotation's canary must pass through the edge. Then both sign out by POST through the
+edge (the cross-origin one after a preflight) and their images are refused, with the edge's
+reason.
 """
 
 import json
@@ -49,6 +50,11 @@ def test_rotation_and_sign_out_through_the_edge_in_a_browser(tmp_path):
         record = json.loads(out.strip().splitlines()[-1])
     finally:
         stack.close()
+    # Each rotation's testSecret fetched the canary through the edge with the pending key's
+    # cookies, by the distribution's name, and the edge let it through.
+    canaries = stack.rotator_events("testSecret: canary accepted the pending key")
+    assert len(canaries) == 2 and all(c["url"] == stack.out["canary_url"] and c["status"] == 200 for c in canaries), \
+        f"{canaries}\nrotator:\n{stack.logs('rotator')}"
     endpoint_requests = []
     for line in (stack.work / "endpoint.log").read_text().splitlines():
         try:

@@ -175,6 +175,32 @@ class TlsFront(threading.Thread):
         self.loop.run_until_complete(server.serve_forever())
 
 
+class ConnectProxy(TlsFront):
+    """An HTTPS proxy (CONNECT) for the rotator's canary: `CONNECT NAME:443`, for the
+    distribution's own domain or the media site, is tunnelled to the media site's TLS front,
+    as a rotator reaches the distribution through DNS. Anything else is refused."""
+
+    def __init__(self, port, target_port, names):
+        super().__init__(port, target_port, None)
+        self.names = names
+
+    async def handle(self, reader, writer):
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        method, target, *_ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        host, _, port = target.rpartition(":")
+        if method != "CONNECT" or port != "443" or host.lower() not in self.names:
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            writer.close()
+            return
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await super().handle(reader, writer)
+
+
 def app_server(port, context, idp, pool, client):
     """The example app's own site: its files, and a sign-in that asks the emulator's Cognito
     for a real token (the stand-in for the hosted UI)."""
@@ -246,7 +272,7 @@ class Stack:
         self.log = log or (lambda *_: None)
         self.procs = []
         self.servers = []
-        self.ports = {n: free_port() for n in ("emulator", "rotator_api", "endpoint_api", "edge", "media", "app")}
+        self.ports = {n: free_port() for n in ("emulator", "rotator_api", "endpoint_api", "edge", "media", "app", "proxy")}
         self.emulator = f"http://127.0.0.1:{self.ports['emulator']}"
         self.last_rotation = None
 
@@ -259,7 +285,7 @@ class Stack:
 
     def logs(self, name, tail=3000):
         path = self.work / f"{name}.log"
-        return path.read_text()[-tail:] if path.exists() else ""
+        return (path.read_text()[-tail:] if tail else path.read_text()) if path.exists() else ""
 
     def lambda_api(self, port_name):
         proc = self.spawn(f"cargo-lambda-{port_name}", ["cargo-lambda", "lambda", "watch", "--only-lambda-apis", "--disable-cors",
@@ -304,6 +330,18 @@ class Stack:
         assert r.returncode == 0, f"rotation failed:\n{r.stdout}\n{r.stderr}\nrotator:\n{self.logs('rotator')}"
         return r
 
+    def rotator_events(self, message):
+        """The fields of each line the rotator logged with `message`."""
+        events = []
+        for line in self.logs("rotator", tail=None).splitlines():
+            try:
+                fields = json.loads(line).get("fields", {})
+            except ValueError:
+                continue
+            if fields.get("message") == message:
+                events.append(fields)
+        return events
+
     def key_group(self):
         cf = boto3.client("cloudfront", endpoint_url=self.emulator, **CLIENT_KW)
         return cf.get_key_group(Id=self.out["key_group_id"])["KeyGroup"]["KeyGroupConfig"]["Items"]
@@ -312,7 +350,9 @@ class Stack:
     def up(self):
         self.work.mkdir(parents=True, exist_ok=True)
         now = datetime.datetime.now(datetime.timezone.utc)
-        cert, key = self_signed(MEDIA_HOST, [MEDIA_HOST, APP_HOST], now - datetime.timedelta(days=1))
+        # The distribution's own name (the canary's host) is known only after apply; the
+        # emulator names every distribution under cloudfront.net, as CloudFront does.
+        cert, key = self_signed(MEDIA_HOST, [MEDIA_HOST, APP_HOST, "*.cloudfront.net"], now - datetime.timedelta(days=1))
         (self.work / "tls.crt").write_bytes(cert)
         (self.work / "tls.key").write_bytes(key)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -335,21 +375,22 @@ class Stack:
         (infra / "local.tfvars").write_text(
             'name_prefix = "local"\nemulator = true\nrotate_immediately = false\nsecret_recovery_window_days = 0\n'
             'force_destroy_bucket = true\nuser_pool_deletion_protection = false\nrotator_zip = "rotator.zip"\n'
-            f'endpoint_zip = "endpoint.zip"\ncanary = false\ndomain_name = "{MEDIA_HOST}"\nacm_certificate_arn = "{certificate}"\n'
+            f'endpoint_zip = "endpoint.zip"\ncanary = true\ndomain_name = "{MEDIA_HOST}"\nacm_certificate_arn = "{certificate}"\n'
             f'cors_allowed_origins = ["https://{APP_HOST}"]\npublic_paths = ["/public/*"]\n'
         )
         tf(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=infra)
         tf(["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=local.tfvars"], cwd=infra)
         self.out = {k: v["value"] for k, v in json.loads(tf(["output", "-json"], cwd=infra).stdout).items()}
 
-        self.log("the rotator Lambda, and the first rotation")
-        self.function("rotator", "rotator_api", {})
-        self.rotate_when_allowed()
-
-        self.log("the endpoint Lambda, the edge, the sites")
-        pool, client = self.out["user_pool_id"], self.out["client_id"]
-        # The emulator's pool publishes its JWKS on the emulator, not on cognito-idp's host.
-        self.function("endpoint", "endpoint_api", {"CFCOOKIE_JWKS_URL": f"{self.emulator}/{pool}/.well-known/jwks.json"})
+        self.log("the rotator Lambda, the edge, the media site")
+        # The canary reaches the edge as a rotator reaches CloudFront: by the distribution's
+        # name over HTTPS (here through a proxy, trusting the local certificate).
+        distribution = self.out["canary_url"].removeprefix("https://").split("/")[0].lower()
+        proxy = ConnectProxy(self.ports["proxy"], self.ports["media"], {distribution, MEDIA_HOST})
+        proxy.start()
+        self.function("rotator", "rotator_api", {
+            "HTTPS_PROXY": f"http://127.0.0.1:{self.ports['proxy']}", "NO_PROXY": "127.0.0.1,localhost",
+            "SSL_CERT_FILE": str(self.work / "tls.crt")})
         lam = boto3.client("lambda", endpoint_url=self.emulator, **CLIENT_KW)
         url = lam.get_function_url_config(FunctionName=self.out["endpoint_function"])["FunctionUrl"]
         function_domain = url.removeprefix("https://").rstrip("/")
@@ -361,6 +402,15 @@ class Stack:
         front = TlsFront(self.ports["media"], self.ports["edge"], tls)
         front.start()
         wait_for_port(self.ports["media"], None, "the media site's TLS front")
+        wait_for_port(self.ports["proxy"], None, "the canary's proxy")
+
+        self.log("the first rotation, whose canary goes through the edge")
+        self.rotate_when_allowed()
+
+        self.log("the endpoint Lambda, the app's site")
+        pool, client = self.out["user_pool_id"], self.out["client_id"]
+        # The emulator's pool publishes its JWKS on the emulator, not on cognito-idp's host.
+        self.function("endpoint", "endpoint_api", {"CFCOOKIE_JWKS_URL": f"{self.emulator}/{pool}/.well-known/jwks.json"})
 
         s3 = boto3.client("s3", endpoint_url=self.emulator, **CLIENT_KW)
         bucket = self.out["bucket"]
