@@ -177,7 +177,7 @@ const WEEK: u64 = 7 * 24 * 3600;
 settings! {
     SECRET_ID: "CFCOOKIE_SECRET_ID", [Endpoint, Cli, Issuer], Text, DefaultValue::None, "the Secrets Manager secret holding the key (the rotator Lambda gets it from its event)";
     KEY_GROUP_ID: "CFCOOKIE_KEY_GROUP_ID", [Rotator, Cli], Text, Required, "the trusted key group to maintain";
-    KEY_ID_PARAMETER: "CFCOOKIE_KEY_ID_PARAMETER", [Rotator, Cli], List, DefaultValue::None, "SSM parameter(s) that receive the active key id (created if missing)";
+    KEY_ID_PARAMETER: "CFCOOKIE_KEY_ID_PARAMETER", [Rotator, Cli], List, Required, "SSM parameter(s) that receive the active key id (created if missing); the first also dates when it became current, which the retirement gate counts from";
     KEY_NAME_PREFIX: "CFCOOKIE_KEY_NAME_PREFIX", [Rotator, Cli], Text, Value("cfcookie"), "managed public keys are named `PREFIX-…` (1-64 letters, digits, `-`, `_`); others are never deleted";
     ACTIVATION_DELAY: "CFCOOKIE_ACTIVATION_DELAY", [Rotator, Cli, Dev], Seconds { min: 0, max: 86_400 }, Value("300"), "time after creation before a new key signs (edges must see the new group); `rotate --dev` too";
     COOKIE_LIFETIME: "CFCOOKIE_COOKIE_LIFETIME", [Rotator, Endpoint], Seconds { min: 1, max: WEEK }, Value("3600"), "maximum cookie lifetime";

@@ -62,6 +62,26 @@ pub fn key_algorithm(value: Option<&str>) -> Result<KeyAlgorithm, RotationError>
     }
 }
 
+/// `CFCOOKIE_KEY_ID_PARAMETER`, required: finishSecret publishes the new key id there, and the
+/// first parameter's LastModifiedDate is the only record of when the current key became
+/// current (F). The retirement gate (S2) counts the previous key's last signing from F + TTL;
+/// without it, it could count only from `active_from`, which is earlier than F whenever a
+/// rotation finishes late (a testSecret or finishSecret retried for hours), and would retire
+/// a key whose cookies are still valid.
+fn key_id_parameters(env: &Env) -> Result<Vec<String>, RotationError> {
+    let names = env.list(&config::KEY_ID_PARAMETER);
+    if names.is_empty() {
+        return Err(RotationError::Config(
+            ConfigError::new(
+                &config::KEY_ID_PARAMETER,
+                "is required: finishSecret publishes the active key id there, and the retirement gate counts from when it changed (docs/rotation.md, \"The time model\")",
+            )
+            .to_string(),
+        ));
+    }
+    Ok(names)
+}
+
 /// How long testSecret's canary may take in all, so that its worst case ends well inside the
 /// rotator Lambda's 120 s timeout (infra/lambdas.tf) with the other calls of the step.
 pub const CANARY_BUDGET_SECS: u64 = 80;
@@ -90,7 +110,7 @@ impl Config {
         }
         Ok(Config {
             key_group_id: env.required(&config::KEY_GROUP_ID).map_err(bad)?,
-            key_id_parameters: env.list(&config::KEY_ID_PARAMETER),
+            key_id_parameters: key_id_parameters(env)?,
             key_name_prefix: prefix,
             activation_delay: env.seconds(&config::ACTIVATION_DELAY).map_err(bad)?,
             cookie_lifetime: env.seconds(&config::COOKIE_LIFETIME).map_err(bad)?,
@@ -146,6 +166,7 @@ mod tests {
         let with = |v: &str| {
             Config::from_map(&map(&[
                 ("CFCOOKIE_KEY_GROUP_ID", "g"),
+                ("CFCOOKIE_KEY_ID_PARAMETER", "/p"),
                 ("CFCOOKIE_KEY_ALGORITHM", v),
             ]))
             .map(|c| c.key_algorithm)
@@ -160,7 +181,11 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_readers() {
-        let c = Config::from_map(&map(&[("CFCOOKIE_KEY_GROUP_ID", "g")])).unwrap();
+        let c = Config::from_map(&map(&[
+            ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_ID_PARAMETER", "/p"),
+        ]))
+        .unwrap();
         assert_eq!(
             (
                 c.activation_delay,
@@ -178,20 +203,38 @@ mod tests {
     }
 
     #[test]
+    fn the_key_id_parameter_is_required() {
+        for value in [None, Some(""), Some(" , ")] {
+            let mut env = map(&[("CFCOOKIE_KEY_GROUP_ID", "g")]);
+            if let Some(v) = value {
+                env.insert("CFCOOKIE_KEY_ID_PARAMETER".into(), v.into());
+            }
+            let err = Config::from_map(&env).unwrap_err().to_string();
+            assert!(
+                err.contains("CFCOOKIE_KEY_ID_PARAMETER") && err.contains("required"),
+                "{value:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn refusals() {
         assert!(Config::from_map(&map(&[])).is_err());
         assert!(Config::from_map(&map(&[
             ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_ID_PARAMETER", "/p"),
             ("CFCOOKIE_KEY_NAME_PREFIX", "bad prefix!")
         ]))
         .is_err());
         assert!(Config::from_map(&map(&[
             ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_ID_PARAMETER", "/p"),
             ("CFCOOKIE_ACTIVATION_DELAY", "-1")
         ]))
         .is_err());
         assert!(Config::from_map(&map(&[
             ("CFCOOKIE_KEY_GROUP_ID", "g"),
+            ("CFCOOKIE_KEY_ID_PARAMETER", "/p"),
             ("CFCOOKIE_COOKIE_LIFETIME", "0")
         ]))
         .is_err());

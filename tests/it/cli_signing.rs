@@ -351,7 +351,8 @@ fn rotation_commands_refuse_a_missing_secret_id_cleanly() {
         let (code, out, err) = run(cfcookie()
             .arg(cmd)
             .env_remove("CFCOOKIE_SECRET_ID")
-            .env("CFCOOKIE_KEY_GROUP_ID", "g"));
+            .env("CFCOOKIE_KEY_GROUP_ID", "g")
+            .env("CFCOOKIE_KEY_ID_PARAMETER", "/p"));
         assert_eq!(code, 2, "{cmd}: {out} {err}");
         assert!(
             err.starts_with("error: ") && err.contains("--secret-id") && !err.contains("panicked"),

@@ -187,6 +187,7 @@ async fn logs_never_hold_tokens_signatures_or_keys() {
         .args(["rotate", "--secret-id", &b.secret])
         .envs(emu.env())
         .env("CFCOOKIE_KEY_GROUP_ID", &b.group)
+        .env("CFCOOKIE_KEY_ID_PARAMETER", &b.parameter)
         .env("RUST_LOG", "debug");
     let (code, out, err) = run(&mut rotate);
     assert_eq!(code, 0, "{err}");
@@ -380,6 +381,7 @@ async fn trace_logs_hold_no_cookie_token_or_key() {
         .args(["rotate", "--secret-id", &b.secret])
         .envs(emu.env())
         .env("CFCOOKIE_KEY_GROUP_ID", &b.group)
+        .env("CFCOOKIE_KEY_ID_PARAMETER", &b.parameter)
         .env("CFCOOKIE_CANARY_URL", format!("{base}/canary"))
         .env("CFCOOKIE_CANARY_BACKOFF_MS", "0")
         .env("RUST_LOG", "trace");
