@@ -454,23 +454,21 @@ pub async fn revoke<W: Rotation>(
             "endpoint instances that have not re-read the secret for up to {ttl}s may still sign with {key_id} if it was signing recently; their cookies are refused"
         ));
     }
-    let gone = key_id.to_owned();
-    rotator
-        .edit_group(
-            move |items| items.iter().filter(|i| **i != gone).cloned().collect(),
-            None,
-        )
-        .await?;
     let managed = format!("{}-", rotator.config.key_name_prefix);
     let deleted = match rotator.registry.get_public_key(key_id).await? {
         Some((k, _))
             if k.name.starts_with(&managed)
                 || rotator.config.bootstrap_key_name.as_deref() == Some(k.name.as_str()) =>
         {
-            rotator.delete_key(key_id).await?;
+            rotator.retire_key(key_id).await?;
             true
         }
-        _ => false,
+        _ => {
+            rotator
+                .edit_group(|items| items.iter().filter(|i| *i != key_id).cloned().collect())
+                .await?;
+            false
+        }
     };
     info!(
         key_id,

@@ -15,7 +15,9 @@ use tracing::{info, warn};
 
 use crate::config::{Config, CANARY_BUDGET_SECS};
 use crate::error::RotationError;
-use crate::model::{stage, SecretDescription, SecretValue, VersionRef, FORMAT};
+use crate::model::{
+    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, SecretValue, VersionRef, FORMAT,
+};
 use crate::ports::{
     Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceError,
 };
@@ -72,6 +74,20 @@ enum Guard {
 
 /// Retries of the key group read-modify-write on PreconditionFailed.
 const GROUP_RETRIES: u32 = 6;
+
+/// One conditional write of the key group.
+enum Written {
+    /// Written, or nothing to change: the ids that left the group.
+    Done(Vec<String>),
+    /// The group changed since it was read (PreconditionFailed): read it again.
+    Conflict,
+}
+
+/// The wait before the next read of a key group that changed under us.
+async fn conflict_backoff(attempt: u32) {
+    warn!(attempt, "key group changed under us; re-reading");
+    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+}
 
 /// A managed public key younger than this may belong to a createSecret running right now
 /// (twice the rotator Lambda's 120 s timeout); older ones with no stored value are orphans.
@@ -358,11 +374,20 @@ where
         let current = self
             .read(secret_id, VersionRef::Stage(stage::CURRENT))
             .await?;
-        let group = self
-            .registry
-            .get_key_group(&self.config.key_group_id)
-            .await?
-            .ok_or_else(|| RotationError::KeyGroupNotFound(self.config.key_group_id.clone()))?;
+        let group = self.read_group().await?;
+        let keys = self.registry.list_public_keys().await?;
+        let dead = self.dead_in_group(&desc, &group.items, &keys);
+        if !dead.is_empty() {
+            warn!(keys = ?dead, "createSecret: taking keys whose createSecret died before storing them out of the key group");
+            self.edit_group(|items| {
+                items
+                    .iter()
+                    .filter(|i| !dead.contains(i))
+                    .cloned()
+                    .collect()
+            })
+            .await?;
+        }
         if let Some((key_id, safe_at)) = self.protected_key(secret_id, current.as_ref()).await? {
             if group.items.contains(&key_id) {
                 if mode == Mode::Lambda && desc.has(token, stage::PENDING) {
@@ -376,80 +401,30 @@ where
             }
         }
         // Orphans go first, so that they never count against the account's quota.
-        self.sweep(&desc, &group.items, &[]).await?;
-
+        let live: Vec<String> = group
+            .items
+            .iter()
+            .filter(|i| !dead.contains(i))
+            .cloned()
+            .collect();
+        self.sweep(&desc, &live, &dead).await?;
         let name = key_name(&self.config.key_name_prefix, &desc.arn, token);
+        self.clear_name(&name, &keys).await?;
         let now = self.clock.now();
-        // A key with our name but no stored value is left from a crash between CreatePublicKey
-        // and PutSecretValue: its private key is gone, so it goes. A young one belongs to a
-        // createSecret for the same version running now (a retry racing a resume): leave it.
-        for stale in self
-            .registry
-            .list_public_keys()
-            .await?
-            .into_iter()
-            .filter(|k| k.name == name)
-        {
-            if stale
-                .created_at
-                .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
-            {
-                return Err(RotationError::KeyNameTaken(name));
-            }
-            warn!(key_id = %stale.id, "createSecret: removing a public key left by an interrupted createSecret");
-            self.edit_group(
-                |items| items.iter().filter(|i| **i != stale.id).cloned().collect(),
-                None,
-            )
-            .await?;
-            self.delete_key(&stale.id).await?;
-        }
-        let started = std::time::Instant::now();
-        let key = self.keygen.generate()?;
-        let keygen_ms = started.elapsed().as_millis();
-        let caller_reference = format!("{name}-{}", now.timestamp_millis());
-        let comment = format!("cfcookie rotation of {} version {token}", desc.name);
-        let comment: String = comment.chars().take(128).collect();
-        let key_id = match self
-            .registry
-            .create_public_key(
-                &name,
-                &caller_reference,
-                &key.public_key().to_pem(),
-                &comment,
-            )
-            .await
-        {
-            Ok(id) => id,
-            Err(ServiceError::AlreadyExists(_)) => {
-                // A concurrent createSecret for this version made it between our list and our
-                // create; if it has stored its value by now, the step is done.
-                if self
-                    .read(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some()
-                {
-                    return Ok(());
-                }
-                return Err(RotationError::KeyNameTaken(name));
-            }
-            Err(ServiceError::QuotaExceeded(m)) => return Err(RotationError::TooManyPublicKeys(m)),
-            Err(e) => return Err(e.into()),
+        let Some((key, key_id, keygen_ms)) =
+            self.make_key(secret_id, &desc, token, &name, now).await?
+        else {
+            return Ok(());
         };
         // The key enters the key group now; edges trust it within P of this moment.
         let add = key_id.clone();
-        self.edit_group(
-            move |items| {
-                let mut v = items.to_vec();
-                if !v.contains(&add) {
-                    v.push(add.clone());
-                }
-                v
-            },
-            None,
-        )
+        self.edit_group(move |items| {
+            let mut v = items.to_vec();
+            if !v.contains(&add) {
+                v.push(add.clone());
+            }
+            v
+        })
         .await?;
         let entered = self.clock.now();
         let value = SecretValue {
@@ -461,121 +436,234 @@ where
             created_at: now,
             active_from: entered + chrono::Duration::seconds(self.config.activation_delay),
         };
+        self.store_pending(secret_id, token, &value).await?;
+        info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key in the key group, stored as AWSPENDING");
+        Ok(())
+    }
+
+    /// Keys in the group that a createSecret of this secret made and no labelled version names,
+    /// older than a Lambda run: that run died between its CreatePublicKey and its
+    /// PutSecretValue, and its private key died with it, so no cookie can need them. Left in
+    /// the group, such a key stays through every refused rotation, and the next rotation's
+    /// group holds four keys. A younger one may be a concurrent createSecret's, on its way.
+    fn dead_in_group(
+        &self,
+        desc: &SecretDescription,
+        items: &[String],
+        keys: &[PublicKeyRecord],
+    ) -> Vec<String> {
+        let ours = format!("{}-{}-", self.config.key_name_prefix, secret_tag(&desc.arn));
+        let labelled: BTreeSet<String> = desc
+            .versions
+            .iter()
+            .filter(|(_, stages)| !stages.is_empty())
+            .map(|(v, _)| key_name(&self.config.key_name_prefix, &desc.arn, v))
+            .collect();
+        let now = self.clock.now();
+        keys.iter()
+            .filter(|k| items.contains(&k.id) && k.name.starts_with(&ours))
+            .filter(|k| !labelled.contains(&k.name))
+            .filter(|k| {
+                k.created_at
+                    .is_some_and(|t| now - t >= chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
+            })
+            .map(|k| k.id.clone())
+            .collect()
+    }
+
+    /// Makes way for this version's key name. A key with the name but no stored value is left
+    /// from a crash between CreatePublicKey and PutSecretValue: its private key is gone, so it
+    /// goes. A young one belongs to a createSecret for the same version running now (a retry
+    /// racing a resume): leave it, and refuse with `Rotation.KeyNameTaken`.
+    async fn clear_name(&self, name: &str, keys: &[PublicKeyRecord]) -> Result<(), RotationError> {
+        let now = self.clock.now();
+        for stale in keys.iter().filter(|k| k.name == name) {
+            if stale
+                .created_at
+                .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
+            {
+                return Err(RotationError::KeyNameTaken(name.to_owned()));
+            }
+            warn!(key_id = %stale.id, "createSecret: removing a public key left by an interrupted createSecret");
+            self.retire_key(&stale.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Generates the key pair and registers its public half with CloudFront as `name`: the key,
+    /// its CloudFront id, and how long generation took in milliseconds. `None` when a
+    /// concurrent createSecret for this version registered the name first and has stored its
+    /// value by now: the step is done.
+    async fn make_key(
+        &self,
+        secret_id: &str,
+        desc: &SecretDescription,
+        token: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(cfcookie_signer::PrivateKey, String, u128)>, RotationError> {
+        let started = std::time::Instant::now();
+        let key = self.keygen.generate()?;
+        let keygen_ms = started.elapsed().as_millis();
+        let caller_reference = format!("{name}-{}", now.timestamp_millis());
+        let comment = format!("cfcookie rotation of {} version {token}", desc.name);
+        let comment: String = comment.chars().take(128).collect();
+        match self
+            .registry
+            .create_public_key(
+                name,
+                &caller_reference,
+                &key.public_key().to_pem(),
+                &comment,
+            )
+            .await
+        {
+            Ok(id) => Ok(Some((key, id, keygen_ms))),
+            Err(ServiceError::AlreadyExists(_)) => {
+                // A concurrent createSecret for this version made it between our list and our
+                // create.
+                match self
+                    .read(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
+                    .await
+                {
+                    Ok(Some(_)) => Ok(None),
+                    _ => Err(RotationError::KeyNameTaken(name.to_owned())),
+                }
+            }
+            Err(ServiceError::QuotaExceeded(m)) => Err(RotationError::TooManyPublicKeys(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// PutSecretValue of the new key's value as AWSPENDING. When it cannot be stored, the new
+    /// public key is taken out of the group and deleted: its private key goes with this run.
+    async fn store_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretValue,
+    ) -> Result<(), RotationError> {
+        let key_id = &value.key_id;
         match self
             .secrets
             .put_value(secret_id, token, &value.to_json(), stage::PENDING)
             .await
         {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             Err(ServiceError::AlreadyExists(_)) => {
                 // A concurrent createSecret with the same token stored first; ours is an orphan.
                 warn!(key_id = %key_id, "createSecret: lost a race for version {token}; removing our key");
-                self.edit_group(
-                    |items| items.iter().filter(|i| **i != key_id).cloned().collect(),
-                    None,
-                )
-                .await?;
-                self.delete_key(&key_id).await?;
-                return Ok(());
+                self.retire_key(key_id).await
             }
             Err(e) => {
-                // The private key goes with this run, so unless the value was stored after all
-                // (an answer lost after the call), the new public key is an orphan already: take
-                // it out now (best effort), before a concurrent rotation spares it as a young
-                // key in flight and the group holds it for a whole interval.
+                // Unless the value was stored after all (an answer lost after the call), the new
+                // public key is an orphan already: take it out now (best effort), before a
+                // concurrent rotation spares it as a young key in flight and the group holds it
+                // for a whole interval.
                 if let Ok(None) = self
                     .secrets
                     .get_value(secret_id, VersionRef::IdAndStage(token, stage::PENDING))
                     .await
                 {
-                    let gone = key_id.clone();
-                    let removed = self
-                        .edit_group(
-                            move |items| items.iter().filter(|i| **i != gone).cloned().collect(),
-                            None,
-                        )
-                        .await;
-                    if removed.is_ok() {
-                        let _ = self.delete_key(&key_id).await;
-                    }
+                    let _ = self.retire_key(key_id).await;
                 }
-                return Err(e.into());
+                Err(e.into())
             }
         }
-        info!(key_id = %key_id, name = %name, keygen_ms, active_from = %value.active_from, "createSecret: new key in the key group, stored as AWSPENDING");
-        Ok(())
     }
 
     /// setSecret: key group := {current, pending}; managed keys that leave it are deleted.
     /// Refuses with `Rotation.TooSoon` (nothing changed) while the previous key may still be
     /// signing or hold valid cookies.
+    ///
+    /// Each attempt reads the key group first and the secret's labels after it: a finishSecret
+    /// or `revoke` that moved the labels before the group was read is seen, and one that changed
+    /// the group after it fails the write's If-Match and is re-read. An attempt therefore never
+    /// writes a group planned from labels older than the group it replaces (a process paused
+    /// between the two, a laptop asleep under `cfcookie rotate`, would otherwise put back a
+    /// key retired meanwhile, or drop a newer rotation's key).
     pub async fn set(&self, secret_id: &str, token: &str, mode: Mode) -> Result<(), RotationError> {
-        let desc = match self.guard(secret_id, token, Step::Set, mode).await? {
-            Guard::AlreadyCurrent => return Ok(()),
-            Guard::Proceed(d) => d,
-        };
-        let pending = self.pending(secret_id, token).await?;
-        let current = self
-            .read(secret_id, VersionRef::Stage(stage::CURRENT))
-            .await?;
-        if !self.group_holds(&pending.key_id).await? {
-            if self
-                .registry
-                .get_public_key(&pending.key_id)
-                .await?
-                .is_none()
-            {
-                // The key is gone from CloudFront (a concurrent rotation's setSecret retired it,
-                // or someone deleted it): the version's value names a key that can never sign
-                // and a version's value never changes, so this version cannot finish. Letting
-                // it go lets the next rotation start afresh instead of failing here forever.
-                self.secrets
-                    .move_label(secret_id, stage::PENDING, None, Some(token))
-                    .await?;
-                warn!(key_id = %pending.key_id, token, "setSecret: the pending key no longer exists; AWSPENDING removed from its version");
-                return Err(RotationError::Abandoned {
-                    token: token.to_owned(),
-                    key_id: pending.key_id.clone(),
-                });
+        for attempt in 0..GROUP_RETRIES {
+            let group = self.read_group().await?;
+            let desc = match self.guard(secret_id, token, Step::Set, mode).await? {
+                Guard::AlreadyCurrent => return Ok(()),
+                Guard::Proceed(d) => d,
+            };
+            let pending = self.pending(secret_id, token).await?;
+            if !group.items.contains(&pending.key_id) {
+                return Err(self
+                    .pending_left_the_group(secret_id, token, &pending)
+                    .await?);
             }
-            return Err(RotationError::KeyMismatch {
+            let current = self
+                .read(secret_id, VersionRef::Stage(stage::CURRENT))
+                .await?;
+            let mut desired = Vec::new();
+            if let Some(c) = &current {
+                if c.key_id != pending.key_id {
+                    desired.push(c.key_id.clone());
+                }
+            }
+            desired.push(pending.key_id.clone());
+            let protected = self.protected_key(secret_id, current.as_ref()).await?;
+            let in_flight = self.in_flight_keys(&desc).await?;
+            let items: Vec<String> = desired
+                .iter()
+                .chain(
+                    group
+                        .items
+                        .iter()
+                        .filter(|i| in_flight.contains(i) && !desired.contains(i)),
+                )
+                .cloned()
+                .collect();
+            match self.write_group(group, items, protected.as_ref()).await? {
+                Written::Done(retired) => {
+                    let keep: Vec<String> = desired.iter().chain(&in_flight).cloned().collect();
+                    self.sweep(&desc, &keep, &retired).await?;
+                    info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
+                    return Ok(());
+                }
+                Written::Conflict => conflict_backoff(attempt).await,
+            }
+        }
+        Err(RotationError::Conflict(self.config.key_group_id.clone()))
+    }
+
+    /// setSecret's answer when the pending key is not in the key group although createSecret
+    /// put it there.
+    async fn pending_left_the_group(
+        &self,
+        secret_id: &str,
+        token: &str,
+        pending: &SecretValue,
+    ) -> Result<RotationError, RotationError> {
+        if self
+            .registry
+            .get_public_key(&pending.key_id)
+            .await?
+            .is_none()
+        {
+            // The key is gone from CloudFront (a concurrent rotation's setSecret retired it,
+            // or someone deleted it): the version's value names a key that can never sign
+            // and a version's value never changes, so this version cannot finish. Letting
+            // it go lets the next rotation start afresh instead of failing here forever.
+            self.secrets
+                .move_label(secret_id, stage::PENDING, None, Some(token))
+                .await?;
+            warn!(key_id = %pending.key_id, token, "setSecret: the pending key no longer exists; AWSPENDING removed from its version");
+            return Ok(RotationError::Abandoned {
+                token: token.to_owned(),
                 key_id: pending.key_id.clone(),
-                why: format!(
-                    "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be cancelled (docs/rotation.md, \"A stuck AWSPENDING\")",
-                    self.config.key_group_id
-                ),
             });
         }
-        let mut desired = Vec::new();
-        if let Some(c) = &current {
-            if c.key_id != pending.key_id {
-                desired.push(c.key_id.clone());
-            }
-        }
-        desired.push(pending.key_id.clone());
-        let protected = self.protected_key(secret_id, current.as_ref()).await?;
-        let in_flight = self.in_flight_keys(&desc).await?;
-        let want = desired.clone();
-        let spare = in_flight.clone();
-        let retired = self
-            .edit_group(
-                move |items| {
-                    let mut v = want.clone();
-                    v.extend(
-                        items
-                            .iter()
-                            .filter(|i| spare.contains(i) && !want.contains(i))
-                            .cloned(),
-                    );
-                    v
-                },
-                protected,
-            )
-            .await?;
-        let keep: Vec<String> = desired.iter().chain(&in_flight).cloned().collect();
-        self.sweep(&desc, &keep, &retired).await?;
-        info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
-        Ok(())
+        Ok(RotationError::KeyMismatch {
+            key_id: pending.key_id.clone(),
+            why: format!(
+                "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be cancelled (docs/rotation.md, \"A stuck AWSPENDING\")",
+                self.config.key_group_id
+            ),
+        })
     }
 
     /// Managed keys of this secret that a createSecret running now may have made: younger
@@ -611,54 +699,71 @@ where
     }
 
     /// Read-modify-write of the key group with If-Match: `edit` maps the items read to the
-    /// items wanted. Refuses with `Rotation.TooSoon` when the edit would drop the `protected`
-    /// key. Returns the ids that left the group.
-    pub(crate) async fn edit_group<F>(
-        &self,
-        edit: F,
-        protected: Option<(String, DateTime<Utc>)>,
-    ) -> Result<Vec<String>, RotationError>
+    /// items wanted. Returns the ids that left the group.
+    pub(crate) async fn edit_group<F>(&self, edit: F) -> Result<Vec<String>, RotationError>
     where
         F: Fn(&[String]) -> Vec<String>,
     {
-        let gid = &self.config.key_group_id;
         for attempt in 0..GROUP_RETRIES {
-            let mut group = self
-                .registry
-                .get_key_group(gid)
-                .await?
-                .ok_or_else(|| RotationError::KeyGroupNotFound(gid.clone()))?;
+            let group = self.read_group().await?;
             let desired = edit(&group.items);
-            let have: BTreeSet<&String> = group.items.iter().collect();
-            let want: BTreeSet<&String> = desired.iter().collect();
-            if have == want {
-                return Ok(Vec::new());
-            }
-            let retired: Vec<String> = group
-                .items
-                .iter()
-                .filter(|i| !want.contains(i))
-                .cloned()
-                .collect();
-            if let Some((key_id, safe_at)) = &protected {
-                if retired.contains(key_id) {
-                    return Err(RotationError::TooSoon {
-                        key_id: key_id.clone(),
-                        safe_at: *safe_at,
-                    });
-                }
-            }
-            group.items = desired;
-            match self.registry.update_key_group(&group).await {
-                Ok(_) => return Ok(retired),
-                Err(ServiceError::PreconditionFailed) => {
-                    warn!(attempt, "key group changed under us; re-reading");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
-                }
-                Err(e) => return Err(e.into()),
+            match self.write_group(group, desired, None).await? {
+                Written::Done(retired) => return Ok(retired),
+                Written::Conflict => conflict_backoff(attempt).await,
             }
         }
-        Err(RotationError::Conflict(gid.clone()))
+        Err(RotationError::Conflict(self.config.key_group_id.clone()))
+    }
+
+    /// Takes `key_id` out of the key group, then deletes it (a key this run made and cannot
+    /// use, or one `revoke` retires).
+    pub(crate) async fn retire_key(&self, key_id: &str) -> Result<(), RotationError> {
+        self.edit_group(|items| items.iter().filter(|i| *i != key_id).cloned().collect())
+            .await?;
+        self.delete_key(key_id).await
+    }
+
+    /// The key group as it is now, with its ETag.
+    async fn read_group(&self) -> Result<KeyGroupRecord, RotationError> {
+        let gid = &self.config.key_group_id;
+        self.registry
+            .get_key_group(gid)
+            .await?
+            .ok_or_else(|| RotationError::KeyGroupNotFound(gid.clone()))
+    }
+
+    /// Writes `desired` over `group` (as read, with its ETag). Refuses with `Rotation.TooSoon`
+    /// when that would drop the `protected` key.
+    async fn write_group(
+        &self,
+        mut group: KeyGroupRecord,
+        desired: Vec<String>,
+        protected: Option<&(String, DateTime<Utc>)>,
+    ) -> Result<Written, RotationError> {
+        let want: BTreeSet<&String> = desired.iter().collect();
+        if group.items.iter().collect::<BTreeSet<_>>() == want {
+            return Ok(Written::Done(Vec::new()));
+        }
+        let retired: Vec<String> = group
+            .items
+            .iter()
+            .filter(|i| !want.contains(i))
+            .cloned()
+            .collect();
+        if let Some((key_id, safe_at)) = protected {
+            if retired.contains(key_id) {
+                return Err(RotationError::TooSoon {
+                    key_id: key_id.clone(),
+                    safe_at: *safe_at,
+                });
+            }
+        }
+        group.items = desired;
+        match self.registry.update_key_group(&group).await {
+            Ok(_) => Ok(Written::Done(retired)),
+            Err(ServiceError::PreconditionFailed) => Ok(Written::Conflict),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes managed keys that left the group or were orphaned: keys of this secret that are

@@ -315,6 +315,33 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
         panic!("{} never succeeded", step.aws_name());
     }
 
+    /// Rotation on and two Lambda rotations: a current key and its predecessor, with the clock
+    /// past the next rotation's gate.
+    async fn current_and_previous(&self) {
+        self.admin.enable_rotation(&self.secret, 30).await;
+        self.lambda_rotation(&new_token()).await;
+        self.lambda_rotation(&new_token()).await;
+        self.rotator.clock.advance(chrono::Duration::hours(2));
+    }
+
+    /// Secrets Manager starts a rotation and its createSecret runs; returns its token.
+    async fn start_rotation(&self) -> String {
+        let token = new_token();
+        self.admin
+            .stage_pending(&self.secret, &token)
+            .await
+            .expect("stage");
+        self.retry(Step::Create, &token).await;
+        token
+    }
+
+    /// setSecret, testSecret and finishSecret of a started rotation.
+    async fn end_rotation(&self, token: &str) {
+        for step in [Step::Set, Step::Test, Step::Finish] {
+            self.retry(step, token).await;
+        }
+    }
+
     async fn group_items(&self) -> BTreeSet<String> {
         self.status().await.key_group_items.into_iter().collect()
     }
@@ -484,14 +511,37 @@ async fn test_secret_alone_leaves_no_residue<B: Backend>(b: &B) {
     w.assert_consistent("after testSecret alone").await;
 }
 
-/// A writer that changes the key group between our read and our write, once.
+/// A CloudFront whose first UpdateKeyGroup meets interference, once.
 #[derive(Clone)]
-struct Racing<R> {
+struct FirstUpdate<R> {
     inner: R,
-    raced: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    happened: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    what: Interference,
 }
 
-impl<R: KeyRegistry> KeyRegistry for Racing<R> {
+#[derive(Clone)]
+enum Interference {
+    /// Another writer changes the key group between our read and our write.
+    Race,
+    /// The write waits until the test lets it go: a setSecret paused (a laptop asleep under
+    /// `cfcookie rotate`, a debugger) after it planned its write.
+    Hold {
+        reached: std::sync::Arc<tokio::sync::Notify>,
+        go: std::sync::Arc<tokio::sync::Notify>,
+    },
+}
+
+impl<R> FirstUpdate<R> {
+    fn new(inner: R, what: Interference) -> Self {
+        FirstUpdate {
+            inner,
+            happened: Default::default(),
+            what,
+        }
+    }
+}
+
+impl<R: KeyRegistry> KeyRegistry for FirstUpdate<R> {
     async fn create_public_key(&self, a: &str, b: &str, c: &str, d: &str) -> ServiceResult<String> {
         self.inner.create_public_key(a, b, c, d).await
     }
@@ -508,9 +558,20 @@ impl<R: KeyRegistry> KeyRegistry for Racing<R> {
         self.inner.get_key_group(id).await
     }
     async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
-        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let theirs = self.inner.get_key_group(&group.id).await?.expect("group");
-            self.inner.update_key_group(&theirs).await?; // same content, new ETag
+        if !self
+            .happened
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            match &self.what {
+                Interference::Race => {
+                    let theirs = self.inner.get_key_group(&group.id).await?.expect("group");
+                    self.inner.update_key_group(&theirs).await?; // same content, new ETag
+                }
+                Interference::Hold { reached, go } => {
+                    reached.notify_one();
+                    go.notified().await;
+                }
+            }
         }
         self.inner.update_key_group(group).await
     }
@@ -520,10 +581,7 @@ async fn etag_conflict_is_retried<B: Backend>(b: &B) {
     let w = b.world().await;
     let racing = rebuild(
         &w.rotator,
-        Racing {
-            inner: w.rotator.registry.clone(),
-            raced: Default::default(),
-        },
+        FirstUpdate::new(w.rotator.registry.clone(), Interference::Race),
         NoProbe,
     );
     rotate_in_process(&racing, &w.secret, false)
@@ -532,7 +590,7 @@ async fn etag_conflict_is_retried<B: Backend>(b: &B) {
     assert!(
         racing
             .registry
-            .raced
+            .happened
             .load(std::sync::atomic::Ordering::SeqCst),
         "the race happened"
     );
@@ -1109,6 +1167,105 @@ async fn a_pending_version_whose_key_is_gone_is_abandoned<B: Backend>(b: &B) {
         .await;
 }
 
+/// A setSecret paused just before its key group write, while Secrets Manager's retry finishes
+/// its rotation without it and the next rotation puts its key in the group: its write then
+/// fails If-Match, and the next attempt must plan from the labels as they are now. Planning
+/// again from the labels read before the pause dropped the next rotation's key from the group,
+/// and that rotation's setSecret failed `Rotation.KeyMismatch` on every retry.
+async fn a_paused_set_secret_never_writes_from_stale_labels<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.current_and_previous().await;
+    // A third rotation, up to its setSecret (which retires the first rotation's key).
+    let token = w.start_rotation().await;
+    let (reached, go) = (
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let held = FirstUpdate::new(
+        w.rotator.registry.clone(),
+        Interference::Hold {
+            reached: reached.clone(),
+            go: go.clone(),
+        },
+    );
+    let paused = rebuild(&w.rotator, held, NoProbe);
+    let meanwhile = async {
+        reached.notified().await;
+        w.end_rotation(&token).await;
+        clear_pending(&w.rotator.secrets, &w.secret, &token)
+            .await
+            .expect("clear");
+        w.rotator.clock.advance(chrono::Duration::hours(2));
+        let next = w.start_rotation().await;
+        go.notify_one();
+        next
+    };
+    let (result, next) = tokio::join!(
+        paused.run_step(Step::Set, &w.secret, &token, Mode::Lambda),
+        meanwhile
+    );
+    result.expect("the paused setSecret finds its rotation finished and changes nothing");
+    let s = w.status().await;
+    let next_key = s
+        .versions
+        .iter()
+        .find(|v| v.id == next)
+        .and_then(|v| v.key_id.clone())
+        .expect("the next rotation's version names its key");
+    assert!(
+        s.key_group_items.contains(&next_key),
+        "the next rotation's key {next_key} is still in the group: {:?}",
+        s.key_group_items
+    );
+    w.end_rotation(&next).await;
+    w.assert_consistent("after the next rotation").await;
+}
+
+/// A `cfcookie rotate` that dies after its createSecret put its new key in the group and before
+/// its PutSecretValue leaves a key no one can sign with. Once that key is older than a Lambda
+/// run, the next createSecret takes it out of the group and deletes it before adding its own
+/// key: the group holds current, previous and the new key, never four.
+async fn a_dead_rotation_s_key_leaves_the_group_at_the_next_create<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.current_and_previous().await;
+    let dying = with_held_put(&w, false);
+    let reached = dying.secrets.reached.clone();
+    tokio::select! {
+        r = rotate_in_process(&dying, &w.secret, false) => {
+            panic!("held at its PutSecretValue, the rotation cannot end (ok: {})", r.is_ok())
+        }
+        () = reached.notified() => {}
+    }
+    let before = w.group_items().await;
+    assert_eq!(
+        before.len(),
+        3,
+        "current, previous and the dead run's key: {before:?}"
+    );
+    w.rotator.clock.advance(chrono::Duration::minutes(5));
+    let token = w.start_rotation().await;
+    let after = w.group_items().await;
+    assert_eq!(
+        after.len(),
+        3,
+        "current, previous and the new key: {after:?} (before: {before:?})"
+    );
+    for gone in before.difference(&after) {
+        assert!(
+            w.rotator
+                .registry
+                .get_public_key(gone)
+                .await
+                .expect("get")
+                .is_none(),
+            "the dead run's key {gone} is deleted"
+        );
+    }
+    w.end_rotation(&token).await;
+    w.assert_consistent("after the rotation that followed the dead one")
+        .await;
+}
+
 fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
     rebuild(r, r.registry.clone(), NoProbe)
 }
@@ -1160,6 +1317,8 @@ suite!(
     a_scheduled_rotation_spares_the_key_of_an_in_process_one,
     a_pending_version_whose_key_is_gone_is_abandoned,
     a_failed_put_secret_value_takes_its_key_out_again,
+    a_paused_set_secret_never_writes_from_stale_labels,
+    a_dead_rotation_s_key_leaves_the_group_at_the_next_create,
 );
 
 // ------------------------------------------------------------------ emulator only
