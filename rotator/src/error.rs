@@ -73,6 +73,10 @@ pub enum RotationError {
         /// Minimum safe interval.
         needed: i64,
     },
+    /// The rotation rules cannot be bounded, so the interval guard cannot tell whether two
+    /// scheduled rotations could come too close: it fails closed.
+    #[error("the rotation schedule cannot be read ({0}), so it is unknown whether two scheduled rotations could come closer than activation delay + signer cache TTL + cookie lifetime; use rate(N days) or a cron() expression as Secrets Manager documents it")]
+    ScheduleUnreadable(String),
     /// Retiring a key now would break S2 (retired after use): a signer may still sign with it,
     /// or a cookie it signed is still valid. Retryable: nothing changed, and the same rotation
     /// succeeds from `safe_at` on.
@@ -120,6 +124,7 @@ impl RotationError {
             RotationError::Abandoned { .. } => "Rotation.Abandoned",
             RotationError::Canary { .. } => "Rotation.CanaryFailed",
             RotationError::IntervalTooShort { .. } => "Rotation.IntervalTooShort",
+            RotationError::ScheduleUnreadable(_) => "Rotation.ScheduleUnreadable",
             RotationError::TooSoon { .. } => "Rotation.TooSoon",
             RotationError::TooManyPublicKeys(_) => "Rotation.TooManyPublicKeys",
             RotationError::KeyNameTaken(_) => "Rotation.KeyNameTaken",

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 pub use cfcookie_secret::{
-    min_spacing_secs, stage, uuid_text, SecretDescription, SecretValue, VersionRef, FORMAT,
+    min_spacing_secs, stage, uuid_text, SecretDescription, SecretValue, Spacing, VersionRef, FORMAT,
 };
 
 /// A CloudFront public key.

@@ -16,7 +16,8 @@ use tracing::{info, warn};
 use crate::config::{Config, CANARY_BUDGET_SECS};
 use crate::error::RotationError;
 use crate::model::{
-    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, SecretValue, VersionRef, FORMAT,
+    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, SecretValue, Spacing, VersionRef,
+    FORMAT,
 };
 use crate::ports::{
     Clock, KeyGenerator, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceError,
@@ -347,13 +348,15 @@ where
             Guard::AlreadyCurrent => return Ok(()),
             Guard::Proceed(d) => d,
         };
-        if let Some(interval) = desc.rotation_interval_secs {
-            if interval < self.config.minimum_interval() {
+        match &desc.rotation_spacing {
+            Spacing::AtLeast(interval) if *interval < self.config.minimum_interval() => {
                 return Err(RotationError::IntervalTooShort {
-                    interval,
+                    interval: *interval,
                     needed: self.config.minimum_interval(),
                 });
             }
+            Spacing::Unbounded(why) => return Err(RotationError::ScheduleUnreadable(why.clone())),
+            _ => {}
         }
         if let Some(other) = desc
             .version_with(stage::PENDING)

@@ -20,7 +20,7 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
     let secrets = InMemorySecretStore::default();
     let registry = InMemoryKeyRegistry::default();
     secrets.create("cfcookie-key", r#"{"placeholder":"set by infra"}"#);
-    secrets.set_rotation("cfcookie-key", true, Some(30 * 86_400));
+    secrets.set_rotation("cfcookie-key", true, (Some(30), None, None));
     let pem = cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::Rsa2048)
         .expect("key")
         .public_key()

@@ -62,11 +62,17 @@ impl Admin {
 
     /// Turns rotation on without starting one (RotateImmediately=false), every `days` days.
     async fn enable_rotation(&self, secret: &str, days: i64) {
+        self.enable_rotation_rules(secret, Some(days), None).await
+    }
+
+    /// RotateSecret's rules: an interval in days or a schedule expression.
+    async fn enable_rotation_rules(&self, secret: &str, days: Option<i64>, schedule: Option<&str>) {
         match self {
-            Admin::Fakes(s) => s.set_rotation(secret, true, Some(days * 86_400)),
+            Admin::Fakes(s) => s.set_rotation(secret, true, (days, schedule, None)),
             Admin::Emulator(sm) => {
                 let rules = aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                    .automatically_after_days(days)
+                    .set_automatically_after_days(days)
+                    .set_schedule_expression(schedule.map(str::to_owned))
                     .build();
                 sm.rotate_secret()
                     .secret_id(secret)
@@ -730,6 +736,33 @@ async fn interval_shorter_than_cookie_lifetime_is_refused<B: Backend>(b: &B) {
     assert_eq!(keys(&before), keys(&after), "no key was made");
 }
 
+/// A schedule the interval guard cannot bound is refused, naming why, and changes nothing: the
+/// guard fails closed instead of letting rotations run unchecked.
+async fn an_unreadable_schedule_is_refused<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.rotate().await;
+    w.admin
+        .enable_rotation_rules(&w.secret, None, Some("cron(0 8 * * ? 2031)"))
+        .await;
+    let before = w.snapshot().await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let err = w
+        .rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("unreadable");
+    assert_eq!(err.error_type(), "Rotation.ScheduleUnreadable", "{err}");
+    assert!(err.to_string().contains("year"), "{err}");
+    let after = w.snapshot().await;
+    let keys =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).expect("json")["keys"].clone();
+    assert_eq!(keys(&before), keys(&after), "no key was made");
+}
+
 /// S2: a rotation right after another would retire a key whose cookies are still valid (and
 /// that signers may still use). It is refused as Rotation.TooSoon with the instant it becomes
 /// safe, and changes nothing; at that instant it goes through.
@@ -1308,6 +1341,7 @@ suite!(
     bad_input_changes_nothing,
     broken_values_and_missing_group_are_refused,
     interval_shorter_than_cookie_lifetime_is_refused,
+    an_unreadable_schedule_is_refused,
     back_to_back_rotation_is_refused_until_safe,
     the_new_key_enters_the_group_at_create_secret,
     rotate_immediately_false_passes_on_an_empty_pending_version,

@@ -103,8 +103,8 @@ pub struct SecretDescription {
     /// Whether rotation is turned on.
     pub rotation_enabled: bool,
     /// The shortest time the rotation schedule allows between two scheduled rotations (the
-    /// period minus the rotation window; see [`crate::min_spacing_secs`]), when it can be known.
-    pub rotation_interval_secs: Option<i64>,
+    /// period minus the rotation window; see [`crate::min_spacing_secs`]).
+    pub rotation_spacing: crate::Spacing,
     /// Version id -> staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
 }

@@ -29,5 +29,5 @@ pub mod store;
 
 pub use clock::{Clock, SystemClock};
 pub use format::{stage, uuid_text, SecretDescription, SecretValue, VersionRef, FORMAT};
-pub use schedule::min_spacing_secs;
+pub use schedule::{min_spacing_secs, Spacing};
 pub use store::{SecretStore, ServiceError, ServiceResult};

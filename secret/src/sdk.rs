@@ -6,7 +6,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
 use crate::format::{SecretDescription, VersionRef};
-use crate::schedule::min_spacing_secs;
+use crate::schedule::{min_spacing_secs, Spacing};
 use crate::store::{SecretStore, ServiceError, ServiceResult};
 
 /// Maps an SDK error by its AWS error code.
@@ -82,7 +82,7 @@ impl SecretStore for SdkSecretStore {
             arn: out.arn().unwrap_or_default().to_owned(),
             name: out.name().unwrap_or_default().to_owned(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_interval_secs: rules.and_then(|r| {
+            rotation_spacing: rules.map_or(Spacing::Unscheduled, |r| {
                 min_spacing_secs(
                     r.automatically_after_days(),
                     r.schedule_expression(),

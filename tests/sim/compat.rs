@@ -7,7 +7,7 @@ use crate::world::World;
 
 /// What DescribeSecret's rules give the rotator's interval guard. DescribeSecret recomputes
 /// `AutomaticallyAfterDays` from the expression, which is what the guard reads, so it is left out.
-pub(crate) fn interval(w: &World) -> Option<i64> {
+pub(crate) fn interval(w: &World) -> cfcookie_rotator::model::Spacing {
     cfcookie_rotator::model::min_spacing_secs(
         None,
         Some(&w.rules.expression()),

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use cfcookie_endpoint::SecretKeySource;
 use cfcookie_rotator::config::Config;
+use cfcookie_rotator::model::Spacing;
 use cfcookie_rotator::{Mode, Rotator, Step};
 use cfcookie_testing::NoProbe;
 use rand::Rng;
@@ -499,13 +500,13 @@ fn rules_set(sim: &Sim, r: &SimRotator) -> bool {
     let guard = compat::interval(&w);
     let spacing = w.rules.true_spacing();
     let text = format!("{} {:?}", w.rules.expression(), w.rules.duration_text());
-    if guard.is_some_and(|g| g != spacing) {
+    if guard != Spacing::AtLeast(spacing) {
         w.violate(
             "GUARD",
             format!("rules {text}: the interval guard reads {guard:?}s between rotations, the windows allow {spacing}s"),
         );
     }
-    let refused = guard.is_some_and(|g| g < needed);
+    let refused = !matches!(guard, Spacing::AtLeast(g) if g >= needed);
     w.rules_refused = refused;
     w.log(
         Lane::SecretsManager,

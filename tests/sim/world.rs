@@ -550,7 +550,7 @@ impl SecretStore for SimSecrets {
             arn: w.arn.clone(),
             name: w.name.clone(),
             rotation_enabled: true,
-            rotation_interval_secs: crate::compat::interval(&w),
+            rotation_spacing: crate::compat::interval(&w),
             versions: memory::stages_of(&w.versions),
         })
     }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use cfcookie_rotator::model::{
-    stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, VersionRef,
+    min_spacing_secs, stage, KeyGroupRecord, PublicKeyRecord, SecretDescription, Spacing,
+    VersionRef,
 };
 use cfcookie_rotator::ports::{
     Clock, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
@@ -157,7 +158,7 @@ struct Secret {
     arn: String,
     name: String,
     rotation_enabled: bool,
-    interval: Option<i64>,
+    spacing: Spacing,
     versions: Versions,
 }
 
@@ -190,11 +191,17 @@ impl InMemorySecretStore {
         );
     }
 
-    /// Turns rotation on or off, with an interval in seconds.
-    pub fn set_rotation(&self, name: &str, enabled: bool, interval: Option<i64>) {
+    /// Turns rotation on or off, with RotateSecret's rules (`AutomaticallyAfterDays`,
+    /// `ScheduleExpression`, `Duration`), which DescribeSecret reads back as the SDK adapter does.
+    pub fn set_rotation(
+        &self,
+        name: &str,
+        enabled: bool,
+        (days, schedule, duration): (Option<i64>, Option<&str>, Option<&str>),
+    ) {
         if let Some(s) = lock(&self.secrets).get_mut(name) {
             s.rotation_enabled = enabled;
-            s.interval = interval;
+            s.spacing = min_spacing_secs(days, schedule, duration);
         }
     }
 
@@ -248,7 +255,7 @@ impl SecretStore for InMemorySecretStore {
                 arn: s.arn.clone(),
                 name: s.name.clone(),
                 rotation_enabled: s.rotation_enabled,
-                rotation_interval_secs: s.interval,
+                rotation_spacing: s.spacing.clone(),
                 versions: stages_of(&s.versions),
             })
         })
