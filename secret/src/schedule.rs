@@ -156,7 +156,8 @@ fn cron_spacing(expr: &str, duration: Option<i64>) -> Result<i64, String> {
             let length = match duration {
                 Some(w) => w,
                 None if in_hours => HOUR,
-                None => DAY - start.rem_euclid(DAY),
+                // To the end of the UTC day, where every window is cut below.
+                None => DAY,
             };
             let end = (start + length)
                 .min(next)
@@ -342,6 +343,21 @@ mod tests {
             min_spacing_secs(None, Some("cron(0 0 ? * SUN#1 *)"), None),
             AtLeast(27 * 86_400)
         );
+        // Checked against Python's calendar over the same 28 years: the fifth Monday comes
+        // at least 62 days after the last one; the second Sunday, 28 days less the window.
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 0 ? * MON#5 *)"), None),
+            AtLeast(62 * 86_400)
+        );
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 0 ? * 1#2 *)"), Some("1h")),
+            AtLeast(28 * 86_400 - 3_600)
+        );
+        // Every day in July: the daily spacing, whatever month the calendar starts in.
+        assert_eq!(
+            min_spacing_secs(None, Some("cron(0 8 * JUL ? *)"), None),
+            AtLeast(8 * 3_600)
+        );
         // The last Friday, then the first Sunday two days later.
         assert_eq!(
             min_spacing_secs(None, Some("cron(0 0 ? * 6L *)"), Some("1h")),
@@ -373,6 +389,9 @@ mod tests {
             ),
             (None, Some("cron(0 8 * *)"), None, "six fields"),
             (None, Some("rate(5 minutes)"), None, "rate(N hours)"),
+            (None, Some("rate(0 days)"), None, "rate(N hours)"),
+            (None, Some("cron(0 0/0 * * ? *)"), None, "hours"),
+            (None, Some("cron(0 8 1 13 ? *)"), None, "month"),
             (None, Some("every day"), None, "not cron"),
             (None, Some("rate(1 day)"), Some("25h"), "Duration"),
             (Some(0), None, None, "AutomaticallyAfterDays"),
