@@ -42,9 +42,6 @@ pub struct Config {
     /// `CFCOOKIE_BOOTSTRAP_KEY_NAME`: the exact name of infra's bootstrap public key (no private
     /// half exists), deleted once it is in no key group (docs/decisions/0002).
     pub bootstrap_key_name: Option<String>,
-    /// Whether a key may leave the key group only once S2 allows it (always, except for
-    /// `cfcookie revoke`, the explicit emergency path). Not an environment setting.
-    pub enforce_retirement_gate: bool,
     /// `CFCOOKIE_KEY_ALGORITHM` (default `RSA_2048`, or `ECDSA_P256`): the algorithm of the keys
     /// createSecret makes. A change takes effect at the next rotation.
     pub key_algorithm: KeyAlgorithm,
@@ -120,7 +117,6 @@ impl Config {
                 .unwrap_or(u32::MAX),
             canary_backoff_ms: env.number(&config::CANARY_BACKOFF_MS).map_err(bad)?,
             bootstrap_key_name: env.text(&config::BOOTSTRAP_KEY_NAME),
-            enforce_retirement_gate: true,
             key_algorithm: key_algorithm(Some(env.choice(&config::KEY_ALGORITHM).map_err(bad)?))?,
         })
     }

@@ -50,7 +50,19 @@ pub async fn rotate_in_process_with<W: Rotation>(
     rotator: &W,
     secret_id: &str,
     resume: bool,
+    new_token: impl FnMut() -> String,
+) -> Result<RotationReport, RotationError> {
+    drive(rotator, secret_id, resume, new_token, Mode::InProcess).await
+}
+
+/// Runs the four steps in `mode` ([`Mode::InProcess`], or [`Mode::Revoke`]'s emergency
+/// rotation).
+async fn drive<W: Rotation>(
+    rotator: &W,
+    secret_id: &str,
+    resume: bool,
     mut new_token: impl FnMut() -> String,
+    mode: Mode,
 ) -> Result<RotationReport, RotationError> {
     let rotator = rotator.rotator();
     let desc = rotator.secrets.describe(secret_id).await?;
@@ -82,9 +94,7 @@ pub async fn rotate_in_process_with<W: Rotation>(
     'rotation: loop {
         for step in Step::ALL {
             let started = Instant::now();
-            let result = rotator
-                .run_step(step, secret_id, &token, Mode::InProcess)
-                .await;
+            let result = rotator.run_step(step, secret_id, &token, mode).await;
             *report.step_ms.entry(step.aws_name()).or_default() += started.elapsed().as_millis();
             if let Err(e) = result {
                 if attempt > 0 || matches!(e, RotationError::TooSoon { .. }) {
@@ -400,11 +410,11 @@ pub struct RevokeReport {
 /// is the AWSCURRENT key, an emergency rotation first makes a new one (without waiting for the
 /// previous key's retirement either). Refuses to empty the key group.
 pub async fn revoke<W: Rotation>(
-    rotator: &mut W,
+    rotator: &W,
     secret_id: &str,
     key_id: &str,
 ) -> Result<RevokeReport, RotationError> {
-    let rotator = rotator.rotator_mut();
+    let rotator = rotator.rotator();
     let current = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await?;
     let previous = read_ours(&rotator.secrets, secret_id, stage::PREVIOUS).await?;
     let group = rotator
@@ -435,11 +445,7 @@ pub async fn revoke<W: Rotation>(
     )];
     let mut new_key_id = None;
     if was == "AWSCURRENT" {
-        let gate = rotator.config.enforce_retirement_gate;
-        rotator.config.enforce_retirement_gate = false;
-        let rotated = rotate_in_process(rotator, secret_id, true).await;
-        rotator.config.enforce_retirement_gate = gate;
-        let report = rotated?;
+        let report = drive(rotator, secret_id, true, new_token, Mode::Revoke).await?;
         cost.push(format!(
             "an emergency rotation made {} now; it signs only from its active_from, {p}s from now, so until then signers still sign with {key_id} and those cookies are refused too; that rotation also retired the key before {key_id} at once",
             report.key_id

@@ -65,6 +65,9 @@ pub enum Mode {
     /// `cfcookie rotate` plays Secrets Manager: rotation may be disabled, and createSecret
     /// creates the version itself (the public API cannot stage an empty one).
     InProcess,
+    /// `cfcookie revoke`'s emergency rotation: in process, and the previous key leaves the
+    /// group at once. The one mode that breaks S2, on purpose, for a leaked key.
+    Revoke,
 }
 
 /// Outcome of the guard.
@@ -132,9 +135,6 @@ pub trait Rotation: Send + Sync {
 
     /// The rotator.
     fn rotator(&self) -> &RotatorOf<Self>;
-
-    /// The rotator, to change its configuration.
-    fn rotator_mut(&mut self) -> &mut RotatorOf<Self>;
 }
 
 /// The [`Rotator`] type of a [`Rotation`].
@@ -164,10 +164,6 @@ where
     type Probe = Pr;
 
     fn rotator(&self) -> &Self {
-        self
-    }
-
-    fn rotator_mut(&mut self) -> &mut Self {
         self
     }
 }
@@ -217,7 +213,7 @@ where
             return Err(RotationError::NotEnabled(desc.name));
         }
         if !desc.versions.contains_key(token) {
-            if mode == Mode::InProcess && step == Step::Create {
+            if mode != Mode::Lambda && step == Step::Create {
                 return Ok(Guard::Proceed(desc));
             }
             return Err(RotationError::TokenNotAVersion {
@@ -286,12 +282,16 @@ where
     /// signers' cache TTL, and its cookies live L more. When it became AWSCURRENT is when
     /// finishSecret published its id to SSM (the parameter's LastModifiedDate); when SSM does
     /// not hold it yet (a finishSecret cut before publishing), it is published now and counted
-    /// from now. `None` when nothing needs protecting.
+    /// from now. `None` when nothing needs protecting, or in `revoke`'s emergency rotation.
     async fn protected_key(
         &self,
         secret_id: &str,
         current: Option<&SecretValue>,
+        mode: Mode,
     ) -> Result<Option<(String, DateTime<Utc>)>, RotationError> {
+        if mode == Mode::Revoke {
+            return Ok(None);
+        }
         self.retirement(secret_id, current, true).await
     }
 
@@ -304,9 +304,6 @@ where
         current: Option<&SecretValue>,
         repair: bool,
     ) -> Result<Option<(String, DateTime<Utc>)>, RotationError> {
-        if !self.config.enforce_retirement_gate {
-            return Ok(None);
-        }
         let Some(current) = current else {
             return Ok(None);
         };
@@ -391,7 +388,10 @@ where
             })
             .await?;
         }
-        if let Some((key_id, safe_at)) = self.protected_key(secret_id, current.as_ref()).await? {
+        if let Some((key_id, safe_at)) = self
+            .protected_key(secret_id, current.as_ref(), mode)
+            .await?
+        {
             if group.items.contains(&key_id) {
                 if mode == Mode::Lambda && desc.has(token, stage::PENDING) {
                     // Nothing was made: let the empty version go, so Secrets Manager's next
@@ -608,7 +608,9 @@ where
                 }
             }
             desired.push(pending.key_id.clone());
-            let protected = self.protected_key(secret_id, current.as_ref()).await?;
+            let protected = self
+                .protected_key(secret_id, current.as_ref(), mode)
+                .await?;
             let in_flight = self.in_flight_keys(&desc).await?;
             let items: Vec<String> = desired
                 .iter()

@@ -925,16 +925,16 @@ async fn orphans_are_swept_first_and_a_full_account_is_named<B: Backend>(b: &B) 
 /// The key-leak path: `revoke` takes a key out of the group at once (breaking S2 on purpose),
 /// deletes it, and says what that costs; a leaked current key is replaced first.
 async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
-    let mut w = b.world().await;
+    let w = b.world().await;
     let k1 = w.rotate().await;
     let k2 = w.rotate().await;
-    let report = cfcookie_rotator::driver::revoke(&mut w.rotator, &w.secret, &k1)
+    let report = cfcookie_rotator::driver::revoke(&w.rotator, &w.secret, &k1)
         .await
         .expect("revoke the previous key");
     assert_eq!(report.was, "AWSPREVIOUS");
     assert!(report.deleted && !report.cost.is_empty());
     assert_eq!(w.group_items().await, BTreeSet::from([k2.clone()]));
-    let report = cfcookie_rotator::driver::revoke(&mut w.rotator, &w.secret, &k2)
+    let report = cfcookie_rotator::driver::revoke(&w.rotator, &w.secret, &k2)
         .await
         .expect("revoke the current key");
     assert_eq!(report.was, "AWSCURRENT");
@@ -947,10 +947,6 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         report.cost.iter().any(|c| c.contains("emergency rotation")),
         "{:?}",
         report.cost
-    );
-    assert!(
-        w.rotator.config.enforce_retirement_gate,
-        "the gate is back on"
     );
 }
 

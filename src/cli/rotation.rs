@@ -275,8 +275,8 @@ pub(super) fn revoke(args: &RevokeArgs, env: &Env) -> Result<Outcome, CliError> 
         });
     }
     runtime()?.block_on(async {
-        let mut rotator = cli_rotator(config, &secret).await;
-        let report = cfcookie_rotator::driver::revoke(&mut rotator, &secret, &args.key_id)
+        let rotator = cli_rotator(config, &secret).await;
+        let report = cfcookie_rotator::driver::revoke(&rotator, &secret, &args.key_id)
             .await
             .map_err(|e| CliError::input(e.to_string()))?;
         Ok(Outcome::print(

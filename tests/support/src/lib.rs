@@ -45,7 +45,6 @@ pub fn rotator_config(key_group_id: &str, parameter: &str) -> Config {
         canary_attempts: 1,
         canary_backoff_ms: 2000,
         bootstrap_key_name: None,
-        enforce_retirement_gate: true,
         key_algorithm: KeyAlgorithm::Rsa2048,
     }
 }
