@@ -7,7 +7,8 @@
 //!   (503) is allowed only when its keys may have been retired (refreshes failing for longer
 //!   than TTL) or when it never loaded any.
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
-//!   and the account holds at most two keys of this stack.
+//!   and the account holds at most two keys of this stack; after every step, the group holds
+//!   at most three besides a concurrent createSecret's young key.
 //! - Liveness: rotations keep completing (no stack stuck for days).
 //! - GUARD: the rotator's interval guard reads the rotation rules as the windows the
 //!   simulation fires, and no rotation completes under rules it must refuse.
@@ -248,6 +249,48 @@ pub(crate) fn signers(w: &mut World) {
     }
 }
 
+/// Keys of this stack younger than the rotator's STALE_KEY_AFTER_SECS (240 s) that no version
+/// stores: a concurrent createSecret's, on their way into a version.
+fn young_keys(w: &World, now: i64) -> Vec<String> {
+    let stored: Vec<&String> = w
+        .parsed
+        .iter()
+        .filter(|(v, _)| w.versions.contains_key(*v))
+        .map(|(_, (k, _))| k)
+        .collect();
+    w.keys
+        .values()
+        .filter(|k| k.record.name.starts_with("cfcookie-"))
+        .filter(|k| now - k.created < 240 && !stored.contains(&&k.record.id))
+        .map(|k| k.record.id.clone())
+        .collect()
+}
+
+/// S4 during a rotation: after any step, the group holds at most the previous, current and
+/// pending keys, besides a concurrent createSecret's young key. A key whose createSecret died
+/// before storing it must not stay and make a fourth.
+pub(crate) fn group_bound(sim: &Sim) {
+    let mut w = sim.lock();
+    let now = w.now();
+    let young = young_keys(&w, now);
+    let held: Vec<String> = w
+        .group
+        .items
+        .iter()
+        .filter(|i| !young.contains(i))
+        .cloned()
+        .collect();
+    if held.len() > 3 {
+        w.violate(
+            "S4",
+            format!(
+                "during a rotation the group holds {} keys: {held:?}",
+                held.len()
+            ),
+        );
+    }
+}
+
 /// Decides every queued presentation due by `until`, each at its own instant, with the edges'
 /// views as they are: call before any edge's view changes.
 pub(crate) fn present_due(w: &mut World, until: i64) {
@@ -363,20 +406,7 @@ pub(crate) fn rotation_done(sim: &Sim) {
     // such a key in the group and the sweep leaves it in the account (rotator/src/steps.rs,
     // `in_flight_keys` and `sweep`). It is not counted here; one left by a failed
     // `rotate --resume` is counted after the next rotation, which must retire it.
-    let stored: Vec<&String> = w
-        .parsed
-        .iter()
-        .filter(|(v, _)| w.versions.contains_key(*v))
-        .map(|(_, (k, _))| k)
-        .collect();
-    let in_flight =
-        |k: &crate::world::Key| now - k.created < 240 && !stored.contains(&&k.record.id);
-    let young: Vec<String> = w
-        .keys
-        .values()
-        .filter(|k| k.record.name.starts_with("cfcookie-") && in_flight(k))
-        .map(|k| k.record.id.clone())
-        .collect();
+    let young = young_keys(&w, now);
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
     let extra: Vec<String> = w
         .group

@@ -122,6 +122,18 @@ async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), InvokeErr
     }
 }
 
+/// One step as Secrets Manager invokes it, then S4's bound on the group during a rotation.
+async fn invoke_checked(
+    sim: &Sim,
+    r: &SimRotator,
+    step: Step,
+    token: &str,
+) -> Result<(), InvokeError> {
+    let result = invoke(r, step, token).await;
+    check::group_bound(sim);
+    result
+}
+
 /// RotateSecret (immediately): stage AWSPENDING, run the four steps, retry the whole rotation
 /// with the same token after a failed step, remove AWSPENDING after success.
 async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
@@ -163,7 +175,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
     };
     'attempt: for attempt in 0..=world::SM_RETRIES {
         for step in Step::ALL {
-            if let Err(e) = invoke(r, step, &token).await {
+            if let Err(e) = invoke_checked(sim, r, step, &token).await {
                 let wait = rand_in(sim, 60, world::SM_RETRY_WAIT_MAX);
                 {
                     let mut w = sim.lock();
