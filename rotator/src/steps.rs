@@ -87,6 +87,36 @@ enum Written {
     Conflict,
 }
 
+/// What became of a public key [`delete_public_key`] was asked to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Deleted, or already gone.
+    Deleted,
+    /// Some key group still holds it, and CloudFront refuses to delete it (PublicKeyInUse).
+    InUse,
+}
+
+/// DeletePublicKey with If-Match: reads the key's ETag and deletes it, reading the ETag again
+/// when it went stale meanwhile.
+/// <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DeletePublicKey.html>
+pub async fn delete_public_key(
+    registry: &impl KeyRegistry,
+    id: &str,
+) -> Result<Deletion, RotationError> {
+    for _ in 0..GROUP_RETRIES {
+        let Some((_, etag)) = registry.get_public_key(id).await? else {
+            return Ok(Deletion::Deleted);
+        };
+        match registry.delete_public_key(id, &etag).await {
+            Ok(()) | Err(ServiceError::NotFound(_)) => return Ok(Deletion::Deleted),
+            Err(ServiceError::InUse) => return Ok(Deletion::InUse),
+            Err(ServiceError::PreconditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RotationError::Conflict(format!("public key {id}")))
+}
+
 /// The wait before the next read of a key group that changed under us.
 async fn conflict_backoff(attempt: u32) {
     warn!(attempt, "key group changed under us; re-reading");
@@ -828,30 +858,17 @@ where
             .is_some_and(|g| g.items.iter().any(|i| i == key_id)))
     }
 
-    /// Deletes a public key with If-Match. Gone already is fine; still in some (other) key group
-    /// is left alone and logged; a stale ETag is re-read.
+    /// Deletes a public key ([`delete_public_key`]); one still in some (other) key group is
+    /// left alone and logged.
     pub(crate) async fn delete_key(&self, id: &str) -> Result<(), RotationError> {
-        for _ in 0..GROUP_RETRIES {
-            let Some((_, etag)) = self.registry.get_public_key(id).await? else {
-                return Ok(());
-            };
-            match self.registry.delete_public_key(id, &etag).await {
-                Ok(()) | Err(ServiceError::NotFound(_)) => {
-                    info!(key_id = id, "deleted public key");
-                    return Ok(());
-                }
-                Err(ServiceError::InUse) => {
-                    warn!(
-                        key_id = id,
-                        "public key is still in some key group; leaving it"
-                    );
-                    return Ok(());
-                }
-                Err(ServiceError::PreconditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        match delete_public_key(&self.registry, id).await? {
+            Deletion::Deleted => info!(key_id = id, "deleted public key"),
+            Deletion::InUse => warn!(
+                key_id = id,
+                "public key is still in some key group; leaving it"
+            ),
         }
-        Err(RotationError::Conflict(format!("public key {id}")))
+        Ok(())
     }
 
     /// testSecret: the pending key signs, CloudFront's copy of its public key verifies, and the

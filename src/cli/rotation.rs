@@ -205,17 +205,18 @@ pub struct PurgeArgs {
 }
 
 pub(super) fn purge_keys(args: &PurgeArgs) -> Result<Outcome, CliError> {
-    use cfcookie_rotator::ports::{KeyRegistry as _, ServiceError};
+    use cfcookie_rotator::ports::KeyRegistry as _;
+    use cfcookie_rotator::steps::{delete_public_key, Deletion};
     let prefix = format!("{}-", args.key_name_prefix);
     runtime()?.block_on(async {
         let aws = cfcookie_rotator::sdk::load_aws_config().await;
         let registry = cfcookie_rotator::sdk::SdkKeyRegistry::new(&aws);
-        let fail = |e: ServiceError| CliError::input(e.to_string());
+        let fail = |e: &dyn std::fmt::Display| CliError::input(e.to_string());
         let (mut deleted, mut in_use) = (Vec::new(), Vec::new());
         for key in registry
             .list_public_keys()
             .await
-            .map_err(fail)?
+            .map_err(|e| fail(&e))?
             .into_iter()
             .filter(|k| k.name.starts_with(&prefix))
         {
@@ -223,14 +224,13 @@ pub(super) fn purge_keys(args: &PurgeArgs) -> Result<Outcome, CliError> {
                 deleted.push(key.id);
                 continue;
             }
-            let Some((_, etag)) = registry.get_public_key(&key.id).await.map_err(fail)? else {
-                continue;
-            };
-            match registry.delete_public_key(&key.id, &etag).await {
-                Ok(()) | Err(ServiceError::NotFound(_)) => deleted.push(key.id),
+            match delete_public_key(&registry, &key.id)
+                .await
+                .map_err(|e| fail(&e))?
+            {
+                Deletion::Deleted => deleted.push(key.id),
                 // CloudFront refuses to delete a key a key group still holds: that stack is alive.
-                Err(ServiceError::InUse) => in_use.push(key.id),
-                Err(e) => return Err(fail(e)),
+                Deletion::InUse => in_use.push(key.id),
             }
         }
         let body =
