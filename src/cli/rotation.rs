@@ -20,7 +20,8 @@ pub struct TargetArgs {
     /// The trusted key group to maintain.
     #[arg(long, env = "CFCOOKIE_KEY_GROUP_ID")]
     pub key_group_id: Option<String>,
-    /// SSM parameter(s), comma-separated, that receive the active key id.
+    /// SSM parameter(s), comma-separated, that receive the active key id (required: the
+    /// retirement gate counts from when the first one changed).
     #[arg(long, env = "CFCOOKIE_KEY_ID_PARAMETER")]
     pub key_id_parameter: Option<String>,
     /// Name prefix of managed public keys.
