@@ -738,6 +738,7 @@ impl KeyRegistry for SimCloudFront {
             .get(id)
             .ok_or_else(|| ServiceError::NotFound(format!("public key {id}")))?;
         if key.etag != etag {
+            w.bump("PreconditionFailed");
             return Err(ServiceError::PreconditionFailed);
         }
         if w.group.items.iter().any(|i| i == id) {
@@ -778,6 +779,7 @@ impl KeyRegistry for SimCloudFront {
         self.sim.maybe_slow().await;
         let mut w = self.sim.lock();
         if w.group.etag != group.etag {
+            w.bump("PreconditionFailed");
             return Err(ServiceError::PreconditionFailed);
         }
         if group.items.is_empty() {
