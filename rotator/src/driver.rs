@@ -470,9 +470,7 @@ pub async fn revoke<W: Rotation>(
             true
         }
         _ => {
-            rotator
-                .edit_group(|items| items.iter().filter(|i| *i != key_id).cloned().collect())
-                .await?;
+            rotator.remove_from_group(&[key_id.to_owned()]).await?;
             false
         }
     };

@@ -117,6 +117,11 @@ pub async fn delete_public_key(
     Err(RotationError::Conflict(format!("public key {id}")))
 }
 
+/// `items` without `ids`, in their order.
+fn without(items: &[String], ids: &[String]) -> Vec<String> {
+    items.iter().filter(|i| !ids.contains(i)).cloned().collect()
+}
+
 /// The wait before the next read of a key group that changed under us.
 async fn conflict_backoff(attempt: u32) {
     warn!(attempt, "key group changed under us; re-reading");
@@ -409,14 +414,7 @@ where
         let dead = self.dead_in_group(&desc, &group.items, &keys);
         if !dead.is_empty() {
             warn!(keys = ?dead, "createSecret: taking keys whose createSecret died before storing them out of the key group");
-            self.edit_group(|items| {
-                items
-                    .iter()
-                    .filter(|i| !dead.contains(i))
-                    .cloned()
-                    .collect()
-            })
-            .await?;
+            self.remove_from_group(&dead).await?;
         }
         if let Some((key_id, safe_at)) = self
             .protected_key(secret_id, current.as_ref(), mode)
@@ -434,13 +432,8 @@ where
             }
         }
         // Orphans go first, so that they never count against the account's quota.
-        let live: Vec<String> = group
-            .items
-            .iter()
-            .filter(|i| !dead.contains(i))
-            .cloned()
-            .collect();
-        self.sweep(&desc, &live, &dead).await?;
+        self.sweep(&desc, &without(&group.items, &dead), &dead)
+            .await?;
         let name = key_name(&self.config.key_name_prefix, &desc.arn, token);
         self.clear_name(&name, &keys).await?;
         let now = self.clock.now();
@@ -753,9 +746,16 @@ where
     /// Takes `key_id` out of the key group, then deletes it (a key this run made and cannot
     /// use, or one `revoke` retires).
     pub(crate) async fn retire_key(&self, key_id: &str) -> Result<(), RotationError> {
-        self.edit_group(|items| items.iter().filter(|i| *i != key_id).cloned().collect())
-            .await?;
+        self.remove_from_group(&[key_id.to_owned()]).await?;
         self.delete_key(key_id).await
+    }
+
+    /// Takes `ids` out of the key group (those it holds); returns the ids that left it.
+    pub(crate) async fn remove_from_group(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<String>, RotationError> {
+        self.edit_group(|items| without(items, ids)).await
     }
 
     /// The key group as it is now, with its ETag.
