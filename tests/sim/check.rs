@@ -43,7 +43,7 @@ pub(crate) struct SimReader {
 impl SimReader {
     pub(crate) fn new(store: SimSecrets) -> SimReader {
         SimReader {
-            real: SecretsManagerReader::new(store.clone(), "sim/cfcookie"),
+            real: SecretsManagerReader::new(store.clone(), crate::world::SECRET),
             store,
             cold: AtomicBool::new(true),
         }
@@ -158,11 +158,11 @@ pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
                 *seen = (*seen).max(t);
             }
         }
-        w.clock_override = Some(last);
+        w.time.replay_at(last);
         drop(w);
         let replayed = ready(source.refresh());
         let mut w = sim.lock();
-        w.clock_override = None;
+        w.time.live();
         assert!(
             replayed.is_ok(),
             "a skipped refresh would have failed: {replayed:?}"
@@ -252,17 +252,16 @@ pub(crate) fn signers(w: &mut World) {
 /// Keys of this stack younger than the rotator's STALE_KEY_AFTER_SECS (240 s) that no version
 /// stores: a concurrent createSecret's, on their way into a version.
 fn young_keys(w: &World, now: i64) -> Vec<String> {
-    let stored: Vec<&String> = w
-        .parsed
-        .iter()
-        .filter(|(v, _)| w.versions.contains_key(*v))
-        .map(|(_, (k, _))| k)
-        .collect();
-    w.keys
-        .values()
-        .filter(|k| k.record.name.starts_with("cfcookie-"))
-        .filter(|k| now - k.created < 240 && !stored.contains(&&k.record.id))
-        .map(|k| k.record.id.clone())
+    let stored: Vec<&String> = w.parsed.values().map(|(k, _)| k).collect();
+    w.cloud
+        .public_keys()
+        .into_iter()
+        .filter(|k| k.name.starts_with("cfcookie-"))
+        .filter(|k| {
+            let created = k.created_at.map_or(i64::MIN, |t| t.timestamp());
+            now - created < 240 && !stored.contains(&&k.id)
+        })
+        .map(|k| k.id)
         .collect()
 }
 
@@ -274,7 +273,7 @@ pub(crate) fn group_bound(sim: &Sim) {
     let now = w.now();
     let young = young_keys(&w, now);
     let held: Vec<String> = w
-        .group
+        .group()
         .items
         .iter()
         .filter(|i| !young.contains(i))
@@ -305,7 +304,7 @@ pub(crate) fn present_due(w: &mut World, until: i64) {
         else {
             break;
         };
-        w.clock_override = Some(when);
+        w.time.replay_at(when);
         let trusted = w.edges[edge].contains(&*key);
         if !trusted && w.first_key.as_deref() == Some(&*key) && !w.edge_ever[edge].contains(&*key) {
             // The first key signs before every edge has it: there is no predecessor to fall
@@ -319,7 +318,7 @@ pub(crate) fn present_due(w: &mut World, until: i64) {
         } else {
             w.bump("viewer requests allowed");
         }
-        w.clock_override = None;
+        w.time.live();
     }
 }
 
@@ -377,16 +376,13 @@ pub(crate) fn rotation_done(sim: &Sim) {
         .map(|(k, _)| k);
     // A switch of key algorithm: the rotation that makes a key of the new algorithm current
     // leaves the group holding it and its predecessor of the old one.
-    let algorithm = |k: &Option<String>| {
-        k.as_ref()
-            .and_then(|k| w.keys.get(k))
-            .and_then(|k| k.algorithm)
-    };
+    let group = w.group().items;
+    let algorithm = |k: &Option<String>| k.as_ref().and_then(|k| w.algorithms.get(k)).copied();
     if let (Some(a), Some(b)) = (algorithm(&current), algorithm(&previous)) {
         if a != b {
             let both = [&current, &previous]
                 .iter()
-                .all(|k| k.as_ref().is_some_and(|k| w.group.items.contains(k)));
+                .all(|k| k.as_ref().is_some_and(|k| group.contains(k)));
             if both {
                 w.bump("completed rotations leaving RSA_2048 and ECDSA_P256 in the group");
             } else {
@@ -394,7 +390,7 @@ pub(crate) fn rotation_done(sim: &Sim) {
                     "the rotation from {} to {} left the group with {:?}",
                     b.as_str(),
                     a.as_str(),
-                    w.group.items
+                    group
                 );
                 w.violate("ALG", text);
             }
@@ -408,9 +404,7 @@ pub(crate) fn rotation_done(sim: &Sim) {
     // `rotate --resume` is counted after the next rotation, which must retire it.
     let young = young_keys(&w, now);
     let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
-    let extra: Vec<String> = w
-        .group
-        .items
+    let extra: Vec<String> = group
         .iter()
         .filter(|i| !allowed.contains(i) && !young.contains(i))
         .cloned()
@@ -422,13 +416,14 @@ pub(crate) fn rotation_done(sim: &Sim) {
         );
     }
     let ours: Vec<String> = w
-        .keys
-        .values()
-        .filter(|k| k.record.name.starts_with("cfcookie-") || k.record.id == w.bootstrap_key)
-        .filter(|k| !young.contains(&k.record.id))
-        .map(|k| k.record.id.clone())
+        .cloud
+        .public_keys()
+        .into_iter()
+        .filter(|k| k.name.starts_with("cfcookie-") || k.id == w.bootstrap_key)
+        .filter(|k| !young.contains(&k.id))
+        .map(|k| k.id)
         .collect();
-    if young.iter().any(|k| w.group.items.contains(k)) {
+    if young.iter().any(|k| group.contains(k)) {
         w.bump("in-flight keys of a concurrent createSecret left in the group");
     } else if !young.is_empty() {
         w.bump("young orphan keys left to the next rotation's sweep");

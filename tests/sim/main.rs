@@ -23,11 +23,9 @@
 //! - `world`: the simulated services, edges, endpoint instances and viewers on one clock.
 //! - `check`: the invariants S1–S4 checked at every event.
 //! - `schedule`: rotation schedules and windows as Secrets Manager reads them.
-//! - `svg`: the swimlane drawn for a violation; `compat`: where the simulation meets the
-//!   rotator's port types.
+//! - `svg`: the swimlane drawn for a violation.
 
 mod check;
-mod compat;
 mod schedule;
 mod svg;
 mod world;
@@ -47,8 +45,11 @@ use world::{Lane, Params, Sim, SimClock, SimCloudFront, SimKeys, SimParams, SimS
 type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, SimKeys, SimClock, NoProbe>;
 
 fn rotator(sim: &Sim) -> Arc<SimRotator> {
-    let p = sim.lock().p.clone();
-    let mut config = cfcookie_testing::rotator_config("KG-SIM", "/sim/key-id");
+    let (p, group_id) = {
+        let w = sim.lock();
+        (w.p.clone(), w.group_id.clone())
+    };
+    let mut config = cfcookie_testing::rotator_config(&group_id, world::KEY_ID_PARAMETER);
     config.activation_delay = p.activation_delay;
     config.key_cache_ttl = p.key_cache_ttl;
     config.cookie_lifetime = p.cookie_lifetime;
@@ -62,7 +63,7 @@ fn rotator(sim: &Sim) -> Arc<SimRotator> {
         registry: SimCloudFront { sim: sim.clone() },
         params: SimParams { sim: sim.clone() },
         keygen: SimKeys(sim.clone()),
-        clock: SimClock(sim.clone()),
+        clock: SimClock(sim.lock().time.clone()),
         probe: NoProbe,
         config,
     })
@@ -128,7 +129,7 @@ impl std::fmt::Display for InvokeError {
 async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), InvokeError> {
     match tokio::time::timeout(
         Duration::from_secs(world::LAMBDA_TIMEOUT_SECS),
-        r.run_step(step, "sim/cfcookie", token, Mode::Lambda),
+        r.run_step(step, world::SECRET, token, Mode::Lambda),
     )
     .await
     {
@@ -158,12 +159,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
         let token = w.token();
         // "A previous rotation isn't complete. That rotation will be reattempted.": on schedule,
         // Secrets Manager takes the pending version up again rather than starting another.
-        let stuck = if w.rotation_in_progress() {
-            w.version_with(cfcookie_rotator::model::stage::PENDING)
-        } else {
-            None
-        };
-        match stuck {
+        match w.secrets.rotation_in_progress(world::SECRET) {
             Some(pending) if origin == "schedule" => {
                 w.log(
                     Lane::SecretsManager,
@@ -173,7 +169,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                 pending
             }
             _ => {
-                if let Err(e) = w.stage_pending(&token) {
+                if let Err(e) = w.secrets.stage_pending(world::SECRET, &token) {
                     w.log(
                         Lane::SecretsManager,
                         format!("{origin}: RotateSecret refused: {e}"),
@@ -212,7 +208,8 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
         }
         {
             let mut w = sim.lock();
-            w.clear_pending(&token);
+            w.secrets.clear_pending(world::SECRET, &token);
+            w.delete_deprecated();
             w.log(
                 Lane::SecretsManager,
                 format!("rotation {} succeeded", world::short(&token)),
@@ -235,7 +232,7 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
     let token = {
         let mut w = sim.lock();
         let token = w.token();
-        if let Err(e) = w.stage_pending(&token) {
+        if let Err(e) = w.secrets.stage_pending(world::SECRET, &token) {
             w.log(
                 Lane::Operator,
                 format!("RotateSecret(RotateImmediately=false) refused: {e}"),
@@ -254,7 +251,8 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
     };
     let result = invoke(r, Step::Test, &token).await;
     let mut w = sim.lock();
-    w.versions.remove(&token);
+    w.secrets.clear_pending(world::SECRET, &token);
+    w.delete_deprecated();
     if let Err(e) = result {
         // What the world injected that may fail a healthy test: throttling, a timeout.
         let transient = match &e {
@@ -302,7 +300,7 @@ async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
             w.token()
         })
     };
-    cfcookie_rotator::driver::rotate_in_process_with(r, "sim/cfcookie", true, tokens)
+    cfcookie_rotator::driver::rotate_in_process_with(r, world::SECRET, true, tokens)
         .await
         .map(|rep| rep.key_id)
         .map_err(|e| format!("{} {e}", e.error_type()))
@@ -366,7 +364,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                     lane: Lane::Signer(i),
                     faults: false,
                 }))
-                .with_clock(Arc::new(SimClock(sim.clone()))),
+                .with_clock(Arc::new(SimClock(sim.lock().time.clone()))),
             );
             let mut w = sim.lock();
             w.slots[i].source = Some(source);
@@ -522,7 +520,18 @@ async fn schedule(sim: Sim, r: Arc<SimRotator>) {
 fn rules_set(sim: &Sim, r: &SimRotator) -> bool {
     let needed = r.config.minimum_interval();
     let mut w = sim.lock();
-    let guard = compat::interval(&w);
+    // RotateSecret's RotationRules; DescribeSecret recomputes `AutomaticallyAfterDays` from
+    // the expression, so only the expression and the window are given.
+    let (expression, duration) = (w.rules.expression(), w.rules.duration_text());
+    w.secrets.set_rotation(
+        world::SECRET,
+        true,
+        (None, Some(&expression), duration.as_deref()),
+    );
+    let guard = w
+        .secrets
+        .rotation_spacing(world::SECRET)
+        .unwrap_or_default();
     let spacing = w.rules.true_spacing();
     let text = format!("{} {:?}", w.rules.expression(), w.rules.duration_text());
     if guard != Spacing::AtLeast(spacing) {

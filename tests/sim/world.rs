@@ -1,6 +1,10 @@
 //! The simulated world: Secrets Manager, CloudFront (account, key group, edges), SSM, on one
 //! simulated clock (tokio's paused clock), behind the rotator's real ports.
 //!
+//! The services are `cfcookie-testing`'s in-memory fakes (the ones the rotator suite checks
+//! against the emulator), following the simulated clock. The simulation wraps each in what
+//! happens in time: faults, slow calls, reads a moment old, edges, and its own log.
+//!
 //! What is modelled, and where AWS documents it:
 //! - Secrets Manager retries a failed rotation as a whole, with the same token: "If any rotation
 //!   step fails, Secrets Manager retries the entire rotation process multiple times."
@@ -21,10 +25,12 @@
 //! - Edges see a key group change after their own delay (bounded by `max_edge_delay`, which the
 //!   allowance P must cover), in order.
 //! - Any call may be throttled, may be slow (so the Lambda's timeout cuts the step after it),
-//!   and ListPublicKeys / GetKeyGroup may return a state a moment old.
+//!   and ListPublicKeys / GetKeyGroup may return a state a moment old (an assumption:
+//!   `InMemoryKeyRegistry::public_keys_as_of`).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cfcookie_rotator::model::{
@@ -40,16 +46,19 @@ use zeroize::Zeroizing;
 
 use cfcookie_signer::{KeyAlgorithm, PrivateKey};
 
-use cfcookie_testing::memory;
+use cfcookie_testing::memory::{InMemoryKeyRegistry, InMemoryParameterStore, InMemorySecretStore};
 
 use crate::schedule::Rules;
+
+/// The secret's name.
+pub(crate) const SECRET: &str = "sim/cfcookie";
+/// The SSM parameter the rotator publishes the active key id to.
+pub(crate) const KEY_ID_PARAMETER: &str = "/sim/key-id";
 
 /// Whole-rotation retries after a failed step.
 pub(crate) const SM_RETRIES: u32 = 3;
 /// The longest wait before one (seconds); the shortest is a minute.
 pub(crate) const SM_RETRY_WAIT_MAX: i64 = 1800;
-/// Public keys per account.
-pub(crate) const ACCOUNT_QUOTA: usize = 10;
 /// The rotator Lambda's timeout (infra/lambdas.tf).
 pub(crate) const LAMBDA_TIMEOUT_SECS: u64 = 120;
 /// The simulated epoch: 2027-01-01T00:00:00Z.
@@ -103,15 +112,40 @@ impl Params {
     }
 }
 
-pub(crate) use cfcookie_testing::memory::Version;
+/// The simulated time: tokio's paused clock from the epoch, or the instant a skipped refresh
+/// is replayed at (`check::catch_up`). Read without the world's lock, so that the fakes,
+/// which stamp what they store with it, can be called while the lock is held.
+#[derive(Debug)]
+pub(crate) struct SimTime {
+    start: tokio::time::Instant,
+    replay: AtomicI64,
+}
 
-#[derive(Debug, Clone)]
-pub(crate) struct Key {
-    pub record: PublicKeyRecord,
-    pub etag: String,
-    pub created: i64,
-    /// The algorithm of its EncodedKey (`None` for the keys infra and other stacks made).
-    pub algorithm: Option<KeyAlgorithm>,
+impl SimTime {
+    const LIVE: i64 = i64::MIN;
+
+    fn new() -> SimTime {
+        SimTime {
+            start: tokio::time::Instant::now(),
+            replay: AtomicI64::new(Self::LIVE),
+        }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        match self.replay.load(Ordering::SeqCst) {
+            Self::LIVE => EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64,
+            t => t,
+        }
+    }
+
+    /// Reads as `t` until [`SimTime::live`].
+    pub(crate) fn replay_at(&self, t: i64) {
+        self.replay.store(t, Ordering::SeqCst);
+    }
+
+    pub(crate) fn live(&self) {
+        self.replay.store(Self::LIVE, Ordering::SeqCst);
+    }
 }
 
 /// A lane of the timeline and the swimlane picture.
@@ -163,11 +197,14 @@ pub(crate) struct Event {
 pub(crate) struct World {
     pub p: Params,
     pub rng: StdRng,
-    pub start: tokio::time::Instant,
-    // Secrets Manager
-    pub arn: String,
-    pub name: String,
-    pub versions: BTreeMap<String, Version>,
+    pub time: Arc<SimTime>,
+    // The services
+    pub secrets: InMemorySecretStore,
+    pub cloud: InMemoryKeyRegistry,
+    pub ssm: InMemoryParameterStore,
+    pub group_id: String,
+    /// Version id -> the key id and `active_from` it stores (parsed once, when stored); only
+    /// versions that exist.
     pub parsed: BTreeMap<String, (String, i64)>,
     /// Version id -> `SecretValue::parse` of its value (which never changes once stored).
     pub values: BTreeMap<String, Result<Option<SecretValue>, String>>,
@@ -180,19 +217,15 @@ pub(crate) struct World {
     /// Whether it was ever changed.
     pub algorithm_switched: bool,
     pub rotation_failed: u32,
-    // CloudFront
-    pub keys: BTreeMap<String, Key>,
-    pub deleted: Vec<(i64, Key)>,
-    pub group: KeyGroupRecord,
-    pub group_modified: i64,
-    pub prev_group: Option<(i64, KeyGroupRecord)>,
+    /// Public key id -> the algorithm of its EncodedKey, for the keys the rotator made.
+    pub algorithms: BTreeMap<String, KeyAlgorithm>,
+    /// Which of the shared key pool the next generated key is (per world: deterministic).
+    pub keys_generated: usize,
+    // CloudFront's edges
     pub edges: Vec<BTreeSet<String>>,
     pub edge_ever: Vec<BTreeSet<String>>,
     pub edge_next_apply: Vec<i64>,
     pub bootstrap_key: String,
-    // SSM
-    pub params: BTreeMap<String, (String, i64)>,
-    counter: u64,
     // Observation
     pub timeline: Vec<Event>,
     pub last_signed: BTreeMap<String, i64>,
@@ -209,8 +242,6 @@ pub(crate) struct World {
     pub edge_lanes: Vec<Vec<(i64, Vec<String>)>>,
     /// The endpoint instances.
     pub slots: Vec<crate::check::Slot>,
-    /// The time while a skipped refresh is replayed at its own time (`check::catch_up`).
-    pub clock_override: Option<i64>,
     /// Viewers' presentations still to come, earliest first (`check::present_due`).
     pub presentations: BinaryHeap<Reverse<Presentation>>,
     presentations_queued: u64,
@@ -220,10 +251,7 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) fn now(&self) -> i64 {
-        if let Some(t) = self.clock_override {
-            return t;
-        }
-        EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64
+        self.time.now()
     }
 
     /// Adds to the timeline, in time order (a replayed refresh or a queued presentation logs
@@ -275,11 +303,6 @@ impl World {
         *self.stats.entry(what).or_default() += 1;
     }
 
-    fn next(&mut self, prefix: &str) -> String {
-        self.counter += 1;
-        format!("{prefix}{:06}", self.counter)
-    }
-
     /// A fresh version id, reproducible from the seed.
     pub(crate) fn token(&mut self) -> String {
         let b: [u8; 16] = self.rng.random();
@@ -287,10 +310,7 @@ impl World {
     }
 
     pub(crate) fn version_with(&self, label: &str) -> Option<String> {
-        self.versions
-            .iter()
-            .find(|(_, v)| v.stages.iter().any(|s| s == label))
-            .map(|(k, _)| k.clone())
+        self.secrets.version_with(SECRET, label)
     }
 
     /// The key id and `active_from` stored under `label` (parsed once, when stored).
@@ -298,47 +318,20 @@ impl World {
         self.parsed.get(&self.version_with(label)?).cloned()
     }
 
-    /// AWSPENDING on a version other than AWSCURRENT: RotateSecret refuses.
-    pub(crate) fn rotation_in_progress(&self) -> bool {
-        self.versions.values().any(|v| {
-            v.stages.iter().any(|s| s == stage::PENDING)
-                && !v.stages.iter().any(|s| s == stage::CURRENT)
-        })
+    /// The key group now.
+    pub(crate) fn group(&self) -> KeyGroupRecord {
+        self.cloud
+            .key_group(&self.group_id)
+            .expect("the simulation's key group exists")
     }
 
-    /// RotateSecret's staging of a new empty AWSPENDING version.
-    pub(crate) fn stage_pending(&mut self, token: &str) -> Result<(), String> {
-        if self.rotation_in_progress() {
-            return Err(
-                "A previous rotation isn't complete. That rotation will be reattempted.".into(),
-            );
+    /// Secrets Manager deletes versions with no label (it may, at any time): the simulation
+    /// forgets what it parsed from them.
+    pub(crate) fn delete_deprecated(&mut self) {
+        for id in self.secrets.delete_deprecated(SECRET) {
+            self.parsed.remove(&id);
+            self.values.remove(&id);
         }
-        for v in self.versions.values_mut() {
-            v.stages.retain(|s| s != stage::PENDING);
-        }
-        self.versions.insert(
-            token.to_owned(),
-            Version {
-                value: None,
-                stages: vec![stage::PENDING.to_owned()],
-            },
-        );
-        Ok(())
-    }
-
-    /// What Secrets Manager does after a successful finishSecret: AWSPENDING leaves the version.
-    pub(crate) fn clear_pending(&mut self, token: &str) {
-        if let Some(v) = self.versions.get_mut(token) {
-            v.stages.retain(|s| s != stage::PENDING);
-        }
-        self.gc_versions();
-    }
-
-    /// Versions with no label are deprecated and eventually deleted.
-    pub(crate) fn gc_versions(&mut self) {
-        self.versions.retain(|_, v| !v.stages.is_empty());
-        let versions = &self.versions;
-        self.values.retain(|k, _| versions.contains_key(k));
     }
 
     fn fault(&mut self, operation: &'static str) -> ServiceResult<()> {
@@ -372,12 +365,39 @@ impl Sim {
         let rng = StdRng::seed_from_u64(p.seed);
         let edges = p.edges;
         let signers = p.signers;
+        let time = Arc::new(SimTime::new());
+        let secrets = InMemorySecretStore::default();
+        let cloud = InMemoryKeyRegistry::default();
+        cloud.clock.follow(SimClock(time.clone()));
+        let ssm = InMemoryParameterStore::default();
+        ssm.clock.follow(SimClock(time.clone()));
+        // What infra makes: the placeholder secret, a bootstrap key outside the managed
+        // names, a key group trusting it, the parameter, and other stacks' keys.
+        let placeholder = r#"{"placeholder":"set by Terraform"}"#;
+        secrets.create(SECRET, placeholder);
+        let pem = |i: usize| {
+            pooled_key(KeyAlgorithm::EcdsaP256, i)
+                .expect("a P-256 key")
+                .public_key()
+                .to_pem()
+        };
+        let boot = cloud
+            .add_public_key("sim-bootstrap", &pem(0))
+            .expect("the bootstrap key");
+        for i in 0..p.other_stack_keys {
+            cloud
+                .add_public_key(&format!("other-stack-{i}"), &pem(i + 1))
+                .expect("other stacks' keys fit the account");
+        }
+        let group_id = cloud.create_key_group("sim", std::slice::from_ref(&boot));
+        ssm.set(KEY_ID_PARAMETER, "none-yet");
         let mut w = World {
             rng,
-            start: tokio::time::Instant::now(),
-            arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:sim/cfcookie-AbCdEf".into(),
-            name: "sim/cfcookie".into(),
-            versions: BTreeMap::new(),
+            time,
+            secrets,
+            cloud,
+            ssm,
+            group_id,
             parsed: BTreeMap::new(),
             values: BTreeMap::new(),
             rules: p.rules.clone(),
@@ -385,24 +405,12 @@ impl Sim {
             algorithm: KeyAlgorithm::EcdsaP256,
             algorithm_switched: false,
             rotation_failed: 0,
-            keys: BTreeMap::new(),
-            deleted: Vec::new(),
-            group: KeyGroupRecord {
-                id: "KG-SIM".into(),
-                name: "sim".into(),
-                items: vec![],
-                comment: String::new(),
-                etag: "E0".into(),
-                last_modified: None,
-            },
-            group_modified: EPOCH,
-            prev_group: None,
+            algorithms: BTreeMap::new(),
+            keys_generated: 0,
             edges: vec![BTreeSet::new(); edges],
             edge_ever: vec![BTreeSet::new(); edges],
             edge_next_apply: vec![EPOCH; edges],
-            bootstrap_key: String::new(),
-            params: BTreeMap::new(),
-            counter: 0,
+            bootstrap_key: boot.clone(),
             timeline: Vec::new(),
             last_signed: BTreeMap::new(),
             first_key: None,
@@ -414,7 +422,6 @@ impl Sim {
             stats: BTreeMap::new(),
             signing: vec![Vec::new(); signers],
             edge_lanes: vec![Vec::new(); edges],
-            clock_override: None,
             presentations: BinaryHeap::new(),
             presentations_queued: 0,
             stop: Arc::default(),
@@ -423,61 +430,14 @@ impl Sim {
                 .collect(),
             p,
         };
-        // What infra makes: the placeholder secret, a bootstrap key outside the managed
-        // names, a key group trusting it, the parameter, and other stacks' keys.
-        let placeholder = r#"{"placeholder":"set by Terraform"}"#;
-        w.versions.insert(
-            "v-placeholder".into(),
-            Version {
-                value: Some(placeholder.into()),
-                stages: vec![stage::CURRENT.into()],
-            },
-        );
-        w.values
-            .insert("v-placeholder".into(), SecretValue::parse(placeholder));
-        let boot = w.next("KBOOT");
-        w.keys.insert(
-            boot.clone(),
-            Key {
-                record: PublicKeyRecord {
-                    id: boot.clone(),
-                    name: "sim-bootstrap".into(),
-                    encoded_key: String::new(),
-                    comment: "bootstrap".into(),
-                    created_at: None,
-                },
-                etag: "E-boot".into(),
-                created: EPOCH,
-                algorithm: None,
-            },
-        );
-        for i in 0..w.p.other_stack_keys {
-            let id = w.next("KOTHER");
-            w.keys.insert(
-                id.clone(),
-                Key {
-                    record: PublicKeyRecord {
-                        id,
-                        name: format!("other-stack-{i}"),
-                        encoded_key: String::new(),
-                        comment: String::new(),
-                        created_at: None,
-                    },
-                    etag: "E-other".into(),
-                    created: EPOCH,
-                    algorithm: None,
-                },
-            );
+        if let Some(v) = w.version_with(stage::CURRENT) {
+            w.values.insert(v, SecretValue::parse(placeholder));
         }
-        w.bootstrap_key = boot.clone();
-        w.group.items = vec![boot.clone()];
         for e in 0..edges {
             w.edges[e].insert(boot.clone());
             w.edge_ever[e].insert(boot.clone());
             w.edge_lanes[e].push((EPOCH, vec![boot.clone()]));
         }
-        w.params
-            .insert("/sim/key-id".into(), ("none-yet".into(), EPOCH));
         Sim(Arc::new(Mutex::new(w)))
     }
 
@@ -543,30 +503,25 @@ impl SimSecrets {
 }
 
 impl SecretStore for SimSecrets {
-    async fn describe(&self, _secret_id: &str) -> ServiceResult<SecretDescription> {
+    async fn describe(&self, secret_id: &str) -> ServiceResult<SecretDescription> {
         self.enter("DescribeSecret")?;
-        let w = self.sim.lock();
-        Ok(SecretDescription {
-            arn: w.arn.clone(),
-            name: w.name.clone(),
-            rotation_enabled: true,
-            rotation_spacing: crate::compat::interval(&w),
-            versions: memory::stages_of(&w.versions),
-        })
+        let inner = self.sim.lock().secrets.clone();
+        inner.describe(secret_id).await
     }
 
     async fn get_value(
         &self,
-        _secret_id: &str,
+        secret_id: &str,
         version: VersionRef<'_>,
     ) -> ServiceResult<Option<Zeroizing<String>>> {
         self.enter("GetSecretValue")?;
-        memory::read_value(&self.sim.lock().versions, version)
+        let inner = self.sim.lock().secrets.clone();
+        inner.get_value(secret_id, version).await
     }
 
     async fn put_value(
         &self,
-        _secret_id: &str,
+        secret_id: &str,
         token: &str,
         value: &str,
         label: &str,
@@ -574,8 +529,9 @@ impl SecretStore for SimSecrets {
         self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
         crate::check::catch_up(&self.sim, true);
+        let inner = self.sim.lock().secrets.clone();
+        inner.put_value(secret_id, token, value, label).await?;
         let mut w = self.sim.lock();
-        memory::put_value(&mut w.versions, token, value, label)?;
         let parsed = SecretValue::parse(value);
         let key = parsed
             .as_ref()
@@ -600,7 +556,7 @@ impl SecretStore for SimSecrets {
 
     async fn move_label(
         &self,
-        _secret_id: &str,
+        secret_id: &str,
         label: &str,
         to: Option<&str>,
         from: Option<&str>,
@@ -608,13 +564,16 @@ impl SecretStore for SimSecrets {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
         crate::check::catch_up(&self.sim, true);
+        let (inner, before) = {
+            let w = self.sim.lock();
+            (w.secrets.clone(), w.version_with(stage::CURRENT))
+        };
+        inner.move_label(secret_id, label, to, from).await?;
         let mut w = self.sim.lock();
-        let before = w.version_with(stage::CURRENT);
-        memory::move_label(&mut w.versions, label, to, from)?;
         if label == stage::CURRENT && to.is_some() && w.version_with(stage::CURRENT) != before {
             w.last_key_change = w.now();
         }
-        w.gc_versions();
+        w.delete_deprecated();
         let lane = self.lane.clone();
         w.log(
             lane,
@@ -640,173 +599,119 @@ pub(crate) struct SimCloudFront {
     pub sim: Sim,
 }
 
+impl SimCloudFront {
+    /// The fake behind it, after a fault drawn for `operation`.
+    fn enter(&self, operation: &'static str) -> ServiceResult<InMemoryKeyRegistry> {
+        let mut w = self.sim.lock();
+        w.fault(operation)?;
+        Ok(w.cloud.clone())
+    }
+
+    /// Whether this read answers from a state a moment old, and from when.
+    fn lagging(&self) -> Option<DateTime<Utc>> {
+        let mut w = self.sim.lock();
+        let p_lag = w.p.p_lag;
+        let since = w.now() - 1;
+        w.rng
+            .random_bool(p_lag)
+            .then(|| Utc.timestamp_opt(since, 0).single().unwrap_or_default())
+    }
+}
+
 impl KeyRegistry for SimCloudFront {
     async fn create_public_key(
         &self,
         name: &str,
-        _caller_reference: &str,
+        caller_reference: &str,
         encoded_key: &str,
         comment: &str,
     ) -> ServiceResult<String> {
-        self.sim.lock().fault("CreatePublicKey")?;
+        let inner = self.enter("CreatePublicKey")?;
         self.sim.maybe_slow().await;
+        let result = inner
+            .create_public_key(name, caller_reference, encoded_key, comment)
+            .await;
         let mut w = self.sim.lock();
-        if w.keys.values().any(|k| k.record.name == name) {
-            w.log(
-                Lane::CloudFront,
-                format!("CreatePublicKey {name}: PublicKeyAlreadyExists"),
-            );
-            return Err(crate::compat::already_exists(name));
+        match &result {
+            Ok(id) => {
+                // The simulation reads the EncodedKey CloudFront accepted to know its algorithm.
+                if let Ok(k) = cfcookie_signer::PublicKey::from_pem(encoded_key) {
+                    w.algorithms.insert(id.clone(), k.algorithm());
+                }
+                let n = w.cloud.public_keys().len();
+                w.log(
+                    Lane::CloudFront,
+                    format!("CreatePublicKey {id} ({n} keys in the account)"),
+                );
+            }
+            Err(ServiceError::QuotaExceeded(_)) => {
+                w.log(
+                    Lane::CloudFront,
+                    format!("CreatePublicKey {name}: TooManyPublicKeys"),
+                );
+                w.bump("TooManyPublicKeys");
+            }
+            Err(e) => w.log(Lane::CloudFront, format!("CreatePublicKey {name}: {e}")),
         }
-        if w.keys.len() >= ACCOUNT_QUOTA {
-            w.log(
-                Lane::CloudFront,
-                format!("CreatePublicKey {name}: TooManyPublicKeys"),
-            );
-            w.bump("TooManyPublicKeys");
-            return Err(crate::compat::too_many_public_keys());
-        }
-        // CloudFront refuses an EncodedKey that is not an RSA-2048 or ECDSA P-256 public key
-        // (InvalidArgument); the simulation reads it the same way to know the key's algorithm.
-        let algorithm = cfcookie_signer::PublicKey::from_pem(encoded_key)
-            .map_err(|e| ServiceError::Other {
-                operation: "CreatePublicKey",
-                message: format!("InvalidArgument: EncodedKey: {e}"),
-            })?
-            .algorithm();
-        let id = w.next("K");
-        let etag = w.next("E");
-        let now = w.now();
-        w.keys.insert(
-            id.clone(),
-            Key {
-                record: PublicKeyRecord {
-                    id: id.clone(),
-                    name: name.to_owned(),
-                    encoded_key: encoded_key.to_owned(),
-                    comment: comment.to_owned(),
-                    created_at: chrono::DateTime::from_timestamp(now, 0),
-                },
-                etag,
-                created: now,
-                algorithm: Some(algorithm),
-            },
-        );
-        let n = w.keys.len();
-        w.log(
-            Lane::CloudFront,
-            format!("CreatePublicKey {id} ({n} keys in the account)"),
-        );
-        Ok(id)
+        result
     }
 
     async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
-        let mut w = self.sim.lock();
-        w.fault("ListPublicKeys")?;
-        let now = w.now();
-        let p_lag = w.p.p_lag;
-        let lag = w.rng.random_bool(p_lag);
-        let mut out: Vec<PublicKeyRecord> = w
-            .keys
-            .values()
-            .filter(|k| !lag || k.created < now - 1)
-            .map(|k| k.record.clone())
-            .collect();
-        if lag {
-            out.extend(
-                w.deleted
-                    .iter()
-                    .filter(|(t, _)| *t >= now - 1)
-                    .map(|(_, k)| k.record.clone()),
-            );
+        let inner = self.enter("ListPublicKeys")?;
+        match self.lagging() {
+            Some(since) => Ok(inner.public_keys_as_of(since)),
+            None => inner.list_public_keys().await,
         }
-        Ok(out)
     }
 
     async fn get_public_key(&self, id: &str) -> ServiceResult<Option<(PublicKeyRecord, String)>> {
-        let mut w = self.sim.lock();
-        w.fault("GetPublicKey")?;
-        Ok(w.keys.get(id).map(|k| (k.record.clone(), k.etag.clone())))
+        self.enter("GetPublicKey")?.get_public_key(id).await
     }
 
     async fn delete_public_key(&self, id: &str, etag: &str) -> ServiceResult<()> {
-        self.sim.lock().fault("DeletePublicKey")?;
+        let inner = self.enter("DeletePublicKey")?;
         self.sim.maybe_slow().await;
+        let result = inner.delete_public_key(id, etag).await;
         let mut w = self.sim.lock();
-        let key = w
-            .keys
-            .get(id)
-            .ok_or_else(|| ServiceError::NotFound(format!("public key {id}")))?;
-        if key.etag != etag {
-            w.bump("PreconditionFailed");
-            return Err(ServiceError::PreconditionFailed);
+        match &result {
+            Ok(()) => {
+                let n = w.cloud.public_keys().len();
+                w.log(
+                    Lane::CloudFront,
+                    format!("DeletePublicKey {id} ({n} keys in the account)"),
+                );
+            }
+            Err(ServiceError::PreconditionFailed) => w.bump("PreconditionFailed"),
+            Err(_) => {}
         }
-        if w.group.items.iter().any(|i| i == id) {
-            return Err(ServiceError::InUse);
-        }
-        let now = w.now();
-        if let Some(k) = w.keys.remove(id) {
-            w.deleted.push((now, k));
-        }
-        let n = w.keys.len();
-        w.log(
-            Lane::CloudFront,
-            format!("DeletePublicKey {id} ({n} keys in the account)"),
-        );
-        Ok(())
+        result
     }
 
-    async fn get_key_group(&self, _id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
-        let mut w = self.sim.lock();
-        w.fault("GetKeyGroup")?;
-        let now = w.now();
-        let p_lag = w.p.p_lag;
-        if w.rng.random_bool(p_lag) {
-            if let Some((t, g)) = &w.prev_group {
-                if *t >= now - 1 {
-                    return Ok(Some(crate::compat::with_modified(g.clone(), *t)));
-                }
-            }
+    async fn get_key_group(&self, id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
+        let inner = self.enter("GetKeyGroup")?;
+        match self.lagging() {
+            Some(since) => Ok(inner.key_group_as_of(id, since)),
+            None => inner.get_key_group(id).await,
         }
-        Ok(Some(crate::compat::with_modified(
-            w.group.clone(),
-            w.group_modified,
-        )))
     }
 
     async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
-        self.sim.lock().fault("UpdateKeyGroup")?;
+        let inner = self.enter("UpdateKeyGroup")?;
         self.sim.maybe_slow().await;
+        let result = inner.update_key_group(group).await;
         let mut w = self.sim.lock();
-        if w.group.etag != group.etag {
-            w.bump("PreconditionFailed");
-            return Err(ServiceError::PreconditionFailed);
+        match &result {
+            Ok(_) => {
+                w.log(
+                    Lane::CloudFront,
+                    format!("UpdateKeyGroup -> {:?}", group.items),
+                );
+                self.sim.propagate(&mut w, group.items.clone());
+            }
+            Err(ServiceError::PreconditionFailed) => w.bump("PreconditionFailed"),
+            Err(_) => {}
         }
-        if group.items.is_empty() {
-            return Err(ServiceError::Other {
-                operation: "UpdateKeyGroup",
-                message: "a key group needs a key".into(),
-            });
-        }
-        if group.items.len() > 5 {
-            return Err(ServiceError::TooManyKeys);
-        }
-        if let Some(missing) = group.items.iter().find(|i| !w.keys.contains_key(*i)) {
-            return Err(ServiceError::NotFound(format!("public key {missing}")));
-        }
-        let now = w.now();
-        let etag = w.next("E");
-        let old = std::mem::replace(&mut w.group, group.clone());
-        w.prev_group = Some((w.group_modified, old));
-        w.group.etag = etag.clone();
-        w.group_modified = now;
-        w.log(
-            Lane::CloudFront,
-            format!("UpdateKeyGroup -> {:?}", group.items),
-        );
-        let items = group.items.clone();
-        self.sim.propagate(&mut w, items);
-        Ok(etag)
+        result
     }
 }
 
@@ -816,75 +721,83 @@ pub(crate) struct SimParams {
     pub sim: Sim,
 }
 
+impl SimParams {
+    /// The fake behind it, after a fault drawn for `operation`.
+    fn enter(&self, operation: &'static str) -> ServiceResult<InMemoryParameterStore> {
+        let mut w = self.sim.lock();
+        w.fault(operation)?;
+        Ok(w.ssm.clone())
+    }
+}
+
 impl ParameterStore for SimParams {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
-        let mut w = self.sim.lock();
-        w.fault("GetParameter")?;
-        Ok(w.params.get(name).map(|(v, _)| v.clone()))
+        self.enter("GetParameter")?.get(name).await
     }
 
     async fn get_dated(&self, name: &str) -> ServiceResult<Option<(String, DateTime<Utc>)>> {
-        let mut w = self.sim.lock();
-        w.fault("GetParameter")?;
-        Ok(w.params.get(name).map(|(v, t)| {
-            (
-                v.clone(),
-                Utc.timestamp_opt(*t, 0).single().unwrap_or_default(),
-            )
-        }))
+        self.enter("GetParameter")?.get_dated(name).await
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
-        let mut w = self.sim.lock();
-        w.fault("PutParameter")?;
-        let now = w.now();
-        w.params.insert(name.to_owned(), (value.to_owned(), now));
-        w.log(Lane::Rotator, format!("PutParameter {name} = {value}"));
+        self.enter("PutParameter")?.put(name, value).await?;
+        self.sim
+            .lock()
+            .log(Lane::Rotator, format!("PutParameter {name} = {value}"));
         Ok(())
     }
 }
 
-/// The simulated clock, for the rotator.
+/// The simulated clock, for the rotator, the endpoint instances and the fakes.
 #[derive(Debug, Clone)]
-pub(crate) struct SimClock(pub Sim);
+pub(crate) struct SimClock(pub Arc<SimTime>);
 
 impl Clock for SimClock {
     fn now(&self) -> DateTime<Utc> {
-        let t = self.0.lock().now();
-        Utc.timestamp_opt(t, 0).single().unwrap_or_default()
+        Utc.timestamp_opt(self.0.now(), 0)
+            .single()
+            .unwrap_or_default()
     }
 }
 
-/// Key pairs of the algorithm the rotator Lambda's `CFCOOKIE_KEY_ALGORITHM` names now.
+/// The `i`th of a few key pairs of `algorithm` made once per process.
 ///
 /// Generating a pair is the costly part (an RSA-2048 one takes tens of milliseconds, a P-256
-/// one a point multiplication), so a few of each are made once per process and handed out in
-/// turn: the simulation tells keys apart by their CloudFront ids, which stay distinct, and
-/// every step that uses the key material (testSecret's sign-and-verify against CloudFront's
-/// copy; the endpoint parsing the stored PEM) still runs on a real key.
+/// one a point multiplication), so a few of each are made once and handed out in turn: the
+/// simulation tells keys apart by their CloudFront ids, which stay distinct, and every step
+/// that uses the key material (testSecret's sign-and-verify against CloudFront's copy; the
+/// endpoint parsing the stored PEM) still runs on a real key.
+fn pooled_key(algorithm: KeyAlgorithm, i: usize) -> Result<PrivateKey, cfcookie_signer::KeyError> {
+    type Pool = std::sync::OnceLock<Vec<PrivateKey>>;
+    static RSA: Pool = std::sync::OnceLock::new();
+    static EC: Pool = std::sync::OnceLock::new();
+    let (pool, size) = match algorithm {
+        KeyAlgorithm::Rsa2048 => (&RSA, 3),
+        KeyAlgorithm::EcdsaP256 => (&EC, 16),
+        _ => return PrivateKey::generate(algorithm),
+    };
+    let pool = pool.get_or_init(|| {
+        (0..size)
+            .filter_map(|_| PrivateKey::generate(algorithm).ok())
+            .collect()
+    });
+    pool.get(i % pool.len().max(1))
+        .cloned()
+        .ok_or(cfcookie_signer::KeyError::Generate)
+}
+
+/// Key pairs of the algorithm the rotator Lambda's `CFCOOKIE_KEY_ALGORITHM` names now, from
+/// the pool, in an order that depends on the seed alone.
 #[derive(Debug, Clone)]
 pub(crate) struct SimKeys(pub Sim);
 
 impl KeyGenerator for SimKeys {
     fn generate(&self) -> Result<PrivateKey, cfcookie_signer::KeyError> {
-        type Pool = std::sync::OnceLock<Vec<PrivateKey>>;
-        static RSA: Pool = std::sync::OnceLock::new();
-        static EC: Pool = std::sync::OnceLock::new();
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let algorithm = self.0.lock().algorithm;
-        let (pool, size) = match algorithm {
-            KeyAlgorithm::Rsa2048 => (&RSA, 3),
-            KeyAlgorithm::EcdsaP256 => (&EC, 16),
-            _ => return PrivateKey::generate(algorithm),
+        let (algorithm, i) = {
+            let mut w = self.0.lock();
+            w.keys_generated += 1;
+            (w.algorithm, w.keys_generated)
         };
-        let pool = pool.get_or_init(|| {
-            (0..size)
-                .filter_map(|_| PrivateKey::generate(algorithm).ok())
-                .collect()
-        });
-        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        pool.get(i % pool.len().max(1))
-            .cloned()
-            .ok_or(cfcookie_signer::KeyError::Generate)
+        pooled_key(algorithm, i)
     }
 }

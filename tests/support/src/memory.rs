@@ -16,26 +16,25 @@ use cfcookie_rotator::ports::{
     Clock, KeyRegistry, ParameterStore, SecretStore, ServiceError, ServiceResult,
 };
 
-use crate::FixedClock;
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The fakes' notion of now: the system clock, or a test's [`FixedClock`] (so that CreatedTime,
-/// LastModifiedTime and LastModifiedDate agree with the rotator's clock).
+/// The fakes' notion of now: the system clock, or the clock a test or the simulation moves (so
+/// that CreatedTime, LastModifiedTime and LastModifiedDate agree with the rotator's clock).
 #[derive(Debug, Clone, Default)]
-pub struct ServiceClock(Arc<Mutex<Option<FixedClock>>>);
+pub struct ServiceClock(Arc<Mutex<Option<Arc<dyn Clock>>>>);
 
 impl ServiceClock {
-    /// Follows `clock` from now on.
-    pub fn follow(&self, clock: &FixedClock) {
-        *lock(&self.0) = Some(clock.clone());
+    /// Follows `clock` from now on. The fakes read it while holding their own state, so it
+    /// must not wait on anything that calls into them.
+    pub fn follow(&self, clock: impl Clock + 'static) {
+        *lock(&self.0) = Some(Arc::new(clock));
     }
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         lock(&self.0)
             .as_ref()
-            .map_or_else(chrono::Utc::now, Clock::now)
+            .map_or_else(chrono::Utc::now, |c| c.now())
     }
 }
 
@@ -234,6 +233,62 @@ impl InMemorySecretStore {
         Ok(())
     }
 
+    /// The version holding `label`.
+    pub fn version_with(&self, name: &str, label: &str) -> Option<String> {
+        let secrets = lock(&self.secrets);
+        let (id, _) = secrets
+            .get(name)?
+            .versions
+            .iter()
+            .find(|(_, v)| v.stages.iter().any(|x| x == label))?;
+        Some(id.clone())
+    }
+
+    /// The version a rotation in progress staged: AWSPENDING on a version other than
+    /// AWSCURRENT (RotateSecret then refuses to start another).
+    pub fn rotation_in_progress(&self, name: &str) -> Option<String> {
+        let secrets = lock(&self.secrets);
+        let (id, _) = secrets.get(name)?.versions.iter().find(|(_, v)| {
+            v.stages.iter().any(|x| x == stage::PENDING)
+                && !v.stages.iter().any(|x| x == stage::CURRENT)
+        })?;
+        Some(id.clone())
+    }
+
+    /// What Secrets Manager does once a rotation succeeded, and after the testSecret of
+    /// RotateImmediately=false: AWSPENDING leaves the version.
+    pub fn clear_pending(&self, name: &str, token: &str) {
+        if let Some(v) = lock(&self.secrets)
+            .get_mut(name)
+            .and_then(|s| s.versions.get_mut(token))
+        {
+            v.stages.retain(|x| x != stage::PENDING);
+        }
+    }
+
+    /// Deletes the versions with no staging label and returns their ids. "Versions that don't
+    /// have staging labels are considered deprecated and Secrets Manager can delete them"
+    /// (VersionIdsToStages, <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html>).
+    pub fn delete_deprecated(&self, name: &str) -> Vec<String> {
+        let mut secrets = lock(&self.secrets);
+        let Some(s) = secrets.get_mut(name) else {
+            return Vec::new();
+        };
+        let gone: Vec<String> = s
+            .versions
+            .iter()
+            .filter(|(_, v)| v.stages.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        s.versions.retain(|_, v| !v.stages.is_empty());
+        gone
+    }
+
+    /// The spacing DescribeSecret's RotationRules give the rotator's interval guard.
+    pub fn rotation_spacing(&self, name: &str) -> Option<Spacing> {
+        lock(&self.secrets).get(name).map(|s| s.spacing.clone())
+    }
+
     fn with<T>(
         &self,
         id: &str,
@@ -295,12 +350,19 @@ impl SecretStore for InMemorySecretStore {
 /// Public keys per account (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>).
 pub const PUBLIC_KEYS_PER_ACCOUNT: usize = 10;
 
+/// How long the fake remembers a deleted key or a replaced key group, for reads "a moment ago".
+const HISTORY_SECS: i64 = 60;
+
 #[derive(Debug, Default)]
 struct Cloud {
     keys: BTreeMap<String, (PublicKeyRecord, String, String)>, // id -> (record, etag, caller ref)
     groups: BTreeMap<String, KeyGroupRecord>,
     counter: u64,
     quota: Option<usize>,
+    /// Keys deleted in the last [`HISTORY_SECS`], with when.
+    deleted: Vec<(chrono::DateTime<chrono::Utc>, PublicKeyRecord)>,
+    /// Each group as it was before its last update.
+    replaced: BTreeMap<String, KeyGroupRecord>,
 }
 
 impl Cloud {
@@ -344,41 +406,64 @@ impl InMemoryKeyRegistry {
         lock(&self.cloud).quota = Some(quota);
     }
 
-    /// Changes the group's ETag, as a concurrent writer would.
-    pub fn touch_group(&self, id: &str) {
-        let mut c = lock(&self.cloud);
-        let etag = c.next("E");
-        if let Some(g) = c.groups.get_mut(id) {
-            g.etag = etag;
+    /// Registers a public key outside any test's steps (what infrastructure or another stack
+    /// made), by CreatePublicKey's rules.
+    pub fn add_public_key(&self, name: &str, encoded_key: &str) -> ServiceResult<String> {
+        self.create(name, name, encoded_key, "")
+    }
+
+    /// Every public key in the account, as a raw listing.
+    pub fn public_keys(&self) -> Vec<PublicKeyRecord> {
+        lock(&self.cloud)
+            .keys
+            .values()
+            .map(|(r, _, _)| r.clone())
+            .collect()
+    }
+
+    /// The key group now.
+    pub fn key_group(&self, id: &str) -> Option<KeyGroupRecord> {
+        lock(&self.cloud).groups.get(id).cloned()
+    }
+
+    /// ListPublicKeys answered from a state a moment old: as if nothing had changed at or
+    /// after `since` (keys created since are missing, keys deleted since are still listed).
+    /// An assumption, not a documented behaviour: CloudFront's control plane is a distributed
+    /// system, and a reader must not rely on reading its own write at once.
+    pub fn public_keys_as_of(&self, since: chrono::DateTime<chrono::Utc>) -> Vec<PublicKeyRecord> {
+        let c = lock(&self.cloud);
+        c.keys
+            .values()
+            .map(|(r, _, _)| r)
+            .filter(|r| r.created_at.is_none_or(|t| t < since))
+            .chain(
+                c.deleted
+                    .iter()
+                    .filter(|(t, _)| *t >= since)
+                    .map(|(_, r)| r),
+            )
+            .cloned()
+            .collect()
+    }
+
+    /// GetKeyGroup answered from a state a moment old: the group before its last update when
+    /// that update came at or after `since` (with its ETag then, so a write from it is refused
+    /// as stale). The same assumption as [`Self::public_keys_as_of`].
+    pub fn key_group_as_of(
+        &self,
+        id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<KeyGroupRecord> {
+        let c = lock(&self.cloud);
+        let now = c.groups.get(id)?;
+        match c.replaced.get(id) {
+            Some(before) if now.last_modified.is_some_and(|t| t >= since) => Some(before.clone()),
+            _ => Some(now.clone()),
         }
     }
-}
 
-/// CreatePublicKey's `EncodedKey`: a SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`) of an
-/// RSA-2048 or EC P-256 key; anything else is CloudFront's `InvalidArgument`. "CloudFront
-/// supports signed URLs and signed cookies with RSA 2048 or ECDSA 256 key signatures":
-/// <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_PublicKeyConfig.html>;
-/// errors: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html>.
-pub fn check_encoded_key(encoded_key: &str) -> ServiceResult<()> {
-    let refuse = |why: String| ServiceError::Other {
-        operation: "CreatePublicKey",
-        message: format!("InvalidArgument: EncodedKey {why}"),
-    };
-    if !encoded_key
-        .trim_start()
-        .starts_with("-----BEGIN PUBLIC KEY-----")
-    {
-        return Err(refuse(
-            "is not a PUBLIC KEY (SubjectPublicKeyInfo) PEM block".into(),
-        ));
-    }
-    cfcookie_signer::PublicKey::from_pem(encoded_key)
-        .map(|_| ())
-        .map_err(|e| refuse(e.to_string()))
-}
-
-impl KeyRegistry for InMemoryKeyRegistry {
-    async fn create_public_key(
+    /// CreatePublicKey's rules.
+    fn create(
         &self,
         name: &str,
         caller_reference: &str,
@@ -432,6 +517,50 @@ impl KeyRegistry for InMemoryKeyRegistry {
         Ok(id)
     }
 
+    /// Changes the group's ETag, as a concurrent writer would.
+    pub fn touch_group(&self, id: &str) {
+        let mut c = lock(&self.cloud);
+        let etag = c.next("E");
+        if let Some(g) = c.groups.get_mut(id) {
+            g.etag = etag;
+        }
+    }
+}
+
+/// CreatePublicKey's `EncodedKey`: a SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`) of an
+/// RSA-2048 or EC P-256 key; anything else is CloudFront's `InvalidArgument`. "CloudFront
+/// supports signed URLs and signed cookies with RSA 2048 or ECDSA 256 key signatures":
+/// <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_PublicKeyConfig.html>;
+/// errors: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html>.
+pub fn check_encoded_key(encoded_key: &str) -> ServiceResult<()> {
+    let refuse = |why: String| ServiceError::Other {
+        operation: "CreatePublicKey",
+        message: format!("InvalidArgument: EncodedKey {why}"),
+    };
+    if !encoded_key
+        .trim_start()
+        .starts_with("-----BEGIN PUBLIC KEY-----")
+    {
+        return Err(refuse(
+            "is not a PUBLIC KEY (SubjectPublicKeyInfo) PEM block".into(),
+        ));
+    }
+    cfcookie_signer::PublicKey::from_pem(encoded_key)
+        .map(|_| ())
+        .map_err(|e| refuse(e.to_string()))
+}
+
+impl KeyRegistry for InMemoryKeyRegistry {
+    async fn create_public_key(
+        &self,
+        name: &str,
+        caller_reference: &str,
+        encoded_key: &str,
+        comment: &str,
+    ) -> ServiceResult<String> {
+        self.create(name, caller_reference, encoded_key, comment)
+    }
+
     async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
         Ok(lock(&self.cloud)
             .keys
@@ -459,7 +588,12 @@ impl KeyRegistry for InMemoryKeyRegistry {
         if c.groups.values().any(|g| g.items.iter().any(|i| i == id)) {
             return Err(ServiceError::InUse);
         }
-        c.keys.remove(id);
+        let now = self.clock.now();
+        c.deleted
+            .retain(|(t, _)| (now - *t).num_seconds() < HISTORY_SECS);
+        if let Some((record, _, _)) = c.keys.remove(id) {
+            c.deleted.push((now, record));
+        }
         Ok(())
     }
 
@@ -493,7 +627,9 @@ impl KeyRegistry for InMemoryKeyRegistry {
         let mut stored = group.clone();
         stored.etag = etag.clone();
         stored.last_modified = Some(self.clock.now());
-        c.groups.insert(group.id.clone(), stored);
+        if let Some(before) = c.groups.insert(group.id.clone(), stored) {
+            c.replaced.insert(group.id.clone(), before);
+        }
         Ok(etag)
     }
 }
@@ -509,6 +645,14 @@ pub struct InMemoryParameterStore {
     pub clock: ServiceClock,
 }
 
+impl InMemoryParameterStore {
+    /// Sets a parameter outside any test's steps (what infrastructure made).
+    pub fn set(&self, name: &str, value: &str) {
+        let now = self.clock.now();
+        lock(&self.values).insert(name.to_owned(), (value.to_owned(), now));
+    }
+}
+
 impl ParameterStore for InMemoryParameterStore {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
         Ok(lock(&self.values).get(name).map(|(v, _)| v.clone()))
@@ -522,8 +666,7 @@ impl ParameterStore for InMemoryParameterStore {
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
-        let now = self.clock.now();
-        lock(&self.values).insert(name.to_owned(), (value.to_owned(), now));
+        self.set(name, value);
         Ok(())
     }
 }
@@ -573,5 +716,72 @@ mod encoded_key_tests {
         assert!(refused("not a key"));
         let p256 = ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING);
         assert!(refused(&p256.replace("PUBLIC KEY", "RSA PUBLIC KEY")));
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn at(t: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(t, 0).unwrap()
+    }
+
+    fn pem() -> String {
+        cfcookie_signer::PrivateKey::generate(cfcookie_signer::KeyAlgorithm::EcdsaP256)
+            .unwrap()
+            .public_key()
+            .to_pem()
+    }
+
+    #[tokio::test]
+    async fn reads_a_moment_old_miss_what_changed_since_and_see_what_went() {
+        let clock = crate::FixedClock::at_epoch(1_000);
+        let cloud = InMemoryKeyRegistry::default();
+        cloud.clock.follow(clock.clone());
+        let old = cloud.add_public_key("old", &pem()).unwrap();
+        let group = cloud.create_key_group("g", std::slice::from_ref(&old));
+        clock.set(at(2_000));
+        let new = cloud.add_public_key("new", &pem()).unwrap();
+        let mut g = cloud.key_group(&group).unwrap();
+        g.items = vec![new.clone()];
+        cloud.update_key_group(&g).await.unwrap();
+        let (_, etag) = cloud.get_public_key(&old).await.unwrap().unwrap();
+        cloud.delete_public_key(&old, &etag).await.unwrap();
+
+        let ids = |keys: Vec<PublicKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+        assert_eq!(ids(cloud.public_keys()), vec![new.clone()]);
+        assert_eq!(ids(cloud.public_keys_as_of(at(2_000))), vec![old.clone()]);
+        assert_eq!(ids(cloud.public_keys_as_of(at(2_001))), vec![new.clone()]);
+        let before = cloud.key_group_as_of(&group, at(2_000)).unwrap();
+        assert_eq!(before.items, vec![old]);
+        let stale = KeyGroupRecord {
+            items: vec![new.clone()],
+            ..before
+        };
+        assert!(matches!(
+            cloud.update_key_group(&stale).await,
+            Err(ServiceError::PreconditionFailed)
+        ));
+        assert_eq!(
+            cloud.key_group_as_of(&group, at(2_001)).unwrap().items,
+            vec![new]
+        );
+    }
+
+    #[tokio::test]
+    async fn deprecated_versions_go_and_labelled_ones_stay() {
+        let secrets = InMemorySecretStore::default();
+        secrets.create("s", "v0");
+        secrets.stage_pending("s", "t1").unwrap();
+        assert_eq!(secrets.rotation_in_progress("s").as_deref(), Some("t1"));
+        secrets.clear_pending("s", "t1");
+        assert_eq!(secrets.rotation_in_progress("s"), None);
+        assert_eq!(secrets.delete_deprecated("s"), vec!["t1".to_owned()]);
+        assert_eq!(
+            secrets.version_with("s", stage::CURRENT).as_deref(),
+            Some("v-initial")
+        );
+        assert!(secrets.delete_deprecated("s").is_empty());
     }
 }
