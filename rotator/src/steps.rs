@@ -128,6 +128,10 @@ async fn conflict_backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
 }
 
+/// Reads of the key group before a key is believed missing from it, and the wait between them.
+const GROUP_READS: u32 = 3;
+const GROUP_REREAD_SECS: u64 = 2;
+
 /// A managed public key younger than this may belong to a createSecret running right now
 /// (twice the rotator Lambda's 120 s timeout); older ones with no stored value are orphans.
 const STALE_KEY_AFTER_SECS: i64 = 240;
@@ -617,6 +621,9 @@ where
             };
             let pending = self.pending(secret_id, token).await?;
             if !group.items.contains(&pending.key_id) {
+                if self.group_holds(&pending.key_id).await? {
+                    continue; // that read was a moment old
+                }
                 return Err(self
                     .pending_left_the_group(secret_id, token, &pending)
                     .await?);
@@ -850,12 +857,26 @@ where
         Ok(())
     }
 
+    /// Whether the key group holds `key_id`. A "no" is read again, [`GROUP_REREAD_SECS`]
+    /// apart, before it is believed: the read may come a moment after our own UpdateKeyGroup,
+    /// and the CloudFront API reference promises no read-after-write
+    /// (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_GetKeyGroup.html>), so
+    /// one stale answer must not fail testSecret and page someone.
     async fn group_holds(&self, key_id: &str) -> Result<bool, RotationError> {
-        Ok(self
-            .registry
-            .get_key_group(&self.config.key_group_id)
-            .await?
-            .is_some_and(|g| g.items.iter().any(|i| i == key_id)))
+        for attempt in 0..GROUP_READS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(GROUP_REREAD_SECS)).await;
+            }
+            let holds = self
+                .registry
+                .get_key_group(&self.config.key_group_id)
+                .await?
+                .is_some_and(|g| g.items.iter().any(|i| i == key_id));
+            if holds {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Deletes a public key ([`delete_public_key`]); one still in some (other) key group is

@@ -517,7 +517,8 @@ async fn test_secret_alone_leaves_no_residue<B: Backend>(b: &B) {
     w.assert_consistent("after testSecret alone").await;
 }
 
-/// A CloudFront whose first UpdateKeyGroup meets interference, once.
+/// A CloudFront whose first UpdateKeyGroup (for a stale read, GetKeyGroup) meets
+/// interference, once.
 #[derive(Clone)]
 struct FirstUpdate<R> {
     inner: R,
@@ -535,6 +536,8 @@ enum Interference {
         reached: std::sync::Arc<tokio::sync::Notify>,
         go: std::sync::Arc<tokio::sync::Notify>,
     },
+    /// The read answers with this group, as it was a moment ago.
+    StaleRead(KeyGroupRecord),
 }
 
 impl<R> FirstUpdate<R> {
@@ -561,12 +564,21 @@ impl<R: KeyRegistry> KeyRegistry for FirstUpdate<R> {
         self.inner.delete_public_key(id, etag).await
     }
     async fn get_key_group(&self, id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
+        if let Interference::StaleRead(then) = &self.what {
+            if !self
+                .happened
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Ok(Some(then.clone()));
+            }
+        }
         self.inner.get_key_group(id).await
     }
     async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
-        if !self
-            .happened
-            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        if !matches!(self.what, Interference::StaleRead(_))
+            && !self
+                .happened
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
         {
             match &self.what {
                 Interference::Race => {
@@ -577,6 +589,7 @@ impl<R: KeyRegistry> KeyRegistry for FirstUpdate<R> {
                     reached.notify_one();
                     go.notified().await;
                 }
+                Interference::StaleRead(_) => {}
             }
         }
         self.inner.update_key_group(group).await
@@ -601,6 +614,47 @@ async fn etag_conflict_is_retried<B: Backend>(b: &B) {
         "the race happened"
     );
     w.assert_consistent("after an ETag conflict").await;
+}
+
+/// GetKeyGroup a moment after our own UpdateKeyGroup may answer with the group before it
+/// (nothing in the CloudFront API reference promises read-after-write): setSecret and
+/// testSecret read the group again before they call the new key missing from it.
+async fn a_stale_read_of_the_group_fails_no_step<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let before = w
+        .rotator
+        .registry
+        .get_key_group(&w.rotator.config.key_group_id)
+        .await
+        .expect("GetKeyGroup")
+        .expect("the key group");
+    let token = w.start_rotation().await;
+    for step in [Step::Set, Step::Test] {
+        let stale = rebuild(
+            &w.rotator,
+            FirstUpdate::new(
+                w.rotator.registry.clone(),
+                Interference::StaleRead(before.clone()),
+            ),
+            NoProbe,
+        );
+        stale
+            .run_step(step, &w.secret, &token, Mode::Lambda)
+            .await
+            .unwrap_or_else(|e| panic!("{} after a stale read of the group: {e}", step.aws_name()));
+        assert!(
+            stale
+                .registry
+                .happened
+                .load(std::sync::atomic::Ordering::SeqCst),
+            "the stale read happened in {}",
+            step.aws_name()
+        );
+    }
+    w.retry(Step::Finish, &token).await;
+    w.assert_consistent("after stale reads of the key group")
+        .await;
 }
 
 async fn bad_input_changes_nothing<B: Backend>(b: &B) {
@@ -1332,6 +1386,7 @@ suite!(
     second_rotation_while_pending_is_refused,
     test_secret_alone_leaves_no_residue,
     etag_conflict_is_retried,
+    a_stale_read_of_the_group_fails_no_step,
     bad_input_changes_nothing,
     broken_values_and_missing_group_are_refused,
     interval_shorter_than_cookie_lifetime_is_refused,
