@@ -46,7 +46,7 @@ async fn main() {
     let keygen = TimedKeygen::default();
     let mut config = cfcookie_testing::rotator_config(&b.group, &b.parameter);
     config.key_id_parameters = vec![b.parameter.clone()];
-    let rotator = Rotator {
+    let rotator: Rotator<(_, _, _, _, _, _)> = Rotator {
         secrets: SdkSecretStore::new(&aws),
         registry: SdkKeyRegistry::new(&aws),
         params: SdkParameterStore::new(&aws),

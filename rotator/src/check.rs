@@ -21,7 +21,7 @@ use tracing::info;
 use crate::error::RotationError;
 use crate::model::stage;
 use crate::ports::{Clock, SecretStore, ServiceResult};
-use crate::steps::Rotation;
+use crate::steps::{Ports, Rotator};
 
 /// The value of `Check` that asks for this check.
 pub const KEY_AGE: &str = "keyAge";
@@ -70,12 +70,11 @@ pub mod metric {
 }
 
 /// Runs the key check for `secret_id`.
-pub async fn key_age<W: Rotation>(
-    rotation: &W,
+pub async fn key_age<W: Ports>(
+    rotator: &Rotator<W>,
     dates: &impl VersionDates,
     secret_id: &str,
 ) -> Result<KeyAge, RotationError> {
-    let rotator = rotation.rotator();
     let desc = rotator.secrets.describe(secret_id).await?;
     let (version, created) = dates
         .created(secret_id, stage::CURRENT)

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use crate::error::RotationError;
 use crate::model::{stage, SecretValue, VersionRef};
 use crate::ports::{Clock, KeyRegistry, ParameterStore, SecretStore};
-use crate::steps::{key_name, secret_tag, Mode, Rotation, Step};
+use crate::steps::{key_name, secret_tag, Mode, Ports, Rotator, Step};
 
 /// What one in-process rotation did.
 #[derive(Debug, Clone, Serialize)]
@@ -36,18 +36,17 @@ pub fn new_token() -> String {
 /// a failed step),
 /// then removes AWSPENDING from the new current version, as Secrets Manager does. With
 /// `resume`, a rotation left pending is carried on instead of refused.
-pub async fn rotate_in_process<W: Rotation>(
-    rotator: &W,
+pub async fn rotate_in_process<W: Ports>(
+    rotator: &Rotator<W>,
     secret_id: &str,
     resume: bool,
 ) -> Result<RotationReport, RotationError> {
-    let rotator = rotator.rotator();
     rotate_in_process_with(rotator, secret_id, resume, new_token).await
 }
 
 /// [`rotate_in_process`] with new version ids from `token` (a simulation replays its seed).
-pub async fn rotate_in_process_with<W: Rotation>(
-    rotator: &W,
+pub async fn rotate_in_process_with<W: Ports>(
+    rotator: &Rotator<W>,
     secret_id: &str,
     resume: bool,
     new_token: impl FnMut() -> String,
@@ -57,14 +56,13 @@ pub async fn rotate_in_process_with<W: Rotation>(
 
 /// Runs the four steps in `mode` ([`Mode::InProcess`], or [`Mode::Revoke`]'s emergency
 /// rotation).
-async fn drive<W: Rotation>(
-    rotator: &W,
+async fn drive<W: Ports>(
+    rotator: &Rotator<W>,
     secret_id: &str,
     resume: bool,
     mut new_token: impl FnMut() -> String,
     mode: Mode,
 ) -> Result<RotationReport, RotationError> {
-    let rotator = rotator.rotator();
     let desc = rotator.secrets.describe(secret_id).await?;
     let stuck = desc
         .version_with(stage::PENDING)
@@ -222,8 +220,10 @@ pub struct TimeStatus {
 }
 
 /// Reads everything and checks the invariants of a completed rotation.
-pub async fn status<W: Rotation>(rotator: &W, secret_id: &str) -> Result<Status, RotationError> {
-    let rotator = rotator.rotator();
+pub async fn status<W: Ports>(
+    rotator: &Rotator<W>,
+    secret_id: &str,
+) -> Result<Status, RotationError> {
     let config = &rotator.config;
     let desc = rotator.secrets.describe(secret_id).await?;
     let mut problems = Vec::new();
@@ -409,12 +409,11 @@ pub struct RevokeReport {
 /// The key-leak path: takes `key_id` out of the key group now, breaking S2 on purpose. When it
 /// is the AWSCURRENT key, an emergency rotation first makes a new one (without waiting for the
 /// previous key's retirement either). Refuses to empty the key group.
-pub async fn revoke<W: Rotation>(
-    rotator: &W,
+pub async fn revoke<W: Ports>(
+    rotator: &Rotator<W>,
     secret_id: &str,
     key_id: &str,
 ) -> Result<RevokeReport, RotationError> {
-    let rotator = rotator.rotator();
     let current = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await?;
     let previous = read_ours(&rotator.secrets, secret_id, stage::PREVIOUS).await?;
     let group = rotator

@@ -5,7 +5,7 @@ use tracing::error;
 
 use crate::check::{key_age, CheckEvent, VersionDates, KEY_AGE};
 use crate::error::RotationError;
-use crate::steps::{Mode, Rotation, Step};
+use crate::steps::{Mode, Ports, Rotator, Step};
 
 /// The event Secrets Manager sends.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,8 +36,8 @@ pub enum Event {
 }
 
 /// Handles either kind of event; the key check reads version dates from `dates`.
-pub async fn handle_event<W: Rotation>(
-    rotator: &W,
+pub async fn handle_event<W: Ports>(
+    rotator: &Rotator<W>,
     dates: &impl VersionDates,
     event: Event,
 ) -> Result<(), HandlerError> {
@@ -50,8 +50,8 @@ pub async fn handle_event<W: Rotation>(
 
 /// Handles the scheduled key check: its failures count in [`metric::ERRORS`] like a step's, so
 /// the rotator's error alarm pages on them.
-pub async fn handle_check<W: Rotation>(
-    rotator: &W,
+pub async fn handle_check<W: Ports>(
+    rotator: &Rotator<W>,
     dates: &impl VersionDates,
     event: CheckEvent,
 ) -> Result<(), HandlerError> {
@@ -100,8 +100,10 @@ impl From<RotationError> for HandlerError {
 }
 
 /// Handles one event.
-pub async fn handle<W: Rotation>(rotator: &W, event: RotationEvent) -> Result<(), HandlerError> {
-    let rotator = rotator.rotator();
+pub async fn handle<W: Ports>(
+    rotator: &Rotator<W>,
+    event: RotationEvent,
+) -> Result<(), HandlerError> {
     let Some(step) = Step::from_aws_name(&event.step) else {
         error!(step = %event.step, "unknown rotation step");
         metrics::counter!(metric::ERRORS, "error_type" => "Rotation.UnknownStep").increment(1);

@@ -7,7 +7,7 @@
 //!   [`ports::KeyRegistry`], [`ports::ParameterStore`], [`ports::KeyGenerator`],
 //!   [`ports::Clock`], [`ports::Probe`] — and [`ports::ServiceError`].
 //! - [`steps`]: [`steps::Rotator`] with createSecret / setSecret / testSecret / finishSecret,
-//!   and [`Rotation`], any rotator whose ports are wired.
+//!   over any six port implementations ([`Ports`]).
 //! - [`driver`]: playing Secrets Manager in process (`cfcookie rotate`), `status` and `revoke`.
 //! - [`sdk`]: adapters over the AWS SDK for Rust, and the table of API calls they make.
 //! - [`check`]: the scheduled key check (key age, rotation on, the canary once the edges
@@ -33,17 +33,17 @@ pub mod steps;
 
 pub use config::Config;
 pub use error::RotationError;
-pub use steps::{Mode, Rotation, Rotator, Step};
+pub use steps::{Mode, Ports, Rotator, Step};
 
 /// The rotator wired to AWS.
-pub type SdkRotator = Rotator<
+pub type SdkRotator = Rotator<(
     sdk::SdkSecretStore,
     sdk::SdkKeyRegistry,
     sdk::SdkParameterStore,
     ports::AwsLcKeyGenerator,
     sdk::AwsClock,
     ports::HttpProbe,
->;
+)>;
 
 /// Builds the AWS-wired rotator from the standard AWS environment and `config`.
 pub async fn sdk_rotator(config: Config) -> SdkRotator {

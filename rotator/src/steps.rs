@@ -136,29 +136,11 @@ const GROUP_REREAD_SECS: u64 = 2;
 /// (twice the rotator Lambda's 120 s timeout); older ones with no stored value are orphans.
 const STALE_KEY_AFTER_SECS: i64 = 240;
 
-/// The rotation over its ports.
-#[derive(Debug)]
-pub struct Rotator<S, R, P, G, C, Pr> {
-    /// Secrets Manager.
-    pub secrets: S,
-    /// CloudFront.
-    pub registry: R,
-    /// SSM.
-    pub params: P,
-    /// Key pairs.
-    pub keygen: G,
-    /// Time.
-    pub clock: C,
-    /// Canary fetcher.
-    pub probe: Pr,
-    /// Settings.
-    pub config: Config,
-}
-
-/// Any [`Rotator`] whose six ports are wired: the bounds are written once, here, and code that
-/// drives a rotator (the in-process driver, `status`, `revoke`, the Lambda handler) takes
-/// `&impl Rotation` instead of repeating them.
-pub trait Rotation: Send + Sync {
+/// The services a [`Rotator`] talks to, as six types: written once here, so that code driving
+/// a rotator (the in-process driver, `status`, `revoke`, the Lambda handler) takes
+/// `&Rotator<W>` with one bound, `W: Ports`. Any six implementations wire up as a tuple, in
+/// this order: `Rotator<(secrets, registry, params, keygen, clock, probe)>`.
+pub trait Ports {
     /// Secrets Manager.
     type Secrets: SecretStore;
     /// CloudFront.
@@ -171,22 +153,9 @@ pub trait Rotation: Send + Sync {
     type Clock: Clock;
     /// The testSecret canary.
     type Probe: Probe;
-
-    /// The rotator.
-    fn rotator(&self) -> &RotatorOf<Self>;
 }
 
-/// The [`Rotator`] type of a [`Rotation`].
-pub type RotatorOf<W> = Rotator<
-    <W as Rotation>::Secrets,
-    <W as Rotation>::Registry,
-    <W as Rotation>::Params,
-    <W as Rotation>::Keygen,
-    <W as Rotation>::Clock,
-    <W as Rotation>::Probe,
->;
-
-impl<S, R, P, G, C, Pr> Rotation for Rotator<S, R, P, G, C, Pr>
+impl<S, R, P, G, C, Pr> Ports for (S, R, P, G, C, Pr)
 where
     S: SecretStore,
     R: KeyRegistry,
@@ -201,21 +170,36 @@ where
     type Keygen = G;
     type Clock = C;
     type Probe = Pr;
+}
 
-    fn rotator(&self) -> &Self {
-        self
+/// The rotation over its ports.
+pub struct Rotator<W: Ports> {
+    /// Secrets Manager.
+    pub secrets: W::Secrets,
+    /// CloudFront.
+    pub registry: W::Registry,
+    /// SSM.
+    pub params: W::Params,
+    /// Key pairs.
+    pub keygen: W::Keygen,
+    /// Time.
+    pub clock: W::Clock,
+    /// Canary fetcher.
+    pub probe: W::Probe,
+    /// Settings.
+    pub config: Config,
+}
+
+impl<W: Ports> std::fmt::Debug for Rotator<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rotator")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
     }
 }
 
-impl<S, R, P, G, C, Pr> Rotator<S, R, P, G, C, Pr>
-where
-    S: SecretStore,
-    R: KeyRegistry,
-    P: ParameterStore,
-    G: KeyGenerator,
-    C: Clock,
-    Pr: Probe,
-{
+impl<W: Ports> Rotator<W> {
     /// Runs one step.
     pub async fn run_step(
         &self,

@@ -30,7 +30,7 @@ async fn the_handler_emits_emf_for_steps_completions_and_errors() {
         .await
         .expect("key");
     let group = registry.create_key_group("cfcookie", std::slice::from_ref(&boot));
-    let rotator = Rotator {
+    let rotator: Rotator<(_, _, _, _, _, _)> = Rotator {
         secrets: secrets.clone(),
         registry,
         params: InMemoryParameterStore::default(),

@@ -8,7 +8,7 @@ use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, stat
 use cfcookie_rotator::lambda::{handle, RotationEvent};
 use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
 use cfcookie_rotator::ports::{
-    AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, SecretStore, ServiceResult,
+    AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceResult,
 };
 use cfcookie_rotator::sdk::{SdkKeyRegistry, SdkParameterStore, SdkSecretStore, ROTATOR_API_CALLS};
 use cfcookie_rotator::{Mode, RotationError, Rotator, Step};
@@ -21,10 +21,16 @@ const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation re
 const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator";
 const BOOTSTRAP_PEM_NAME: &str = "bootstrap-cfcookie";
 
-type Rot<S, R, P> =
-    Rotator<Faulty<S>, Faulty<R>, Faulty<P>, AwsLcKeyGenerator, FixedClock, NoProbe>;
+type Rot<S, R, P> = Rotator<(
+    Faulty<S>,
+    Faulty<R>,
+    Faulty<P>,
+    AwsLcKeyGenerator,
+    FixedClock,
+    NoProbe,
+)>;
 
-struct World<S, R, P> {
+struct World<S: SecretStore, R: KeyRegistry, P: ParameterStore> {
     rotator: Rot<S, R, P>,
     plan: FaultPlan,
     secret: String,
@@ -192,7 +198,7 @@ fn bootstrap_pem() -> String {
         .to_pem()
 }
 
-fn assemble<S, R, P>(
+fn assemble<S: SecretStore, R: KeyRegistry, P: ParameterStore>(
     s: S,
     r: R,
     p: P,
@@ -1087,11 +1093,17 @@ impl<S: SecretStore> SecretStore for HeldPut<S> {
 }
 
 /// A [`Rot`] whose Secrets Manager is behind a [`HeldPut`].
-type HeldRot<S, R, P> =
-    Rotator<HeldPut<Faulty<S>>, Faulty<R>, Faulty<P>, AwsLcKeyGenerator, FixedClock, NoProbe>;
+type HeldRot<S, R, P> = Rotator<(
+    HeldPut<Faulty<S>>,
+    Faulty<R>,
+    Faulty<P>,
+    AwsLcKeyGenerator,
+    FixedClock,
+    NoProbe,
+)>;
 
 /// The world's rotator with its Secrets Manager behind a [`HeldPut`].
-fn with_held_put<S: Clone, R: Clone, P: Clone>(
+fn with_held_put<S: SecretStore + Clone, R: KeyRegistry + Clone, P: ParameterStore + Clone>(
     w: &World<S, R, P>,
     refuse: bool,
 ) -> HeldRot<S, R, P> {
@@ -1347,16 +1359,26 @@ async fn a_dead_rotation_s_key_leaves_the_group_at_the_next_create<B: Backend>(b
         .await;
 }
 
-fn clone_rotator<S: Clone, R: Clone, P: Clone>(r: &Rot<S, R, P>) -> Rot<S, R, P> {
+fn clone_rotator<S: SecretStore + Clone, R: KeyRegistry + Clone, P: ParameterStore + Clone>(
+    r: &Rot<S, R, P>,
+) -> Rot<S, R, P> {
     rebuild(r, r.registry.clone(), NoProbe)
 }
 
+type Rebuilt<S, R, P, Pr> = Rotator<(Faulty<S>, R, Faulty<P>, AwsLcKeyGenerator, FixedClock, Pr)>;
+
 /// The same rotator (same services, clock and settings) with another registry and probe.
-fn rebuild<S: Clone, R, P: Clone, R2, Pr2>(
+fn rebuild<
+    S: SecretStore + Clone,
+    R: KeyRegistry,
+    P: ParameterStore + Clone,
+    R2: KeyRegistry,
+    Pr2: Probe,
+>(
     r: &Rot<S, R, P>,
     registry: R2,
     probe: Pr2,
-) -> Rotator<Faulty<S>, R2, Faulty<P>, AwsLcKeyGenerator, FixedClock, Pr2> {
+) -> Rebuilt<S, R2, P, Pr2> {
     Rotator {
         secrets: r.secrets.clone(),
         registry,
@@ -1576,7 +1598,7 @@ async fn canary_is_retried_with_backoff_until_the_new_key_works() {
 
 /// CloudFront's copies of the keys its key group holds now, as an edge that has caught up sees
 /// them.
-async fn edge_view<S, R: KeyRegistry, P>(
+async fn edge_view<S: SecretStore, R: KeyRegistry, P: ParameterStore>(
     w: &World<S, R, P>,
     items: &[String],
 ) -> cfcookie_signer::KeyGroup {

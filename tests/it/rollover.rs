@@ -51,7 +51,7 @@ async fn rotations_across_the_activation_window_never_mint_refused_cookies() {
     config.activation_delay = 2;
     config.key_cache_ttl = 5;
     config.cookie_lifetime = 60;
-    let rotator = Rotator {
+    let rotator: Rotator<(_, _, _, _, _, _)> = Rotator {
         secrets: SdkSecretStore::new(&aws),
         registry: SdkKeyRegistry::new(&aws),
         params: SdkParameterStore::new(&aws),

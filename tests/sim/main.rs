@@ -42,7 +42,14 @@ use rand::Rng;
 
 use world::{Lane, Params, Sim, SimClock, SimCloudFront, SimKeys, SimParams, SimSecrets};
 
-type SimRotator = Rotator<SimSecrets, SimCloudFront, SimParams, SimKeys, SimClock, NoProbe>;
+type SimRotator = Rotator<(
+    SimSecrets,
+    SimCloudFront,
+    SimParams,
+    SimKeys,
+    SimClock,
+    NoProbe,
+)>;
 
 fn rotator(sim: &Sim) -> Arc<SimRotator> {
     let (p, group_id) = {
