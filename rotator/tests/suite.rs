@@ -21,14 +21,11 @@ const PLACEHOLDER: &str = r#"{"placeholder":"set by infra; the first rotation re
 const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfcookie-rotator";
 const BOOTSTRAP_PEM_NAME: &str = "bootstrap-cfcookie";
 
-type Rot<S, R, P> = Rotator<(
-    Faulty<S>,
-    Faulty<R>,
-    Faulty<P>,
-    AwsLcKeyGenerator,
-    FixedClock,
-    NoProbe,
-)>;
+/// The tests' rotator: these services, the world's SSM with its faults, real key generation,
+/// the test clock, and this probe.
+type With<S, R, P, Pr> = Rotator<(S, R, Faulty<P>, AwsLcKeyGenerator, FixedClock, Pr)>;
+
+type Rot<S, R, P> = With<Faulty<S>, Faulty<R>, P, NoProbe>;
 
 struct World<S: SecretStore, R: KeyRegistry, P: ParameterStore> {
     rotator: Rot<S, R, P>,
@@ -1093,14 +1090,7 @@ impl<S: SecretStore> SecretStore for HeldPut<S> {
 }
 
 /// A [`Rot`] whose Secrets Manager is behind a [`HeldPut`].
-type HeldRot<S, R, P> = Rotator<(
-    HeldPut<Faulty<S>>,
-    Faulty<R>,
-    Faulty<P>,
-    AwsLcKeyGenerator,
-    FixedClock,
-    NoProbe,
-)>;
+type HeldRot<S, R, P> = With<HeldPut<Faulty<S>>, Faulty<R>, P, NoProbe>;
 
 /// The world's rotator with its Secrets Manager behind a [`HeldPut`].
 fn with_held_put<S: SecretStore + Clone, R: KeyRegistry + Clone, P: ParameterStore + Clone>(
@@ -1365,8 +1355,6 @@ fn clone_rotator<S: SecretStore + Clone, R: KeyRegistry + Clone, P: ParameterSto
     rebuild(r, r.registry.clone(), NoProbe)
 }
 
-type Rebuilt<S, R, P, Pr> = Rotator<(Faulty<S>, R, Faulty<P>, AwsLcKeyGenerator, FixedClock, Pr)>;
-
 /// The same rotator (same services, clock and settings) with another registry and probe.
 fn rebuild<
     S: SecretStore + Clone,
@@ -1378,7 +1366,7 @@ fn rebuild<
     r: &Rot<S, R, P>,
     registry: R2,
     probe: Pr2,
-) -> Rebuilt<S, R2, P, Pr2> {
+) -> With<Faulty<S>, R2, P, Pr2> {
     Rotator {
         secrets: r.secrets.clone(),
         registry,
