@@ -420,7 +420,7 @@ impl<W: Ports> Rotator<W> {
             }
         }
         // Orphans go first, so that they never count against the account's quota.
-        self.sweep(&desc, &without(&group.items, &dead), &dead)
+        self.sweep(&desc, &keys, &without(&group.items, &dead), &dead)
             .await?;
         let name = key_name(&self.config.key_name_prefix, &desc.arn, token);
         self.clear_name(&name, &keys).await?;
@@ -625,7 +625,8 @@ impl<W: Ports> Rotator<W> {
             let protected = self
                 .protected_key(secret_id, current.as_ref(), mode)
                 .await?;
-            let in_flight = self.in_flight_keys(&desc).await?;
+            let keys = self.registry.list_public_keys().await?;
+            let in_flight = self.in_flight_keys(&desc, &keys);
             let items: Vec<String> = desired
                 .iter()
                 .chain(
@@ -639,7 +640,7 @@ impl<W: Ports> Rotator<W> {
             match self.write_group(group, items, protected.as_ref()).await? {
                 Written::Done(retired) => {
                     let keep: Vec<String> = desired.iter().chain(&in_flight).cloned().collect();
-                    self.sweep(&desc, &keep, &retired).await?;
+                    self.sweep(&desc, &keys, &keep, &retired).await?;
                     info!(group = %self.config.key_group_id, items = ?desired, retired = ?retired, "setSecret: key group updated");
                     return Ok(());
                 }
@@ -695,7 +696,7 @@ impl<W: Ports> Rotator<W> {
     /// is; had it retired and deleted it, the in-process rotation would store a version naming a
     /// deleted key. If it belongs to no rotation after all (a crash before PutSecretValue), the
     /// next setSecret retires it.
-    async fn in_flight_keys(&self, desc: &SecretDescription) -> Result<Vec<String>, RotationError> {
+    fn in_flight_keys(&self, desc: &SecretDescription, keys: &[PublicKeyRecord]) -> Vec<String> {
         let ours = format!("{}-{}-", self.config.key_name_prefix, secret_tag(&desc.arn));
         let named: BTreeSet<String> = desc
             .versions
@@ -703,18 +704,14 @@ impl<W: Ports> Rotator<W> {
             .map(|v| key_name(&self.config.key_name_prefix, &desc.arn, v))
             .collect();
         let now = self.clock.now();
-        Ok(self
-            .registry
-            .list_public_keys()
-            .await?
-            .into_iter()
+        keys.iter()
             .filter(|k| k.name.starts_with(&ours) && !named.contains(&k.name))
             .filter(|k| {
                 k.created_at
                     .is_some_and(|t| now - t < chrono::Duration::seconds(STALE_KEY_AFTER_SECS))
             })
-            .map(|k| k.id)
-            .collect())
+            .map(|k| k.id.clone())
+            .collect()
     }
 
     /// Read-modify-write of the key group with If-Match: `edit` maps the items read to the
@@ -798,9 +795,13 @@ impl<W: Ports> Rotator<W> {
     /// of other secrets sharing the prefix are left alone; a key still in some other key group
     /// is refused by CloudFront (PublicKeyInUse) and left too. An orphan younger than a Lambda
     /// run may be a concurrent createSecret's key on its way into the group: it waits.
+    ///
+    /// `keys` is the step's one ListPublicKeys, made before its group write: a key created
+    /// since is not in it, and would be too young to sweep anyway.
     async fn sweep(
         &self,
         desc: &SecretDescription,
+        keys: &[PublicKeyRecord],
         keep: &[String],
         retired: &[String],
     ) -> Result<(), RotationError> {
@@ -819,7 +820,7 @@ impl<W: Ports> Rotator<W> {
             .map(|(v, _)| key_name(&self.config.key_name_prefix, &desc.arn, v))
             .collect();
         let now = self.clock.now();
-        for key in self.registry.list_public_keys().await? {
+        for key in keys {
             if keep.contains(&key.id) {
                 continue;
             }
