@@ -81,9 +81,19 @@ pub(crate) struct Params {
     /// switching back to ECDSA_P256 (seconds after the start), on some seeds.
     pub algorithm_switch: Option<(i64, i64)>,
     pub other_stack_keys: usize,
+    /// Swarm testing: each seed draws its own fault rates (some none at all), so that a run
+    /// covers mixes a fixed set of rates would not, as TigerBeetle's VOPR draws its options.
+    /// A call is throttled before it happens.
     pub p_throttle: f64,
+    /// A write waits 20–200 s before it happens (the Lambda's timeout may cut the step first).
     pub p_slow: f64,
+    /// ListPublicKeys or GetKeyGroup answers from a state a moment old.
     pub p_lag: f64,
+    /// A write lands and its answer is lost: the caller sees an error, the service changed.
+    pub p_lost: f64,
+    /// A write lands and its answer comes 20–200 s later (the Lambda's timeout may cut the
+    /// step after the write).
+    pub p_late: f64,
 }
 
 impl Params {
@@ -105,10 +115,31 @@ impl Params {
                 (start, r.random_range(2 * 86_400..7 * 86_400))
             }),
             other_stack_keys: r.random_range(0..=6),
-            p_throttle: 0.004,
-            p_slow: 0.003,
-            p_lag: 0.03,
+            p_throttle: 0.0,
+            p_slow: 0.0,
+            p_lag: 0.0,
+            p_lost: 0.0,
+            p_late: 0.0,
         }
+        .swarm()
+    }
+
+    /// The swarm draws, from an RNG of their own so that the draws above stay each seed's:
+    /// the fault rates, and on one seed in four the production default key cache TTL (300 s).
+    fn swarm(mut self) -> Params {
+        let mut r = StdRng::seed_from_u64(self.seed ^ 0x5a4a_4e11);
+        let mut rate = |choices: &[f64]| choices[r.random_range(0..choices.len())];
+        // A throttle here is one that outlasted the SDK's own retries (three attempts in its
+        // standard mode): rarer than a throttled request.
+        self.p_throttle = rate(&[0.0, 0.002, 0.004, 0.008]);
+        self.p_slow = rate(&[0.0, 0.003, 0.003, 0.01]);
+        self.p_lag = rate(&[0.0, 0.03, 0.03, 0.2]);
+        self.p_lost = rate(&[0.0, 0.003, 0.003, 0.01]);
+        self.p_late = rate(&[0.0, 0.002, 0.002, 0.01]);
+        if r.random_range(0..4) == 0 {
+            self.key_cache_ttl = 300;
+        }
+        self
     }
 }
 
@@ -445,6 +476,39 @@ impl Sim {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// After a write that took effect: its answer may be lost (the caller sees an error
+    /// although the service changed), or late (the Lambda's timeout may cut the step after
+    /// the write). Both are what a network between a Lambda and an AWS endpoint does; the SDK's
+    /// retries make them rarer, not impossible.
+    async fn after_write(&self, operation: &'static str) -> ServiceResult<()> {
+        let (lost, late) = {
+            let mut w = self.lock();
+            let (p_lost, p_late) = (w.p.p_lost, w.p.p_late);
+            let lost = w.rng.random_bool(p_lost);
+            let late = (!lost && w.rng.random_bool(p_late)).then(|| w.rng.random_range(20..200));
+            if lost {
+                w.bump("answers lost after the write");
+                w.log(
+                    Lane::CloudFront,
+                    format!("{operation}: applied; answer lost"),
+                );
+            } else if late.is_some() {
+                w.bump("answers late after the write");
+            }
+            (lost, late)
+        };
+        if lost {
+            return Err(ServiceError::Other {
+                operation,
+                message: "dispatch failure: connection reset after the request was sent".into(),
+            });
+        }
+        if let Some(d) = late {
+            tokio::time::sleep(std::time::Duration::from_secs(d)).await;
+        }
+        Ok(())
+    }
+
     /// Sleeps when the call is slow (the Lambda timeout may cut the step here).
     async fn maybe_slow(&self) {
         let slow = self.lock().slow();
@@ -502,6 +566,17 @@ impl SimSecrets {
     }
 }
 
+impl SimSecrets {
+    /// The answer to a write that took effect ([`Sim::after_write`]), for the rotator's calls.
+    async fn answer(&self, operation: &'static str) -> ServiceResult<()> {
+        if self.faults {
+            self.sim.after_write(operation).await
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl SecretStore for SimSecrets {
     async fn describe(&self, secret_id: &str) -> ServiceResult<SecretDescription> {
         self.enter("DescribeSecret")?;
@@ -531,27 +606,28 @@ impl SecretStore for SimSecrets {
         crate::check::catch_up(&self.sim, true);
         let inner = self.sim.lock().secrets.clone();
         inner.put_value(secret_id, token, value, label).await?;
-        let mut w = self.sim.lock();
-        let parsed = SecretValue::parse(value);
-        let key = parsed
-            .as_ref()
-            .ok()
-            .and_then(|v| v.as_ref())
-            .map(|v| v.key_id.clone());
-        if let Ok(Some(v)) = &parsed {
-            w.parsed.insert(
-                token.to_owned(),
-                (v.key_id.clone(), v.active_from.timestamp()),
+        {
+            let mut w = self.sim.lock();
+            let parsed = SecretValue::parse(value);
+            let key = parsed
+                .as_ref()
+                .ok()
+                .and_then(|v| v.as_ref())
+                .map(|v| v.key_id.clone());
+            if let Ok(Some(v)) = &parsed {
+                w.parsed.insert(
+                    token.to_owned(),
+                    (v.key_id.clone(), v.active_from.timestamp()),
+                );
+            }
+            w.values.insert(token.to_owned(), parsed);
+            w.log(
+                self.lane.clone(),
+                format!("PutSecretValue {label} {} key {key:?}", short(token)),
             );
         }
-        w.values.insert(token.to_owned(), parsed);
-        w.log(
-            self.lane.clone(),
-            format!("PutSecretValue {label} {} key {key:?}", short(token)),
-        );
-        drop(w);
         crate::check::all(&self.sim);
-        Ok(())
+        self.answer("PutSecretValue").await
     }
 
     async fn move_label(
@@ -569,23 +645,24 @@ impl SecretStore for SimSecrets {
             (w.secrets.clone(), w.version_with(stage::CURRENT))
         };
         inner.move_label(secret_id, label, to, from).await?;
-        let mut w = self.sim.lock();
-        if label == stage::CURRENT && to.is_some() && w.version_with(stage::CURRENT) != before {
-            w.last_key_change = w.now();
+        {
+            let mut w = self.sim.lock();
+            if label == stage::CURRENT && to.is_some() && w.version_with(stage::CURRENT) != before {
+                w.last_key_change = w.now();
+            }
+            w.delete_deprecated();
+            let lane = self.lane.clone();
+            w.log(
+                lane,
+                format!(
+                    "UpdateSecretVersionStage {label} -> {} (from {})",
+                    to.map(short).unwrap_or("-".into()),
+                    from.map(short).unwrap_or("-".into())
+                ),
+            );
         }
-        w.delete_deprecated();
-        let lane = self.lane.clone();
-        w.log(
-            lane,
-            format!(
-                "UpdateSecretVersionStage {label} -> {} (from {})",
-                to.map(short).unwrap_or("-".into()),
-                from.map(short).unwrap_or("-".into())
-            ),
-        );
-        drop(w);
         crate::check::all(&self.sim);
-        Ok(())
+        self.answer("UpdateSecretVersionStage").await
     }
 }
 
@@ -618,6 +695,23 @@ impl SimCloudFront {
     }
 }
 
+impl SimCloudFront {
+    /// Records a write's outcome in the world, then answers it as the network does
+    /// ([`Sim::after_write`]) when it took effect.
+    async fn answered<T>(
+        &self,
+        operation: &'static str,
+        result: ServiceResult<T>,
+        record: impl FnOnce(&mut World, &ServiceResult<T>),
+    ) -> ServiceResult<T> {
+        record(&mut self.sim.lock(), &result);
+        if result.is_ok() {
+            self.sim.after_write(operation).await?;
+        }
+        result
+    }
+}
+
 impl KeyRegistry for SimCloudFront {
     async fn create_public_key(
         &self,
@@ -631,8 +725,7 @@ impl KeyRegistry for SimCloudFront {
         let result = inner
             .create_public_key(name, caller_reference, encoded_key, comment)
             .await;
-        let mut w = self.sim.lock();
-        match &result {
+        self.answered("CreatePublicKey", result, |w, result| match result {
             Ok(id) => {
                 // The simulation reads the EncodedKey CloudFront accepted to know its algorithm.
                 if let Ok(k) = cfcookie_signer::PublicKey::from_pem(encoded_key) {
@@ -652,8 +745,8 @@ impl KeyRegistry for SimCloudFront {
                 w.bump("TooManyPublicKeys");
             }
             Err(e) => w.log(Lane::CloudFront, format!("CreatePublicKey {name}: {e}")),
-        }
-        result
+        })
+        .await
     }
 
     async fn list_public_keys(&self) -> ServiceResult<Vec<PublicKeyRecord>> {
@@ -672,8 +765,7 @@ impl KeyRegistry for SimCloudFront {
         let inner = self.enter("DeletePublicKey")?;
         self.sim.maybe_slow().await;
         let result = inner.delete_public_key(id, etag).await;
-        let mut w = self.sim.lock();
-        match &result {
+        self.answered("DeletePublicKey", result, |w, result| match result {
             Ok(()) => {
                 let n = w.cloud.public_keys().len();
                 w.log(
@@ -683,8 +775,8 @@ impl KeyRegistry for SimCloudFront {
             }
             Err(ServiceError::PreconditionFailed) => w.bump("PreconditionFailed"),
             Err(_) => {}
-        }
-        result
+        })
+        .await
     }
 
     async fn get_key_group(&self, id: &str) -> ServiceResult<Option<KeyGroupRecord>> {
@@ -699,19 +791,18 @@ impl KeyRegistry for SimCloudFront {
         let inner = self.enter("UpdateKeyGroup")?;
         self.sim.maybe_slow().await;
         let result = inner.update_key_group(group).await;
-        let mut w = self.sim.lock();
-        match &result {
+        self.answered("UpdateKeyGroup", result, |w, result| match result {
             Ok(_) => {
                 w.log(
                     Lane::CloudFront,
                     format!("UpdateKeyGroup -> {:?}", group.items),
                 );
-                self.sim.propagate(&mut w, group.items.clone());
+                self.sim.propagate(w, group.items.clone());
             }
             Err(ServiceError::PreconditionFailed) => w.bump("PreconditionFailed"),
             Err(_) => {}
-        }
-        result
+        })
+        .await
     }
 }
 
@@ -744,7 +835,7 @@ impl ParameterStore for SimParams {
         self.sim
             .lock()
             .log(Lane::Rotator, format!("PutParameter {name} = {value}"));
-        Ok(())
+        self.sim.after_write("PutParameter").await
     }
 }
 
