@@ -18,8 +18,21 @@ use tracing::{info, warn};
 
 /// No key can sign right now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no signing key available: {0}")]
-pub struct KeyUnavailable(pub String);
+#[non_exhaustive]
+pub enum KeyUnavailable {
+    /// The last read of the secret failed and the keys held were read longer than the key
+    /// cache TTL ago: a rotation may have retired them since, so none is used.
+    #[error("no signing key available: the keys were last read {age}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again")]
+    MayBeRetired {
+        /// Seconds since the last successful read.
+        age: i64,
+        /// The key cache TTL.
+        max_age: i64,
+    },
+    /// The secret holds no key (before the first rotation), or none was ever read.
+    #[error("no signing key available: the secret holds no key yet (run the first rotation)")]
+    NoKeyYet,
+}
 
 /// Why signing keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -345,10 +358,10 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
             && self.last_failed.load(Ordering::SeqCst)
             && now.saturating_sub(last_ok) > max_age
         {
-            return Err(KeyUnavailable(format!(
-                "the keys were last read {}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again",
-                now.saturating_sub(last_ok)
-            )));
+            return Err(KeyUnavailable::MayBeRetired {
+                age: now.saturating_sub(last_ok),
+                max_age,
+            });
         }
         let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
         match (&l.current, &l.previous) {
@@ -357,9 +370,7 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
             (Some(_), Some(p)) => Ok(p.signer.clone()),
             // The very first key has no predecessor to fall back on.
             (Some(c), None) => Ok(c.signer.clone()),
-            (None, _) => Err(KeyUnavailable(
-                "the secret holds no key yet (run the first rotation)".into(),
-            )),
+            (None, _) => Err(KeyUnavailable::NoKeyYet),
         }
     }
 
@@ -428,7 +439,14 @@ mod tests {
             "within the TTL the old view still signs"
         );
         let refused = source.signer(t + 301).expect_err("stale");
-        assert!(refused.0.contains("may have been retired"), "{}", refused.0);
+        assert_eq!(
+            refused,
+            KeyUnavailable::MayBeRetired {
+                age: 301,
+                max_age: 300
+            }
+        );
+        assert!(refused.to_string().contains("may have been retired"));
         flaky.failing.store(false, Ordering::SeqCst);
         clock.advance(chrono::Duration::seconds(300));
         source.refresh().await.expect("reads work again");

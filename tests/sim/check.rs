@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cfcookie_endpoint::{
-    KeyLoadError, KeySource as _, SecretKeySource, SecretReader, SecretsManagerReader,
+    KeyLoadError, KeySource as _, KeyUnavailable, SecretKeySource, SecretReader,
+    SecretsManagerReader,
 };
 use cfcookie_rotator::model::{stage, SecretValue};
 
@@ -52,6 +53,20 @@ impl SimReader {
 
 impl SecretReader for SimReader {
     async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
+        let read = self.read_once().await;
+        if read.is_ok() {
+            // The world's own record of this instance's reads: S3 judges refusals by it.
+            if let Lane::Signer(i) = self.store.lane {
+                let mut w = self.store.sim.lock();
+                w.slots[i].last_read_ok = w.now();
+            }
+        }
+        read
+    }
+}
+
+impl SimReader {
+    async fn read_once(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
         if self.cold.swap(false, Ordering::SeqCst) {
             return self.real.read().await;
         }
@@ -82,6 +97,9 @@ pub(crate) struct Slot {
     pub source: Option<Arc<Source>>,
     pub failing_until: i64,
     pub ever_loaded: bool,
+    /// When this instance last read the secret successfully (`i64::MIN`: not since its cold
+    /// start), as the world saw the read.
+    pub last_read_ok: i64,
     /// Its refresh grid: a refresh at `phase + n * period` (epoch seconds).
     pub phase: i64,
     pub period: i64,
@@ -230,19 +248,32 @@ pub(crate) fn signers(w: &mut World) {
                     w.signing[i].push((now, None));
                     w.log(Lane::Signer(i), format!("503: {e}"));
                 }
-                let why = e.to_string();
-                if why.contains("may have been retired") {
-                    w.bump("503: keys may have been retired");
-                } else if !w.slots[i].ever_loaded
+                // Judged by the world, not by the refusal's words: refusing for age is right
+                // only when this instance's last successful read is older than the TTL, and
+                // "no key yet" only before it ever read the first key.
+                let last = w.slots[i].last_read_ok;
+                let stale = last != i64::MIN && now - last > w.p.key_cache_ttl;
+                let before_first = !w.slots[i].ever_loaded
                     || w.first_key.is_none()
-                    || now < w.first_key_at + w.p.key_cache_ttl
-                {
-                    w.bump("503: no key loaded yet");
-                } else {
-                    w.violate(
-                        "S3",
-                        format!("signer-{i} has loaded keys but none it may sign with: {why}"),
-                    );
+                    || now < w.first_key_at + w.p.key_cache_ttl;
+                match e {
+                    KeyUnavailable::MayBeRetired { .. } if stale => {
+                        w.bump("503: keys may have been retired");
+                    }
+                    KeyUnavailable::NoKeyYet if before_first => {
+                        w.bump("503: no key loaded yet");
+                    }
+                    e => {
+                        let read = if last == i64::MIN {
+                            "never read since its cold start".to_owned()
+                        } else {
+                            format!("last read {}s ago", now - last)
+                        };
+                        w.violate(
+                            "S3",
+                            format!("signer-{i} refuses ({e}) but the world says it has a key it may sign with ({read}, TTL {}s)", w.p.key_cache_ttl),
+                        );
+                    }
                 }
             }
         }

@@ -376,6 +376,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             let mut w = sim.lock();
             w.slots[i].source = Some(source);
             w.slots[i].ever_loaded = false;
+            w.slots[i].last_read_ok = i64::MIN;
             w.log(Lane::Signer(i), "cold start");
         }
         let source = sim.lock().slots[i].source.clone();
