@@ -9,6 +9,8 @@
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
 //!   and the account holds at most two keys of this stack; after every step, the group holds
 //!   at most three besides a concurrent createSecret's young key.
+//! - XSTACK: a stack's rotator deletes no other stack's key (checked at each deletion, in
+//!   `world.rs`, on seeds with a second stack).
 //! - Liveness: rotations keep completing (no stack stuck for days).
 //! - GUARD: the rotator's interval guard reads the rotation rules as the windows the
 //!   simulation fires, and no rotation completes under rules it must refuse.
@@ -287,7 +289,7 @@ fn young_keys(w: &World, now: i64) -> Vec<String> {
     w.cloud
         .public_keys()
         .into_iter()
-        .filter(|k| k.name.starts_with("cfcookie-"))
+        .filter(|k| k.name.starts_with(&w.main_names))
         .filter(|k| {
             let created = k.created_at.map_or(i64::MIN, |t| t.timestamp());
             now - created < 240 && !stored.contains(&&k.id)
@@ -450,7 +452,7 @@ pub(crate) fn rotation_done(sim: &Sim) {
         .cloud
         .public_keys()
         .into_iter()
-        .filter(|k| k.name.starts_with("cfcookie-") || k.id == w.bootstrap_key)
+        .filter(|k| k.name.starts_with(&w.main_names) || k.id == w.bootstrap_key)
         .filter(|k| !young.contains(&k.id))
         .map(|k| k.id)
         .collect();

@@ -40,7 +40,7 @@ use cfcookie_rotator::{Mode, Rotator, Step};
 use cfcookie_testing::NoProbe;
 use rand::Rng;
 
-use world::{Lane, Params, Sim, SimClock, SimCloudFront, SimKeys, SimParams, SimSecrets};
+use world::{Lane, Of, Params, Sim, SimClock, SimCloudFront, SimKeys, SimParams, SimSecrets};
 
 type SimRotator = Rotator<(
     SimSecrets,
@@ -51,23 +51,41 @@ type SimRotator = Rotator<(
     NoProbe,
 )>;
 
-fn rotator(sim: &Sim) -> Arc<SimRotator> {
+fn rotator(sim: &Sim, of: Of) -> Arc<SimRotator> {
     let (p, group_id) = {
         let w = sim.lock();
-        (w.p.clone(), w.group_id.clone())
+        let group = match (of, &w.media) {
+            (Of::Media, Some((group, _))) => group.clone(),
+            _ => w.group_id.clone(),
+        };
+        (w.p.clone(), group)
     };
-    let mut config = cfcookie_testing::rotator_config(&group_id, world::KEY_ID_PARAMETER);
+    let mut config = match of {
+        Of::Main => {
+            let mut c = cfcookie_testing::rotator_config(&group_id, world::KEY_ID_PARAMETER);
+            compat_config(&mut c);
+            c
+        }
+        Of::Media => {
+            let mut c = cfcookie_testing::rotator_config(&group_id, world::MEDIA_KEY_ID_PARAMETER);
+            c.key_name_prefix = world::MEDIA_PREFIX.into();
+            c.bootstrap_key_name = Some("sim-media-bootstrap".into());
+            c
+        }
+    };
     config.activation_delay = p.activation_delay;
     config.key_cache_ttl = p.key_cache_ttl;
     config.cookie_lifetime = p.cookie_lifetime;
-    compat_config(&mut config);
     Arc::new(Rotator {
         secrets: SimSecrets {
             sim: sim.clone(),
             lane: Lane::Rotator,
             faults: true,
         },
-        registry: SimCloudFront { sim: sim.clone() },
+        registry: SimCloudFront {
+            sim: sim.clone(),
+            of,
+        },
         params: SimParams { sim: sim.clone() },
         keygen: SimKeys(sim.clone()),
         clock: SimClock(sim.lock().time.clone()),
@@ -133,10 +151,10 @@ impl std::fmt::Display for InvokeError {
     }
 }
 
-async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), InvokeError> {
+async fn invoke(r: &SimRotator, of: Of, step: Step, token: &str) -> Result<(), InvokeError> {
     match tokio::time::timeout(
         Duration::from_secs(world::LAMBDA_TIMEOUT_SECS),
-        r.run_step(step, world::SECRET, token, Mode::Lambda),
+        r.run_step(step, of.secret(), token, Mode::Lambda),
     )
     .await
     {
@@ -146,27 +164,37 @@ async fn invoke(r: &SimRotator, step: Step, token: &str) -> Result<(), InvokeErr
     }
 }
 
-/// One step as Secrets Manager invokes it, then S4's bound on the group during a rotation.
+/// One step as Secrets Manager invokes it, then, for the main stack, S4's bound on the group
+/// during a rotation.
 async fn invoke_checked(
     sim: &Sim,
     r: &SimRotator,
+    of: Of,
     step: Step,
     token: &str,
 ) -> Result<(), InvokeError> {
-    let result = invoke(r, step, token).await;
-    check::group_bound(sim);
+    let result = invoke(r, of, step, token).await;
+    if of == Of::Main {
+        check::group_bound(sim);
+    }
     result
+}
+
+/// RotateSecret (immediately) of the main stack.
+async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
+    rotation_of(sim, r, Of::Main, origin).await;
 }
 
 /// RotateSecret (immediately): stage AWSPENDING, run the four steps, retry the whole rotation
 /// with the same token after a failed step, remove AWSPENDING after success.
-async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
+async fn rotation_of(sim: &Sim, r: &SimRotator, of: Of, origin: &str) {
+    let secret = of.secret();
     let token = {
         let mut w = sim.lock();
         let token = w.token();
         // "A previous rotation isn't complete. That rotation will be reattempted.": on schedule,
         // Secrets Manager takes the pending version up again rather than starting another.
-        match w.secrets.rotation_in_progress(world::SECRET) {
+        match w.secrets.rotation_in_progress(secret) {
             Some(pending) if origin == "schedule" => {
                 w.log(
                     Lane::SecretsManager,
@@ -176,7 +204,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
                 pending
             }
             _ => {
-                if let Err(e) = w.secrets.stage_pending(world::SECRET, &token) {
+                if let Err(e) = w.secrets.stage_pending(secret, &token) {
                     w.log(
                         Lane::SecretsManager,
                         format!("{origin}: RotateSecret refused: {e}"),
@@ -194,7 +222,7 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
     };
     'attempt: for attempt in 0..=world::SM_RETRIES {
         for step in Step::ALL {
-            if let Err(e) = invoke_checked(sim, r, step, &token).await {
+            if let Err(e) = invoke_checked(sim, r, of, step, &token).await {
                 let wait = rand_in(sim, 60, world::SM_RETRY_WAIT_MAX);
                 {
                     let mut w = sim.lock();
@@ -215,18 +243,34 @@ async fn secrets_manager_rotation(sim: &Sim, r: &SimRotator, origin: &str) {
         }
         {
             let mut w = sim.lock();
-            w.secrets.clear_pending(world::SECRET, &token);
-            w.delete_deprecated();
+            w.secrets.clear_pending(secret, &token);
+            if of == Of::Main {
+                w.delete_deprecated();
+            } else {
+                w.secrets.delete_deprecated(secret);
+            }
             w.log(
                 Lane::SecretsManager,
-                format!("rotation {} succeeded", world::short(&token)),
+                format!(
+                    "rotation {} succeeded{}",
+                    world::short(&token),
+                    if of == Of::Main {
+                        ""
+                    } else {
+                        " (second stack)"
+                    }
+                ),
             );
         }
-        check::rotation_done(sim);
+        if of == Of::Main {
+            check::rotation_done(sim);
+        }
         return;
     }
     let mut w = sim.lock();
-    w.rotation_failed += 1;
+    if of == Of::Main {
+        w.rotation_failed += 1;
+    }
     w.log(
         Lane::SecretsManager,
         format!("rotation {} failed; AWSPENDING stays", world::short(&token)),
@@ -256,7 +300,7 @@ async fn configuration_test(sim: &Sim, r: &SimRotator) {
         w.bump("RotateImmediately=false");
         token
     };
-    let result = invoke(r, Step::Test, &token).await;
+    let result = invoke(r, Of::Main, Step::Test, &token).await;
     let mut w = sim.lock();
     w.secrets.clear_pending(world::SECRET, &token);
     w.delete_deprecated();
@@ -522,6 +566,21 @@ async fn schedule(sim: Sim, r: Arc<SimRotator>) {
     }
 }
 
+/// The second stack: its first apply's rotation, then `rate(1 day)` with a 4 h window (its
+/// RotationRules, set in `Sim::new`), each rotation at a random instant of its window. Its
+/// keys share the account's quota with the main stack's; its rotator must never delete the
+/// main stack's keys, nor the main stack's its (XSTACK, checked at each deletion).
+async fn second_stack(sim: Sim, r: Arc<SimRotator>) {
+    rotation_of(&sim, &r, Of::Media, "first apply (RotateImmediately)").await;
+    loop {
+        let now = sim.lock().now();
+        let next_day = (now.div_euclid(86_400) + 1) * 86_400;
+        let at = next_day + rand_in(&sim, 0, 4 * 3600);
+        tokio::time::sleep(secs(at - now)).await;
+        rotation_of(&sim, &r, Of::Media, "schedule").await;
+    }
+}
+
 /// New rotation rules: the rotator's interval guard must read them as the windows the
 /// simulation fires (GUARD), and refuses them when two rotations could be closer than
 /// P + TTL + L. Returns whether it refuses them.
@@ -649,7 +708,10 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
     let days = p.days;
     let sim = rt.block_on(async move {
         let sim = Sim::new(p);
-        let r = rotator(&sim);
+        let r = rotator(&sim, Of::Main);
+        if sim.lock().media.is_some() {
+            tokio::spawn(second_stack(sim.clone(), rotator(&sim, Of::Media)));
+        }
         let n = sim.lock().slots.len();
         for i in 0..n {
             tokio::spawn(endpoint_instance(sim.clone(), i));

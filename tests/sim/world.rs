@@ -54,6 +54,11 @@ use crate::schedule::Rules;
 pub(crate) const SECRET: &str = "sim/cfcookie";
 /// The SSM parameter the rotator publishes the active key id to.
 pub(crate) const KEY_ID_PARAMETER: &str = "/sim/key-id";
+/// The second stack's secret and parameter, on the seeds that have one.
+pub(crate) const MEDIA_SECRET: &str = "sim/cfcookie-media";
+pub(crate) const MEDIA_KEY_ID_PARAMETER: &str = "/sim/media/key-id";
+/// Its key name prefix: the main stack's managed prefix (`cfcookie-`) is a prefix of it.
+pub(crate) const MEDIA_PREFIX: &str = "cfcookie-media";
 
 /// Whole-rotation retries after a failed step.
 pub(crate) const SM_RETRIES: u32 = 3;
@@ -81,6 +86,9 @@ pub(crate) struct Params {
     /// switching back to ECDSA_P256 (seconds after the start), on some seeds.
     pub algorithm_switch: Option<(i64, i64)>,
     pub other_stack_keys: usize,
+    /// A second stack rotates in the same account (its own secret, key group and prefix,
+    /// which extends the main stack's), sharing the public key quota.
+    pub second_stack: bool,
     /// Swarm testing: each seed draws its own fault rates (some none at all), so that a run
     /// covers mixes a fixed set of rates would not, as TigerBeetle's VOPR draws its options.
     /// A call is throttled before it happens.
@@ -115,6 +123,7 @@ impl Params {
                 (start, r.random_range(2 * 86_400..7 * 86_400))
             }),
             other_stack_keys: r.random_range(0..=6),
+            second_stack: false,
             p_throttle: 0.0,
             p_slow: 0.0,
             p_lag: 0.0,
@@ -138,6 +147,14 @@ impl Params {
         self.p_late = rate(&[0.0, 0.002, 0.002, 0.01]);
         if r.random_range(0..4) == 0 {
             self.key_cache_ttl = 300;
+        }
+        // Two stacks at two keys each (previous, current) and up to five static keys leave
+        // room for one rotation's pending key at a time, and none when both stacks are
+        // mid-rotation: contention at the account's quota of ten, not a permanently full
+        // account.
+        self.second_stack = r.random_range(0..4) == 0;
+        if self.second_stack {
+            self.other_stack_keys = self.other_stack_keys.min(5);
         }
         self
     }
@@ -234,6 +251,10 @@ pub(crate) struct World {
     pub cloud: InMemoryKeyRegistry,
     pub ssm: InMemoryParameterStore,
     pub group_id: String,
+    /// The start of the names of the main stack's keys (`cfcookie-<secret tag>-`).
+    pub main_names: String,
+    /// The second stack's key group and the start of its keys' names, on seeds with one.
+    pub media: Option<(String, String)>,
     /// Version id -> the key id and `active_from` it stores (parsed once, when stored); only
     /// versions that exist.
     pub parsed: BTreeMap<String, (String, i64)>,
@@ -422,6 +443,24 @@ impl Sim {
         }
         let group_id = cloud.create_key_group("sim", std::slice::from_ref(&boot));
         ssm.set(KEY_ID_PARAMETER, "none-yet");
+        let names = |prefix: &str, secret: &str| {
+            let arn =
+                format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret}-AbCdEf");
+            format!("{prefix}-{}-", cfcookie_rotator::steps::secret_tag(&arn))
+        };
+        let main_names = names(cfcookie_rotator::config::DEFAULT_PREFIX, SECRET);
+        let media = p.second_stack.then(|| {
+            secrets.create(MEDIA_SECRET, placeholder);
+            secrets.set_rotation(MEDIA_SECRET, true, (None, Some("rate(1 day)"), Some("4h")));
+            let boot = cloud
+                .add_public_key("sim-media-bootstrap", &pem(7))
+                .expect("the second stack's bootstrap key");
+            ssm.set(MEDIA_KEY_ID_PARAMETER, "none-yet");
+            (
+                cloud.create_key_group("sim-media", &[boot]),
+                names(MEDIA_PREFIX, MEDIA_SECRET),
+            )
+        });
         let mut w = World {
             rng,
             time,
@@ -429,6 +468,8 @@ impl Sim {
             cloud,
             ssm,
             group_id,
+            main_names,
+            media,
             parsed: BTreeMap::new(),
             values: BTreeMap::new(),
             rules: p.rules.clone(),
@@ -540,6 +581,29 @@ impl Sim {
     }
 }
 
+/// Which stack a rotator rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Of {
+    /// The stack whose edges, signers and viewers the checks watch.
+    Main,
+    /// The second stack sharing the account, on seeds with one.
+    Media,
+}
+
+impl Of {
+    pub(crate) fn secret(self) -> &'static str {
+        match self {
+            Of::Main => SECRET,
+            Of::Media => MEDIA_SECRET,
+        }
+    }
+
+    /// Whether `secret_id` (a name or an ARN) is the main stack's secret.
+    fn is_main(secret_id: &str) -> bool {
+        secret_id == SECRET || secret_id.ends_with(&format!(":secret:{SECRET}-AbCdEf"))
+    }
+}
+
 /// Secrets Manager as the rotator (or a signer) sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct SimSecrets {
@@ -603,8 +667,12 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
-        crate::check::catch_up(&self.sim, true);
         let inner = self.sim.lock().secrets.clone();
+        if !Of::is_main(secret_id) {
+            inner.put_value(secret_id, token, value, label).await?;
+            return self.answer("PutSecretValue").await;
+        }
+        crate::check::catch_up(&self.sim, true);
         inner.put_value(secret_id, token, value, label).await?;
         {
             let mut w = self.sim.lock();
@@ -639,6 +707,12 @@ impl SecretStore for SimSecrets {
     ) -> ServiceResult<()> {
         self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
+        if !Of::is_main(secret_id) {
+            let inner = self.sim.lock().secrets.clone();
+            inner.move_label(secret_id, label, to, from).await?;
+            inner.delete_deprecated(secret_id);
+            return self.answer("UpdateSecretVersionStage").await;
+        }
         crate::check::catch_up(&self.sim, true);
         let (inner, before) = {
             let w = self.sim.lock();
@@ -670,10 +744,11 @@ pub(crate) fn short(token: &str) -> String {
     token.chars().take(8).collect()
 }
 
-/// CloudFront as the rotator sees it.
+/// CloudFront as a stack's rotator sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct SimCloudFront {
     pub sim: Sim,
+    pub of: Of,
 }
 
 impl SimCloudFront {
@@ -764,9 +839,32 @@ impl KeyRegistry for SimCloudFront {
     async fn delete_public_key(&self, id: &str, etag: &str) -> ServiceResult<()> {
         let inner = self.enter("DeletePublicKey")?;
         self.sim.maybe_slow().await;
+        let name = inner
+            .public_keys()
+            .into_iter()
+            .find(|k| k.id == id)
+            .map(|k| k.name);
         let result = inner.delete_public_key(id, etag).await;
         self.answered("DeletePublicKey", result, |w, result| match result {
             Ok(()) => {
+                // A stack deletes only its own keys, whatever the prefixes share.
+                let name = name.unwrap_or_default();
+                let theirs = match self.of {
+                    Of::Main => w
+                        .media
+                        .as_ref()
+                        .is_some_and(|(_, n)| name.starts_with(n.as_str())),
+                    Of::Media => name.starts_with(&w.main_names) || id == w.bootstrap_key,
+                };
+                if theirs {
+                    w.violate(
+                        "XSTACK",
+                        format!(
+                            "the {:?} stack's rotator deleted {id} ({name}), another stack's key",
+                            self.of
+                        ),
+                    );
+                }
                 let n = w.cloud.public_keys().len();
                 w.log(
                     Lane::CloudFront,
@@ -792,13 +890,17 @@ impl KeyRegistry for SimCloudFront {
         self.sim.maybe_slow().await;
         let result = inner.update_key_group(group).await;
         self.answered("UpdateKeyGroup", result, |w, result| match result {
-            Ok(_) => {
+            Ok(_) if group.id == w.group_id => {
                 w.log(
                     Lane::CloudFront,
                     format!("UpdateKeyGroup -> {:?}", group.items),
                 );
                 self.sim.propagate(w, group.items.clone());
             }
+            Ok(_) => w.log(
+                Lane::CloudFront,
+                format!("UpdateKeyGroup (second stack) -> {:?}", group.items),
+            ),
             Err(ServiceError::PreconditionFailed) => w.bump("PreconditionFailed"),
             Err(_) => {}
         })
