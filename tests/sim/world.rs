@@ -138,8 +138,8 @@ impl Params {
     fn swarm(mut self) -> Params {
         let mut r = StdRng::seed_from_u64(self.seed ^ 0x5a4a_4e11);
         let mut rate = |choices: &[f64]| choices[r.random_range(0..choices.len())];
-        // A throttle here is one that outlasted the SDK's own retries (three attempts in its
-        // standard mode): rarer than a throttled request.
+        // A throttle here is one that outlasted the SDK's own retries (five attempts, standard
+        // mode: `secret/src/sdk.rs`): rarer than a throttled request.
         self.p_throttle = rate(&[0.0, 0.002, 0.004, 0.008]);
         self.p_slow = rate(&[0.0, 0.003, 0.003, 0.01]);
         self.p_lag = rate(&[0.0, 0.03, 0.03, 0.2]);
