@@ -9,6 +9,7 @@
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
 //!   and the account holds at most two keys of this stack; after every step, the group holds
 //!   at most three besides a concurrent createSecret's young key.
+//! - SIG: a signature a signer makes with a key verifies with CloudFront's copy of that key.
 //! - XSTACK: a stack's rotator deletes no other stack's key (checked at each deletion, in
 //!   `world.rs`, on seeds with a second stack).
 //! - Liveness: rotations keep completing (no stack stuck for days).
@@ -224,6 +225,9 @@ pub(crate) fn signers(w: &mut World) {
         match source.signer(now) {
             Ok(s) => {
                 let k = s.key_pair_id().to_owned();
+                if !w.verified.contains(&k) {
+                    verify_with_cloudfront_copy(w, i, &s);
+                }
                 w.last_signed.insert(k.clone(), now);
                 if w.signing[i].last().map(|(_, k)| k.as_deref()) != Some(Some(k.as_str())) {
                     w.signing[i].push((now, Some(k.clone())));
@@ -279,6 +283,32 @@ pub(crate) fn signers(w: &mut World) {
                 }
             }
         }
+    }
+}
+
+/// SIG: the edges compare more than key ids. The first time any signer signs with a key, a
+/// signature it makes must verify with CloudFront's copy of that key (what every edge holds),
+/// read from the account, not from the secret: a rotator that registered another public key
+/// than the one it stored, and a testSecret that checked the stored key against itself, would
+/// pass every key-id check and be refused at every edge.
+fn verify_with_cloudfront_copy(w: &mut World, i: usize, s: &cfcookie_signer::Signer) {
+    let k = s.key_pair_id().to_owned();
+    w.verified.insert(k.clone());
+    let Some(copy) = w.cloud.public_keys().into_iter().find(|r| r.id == k) else {
+        return; // S1 and S2 speak for a key CloudFront does not hold
+    };
+    let probe = b"cfcookie-sim signature probe";
+    let hash = cfcookie_signer::HashAlgorithm::Sha256;
+    let verifies = cfcookie_signer::PublicKey::from_pem(&copy.encoded_key).is_ok_and(|edge_key| {
+        s.key()
+            .sign(hash, probe)
+            .is_ok_and(|sig| edge_key.verify(hash, probe, &sig))
+    });
+    if !verifies {
+        w.violate(
+            "SIG",
+            format!("signer-{i} signs with {k}, but CloudFront's copy of {k} does not verify its signatures: every edge refuses its cookies"),
+        );
     }
 }
 

@@ -281,6 +281,8 @@ pub(crate) struct World {
     // Observation
     pub timeline: Vec<Event>,
     pub last_signed: BTreeMap<String, i64>,
+    /// Keys whose signatures were checked against CloudFront's copy (`check::signers`).
+    pub verified: BTreeSet<String>,
     pub first_key: Option<String>,
     pub first_key_at: i64,
     pub violations: Vec<(String, i64, String)>,
@@ -485,6 +487,7 @@ impl Sim {
             bootstrap_key: boot.clone(),
             timeline: Vec::new(),
             last_signed: BTreeMap::new(),
+            verified: BTreeSet::new(),
             first_key: None,
             first_key_at: 0,
             violations: Vec::new(),
