@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, status, Status};
 use cfcookie_rotator::lambda::{handle, RotationEvent};
-use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord};
+use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord, SecretValue, VersionRef};
 use cfcookie_rotator::ports::{
     AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceResult,
 };
@@ -848,6 +848,51 @@ async fn back_to_back_rotation_is_refused_until_safe<B: Backend>(b: &B) {
     w.assert_consistent("after the retried rotation").await;
 }
 
+/// F, the instant signers switch to the new key, is the key-id parameter's LastModifiedDate.
+/// When finishSecret's publish was lost, the parameter still names the key before: its date
+/// says nothing about the new key, so the gate counts from now (and republishes), not from
+/// that date. A finishSecret hours after createSecret makes the difference: counted from
+/// `active_from`, the previous key would leave while cookies signed with it are still valid.
+async fn a_stale_key_id_parameter_opens_no_gate_early<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.current_and_previous().await;
+    let read_current = || async {
+        let text = w
+            .rotator
+            .secrets
+            .get_value(&w.secret, VersionRef::Stage(stage::CURRENT))
+            .await
+            .expect("GetSecretValue")
+            .expect("a current value");
+        SecretValue::parse(&text)
+            .expect("parses")
+            .expect("ours")
+            .key_id
+            .clone()
+    };
+    let before = read_current().await;
+    let token = w.start_rotation().await;
+    w.retry(Step::Set, &token).await;
+    w.retry(Step::Test, &token).await;
+    // finishSecret runs hours late (Secrets Manager's retries), and its publish is lost.
+    w.rotator.clock.advance(chrono::Duration::hours(3));
+    w.retry(Step::Finish, &token).await;
+    clear_pending(&w.rotator.secrets, &w.secret, &token)
+        .await
+        .expect("unstage");
+    assert_ne!(read_current().await, before, "the rotation finished");
+    let parameter = w.rotator.config.key_id_parameters[0].clone();
+    w.rotator
+        .params
+        .put(&parameter, &before)
+        .await
+        .expect("PutParameter");
+    let err = rotate_in_process(&w.rotator, &w.secret, false)
+        .await
+        .expect_err("the key before may still hold valid cookies");
+    assert_eq!(err.error_type(), "Rotation.TooSoon", "{err}");
+}
+
 /// Activation is measured from the key group change: createSecret puts the new key into the
 /// group and dates active_from from that moment, so a rotation that finishes late never
 /// activates a key the edges have not had for P.
@@ -1402,6 +1447,7 @@ suite!(
     interval_shorter_than_cookie_lifetime_is_refused,
     an_unreadable_schedule_is_refused,
     back_to_back_rotation_is_refused_until_safe,
+    a_stale_key_id_parameter_opens_no_gate_early,
     the_new_key_enters_the_group_at_create_secret,
     rotate_immediately_false_passes_on_an_empty_pending_version,
     orphans_are_swept_first_and_a_full_account_is_named,
