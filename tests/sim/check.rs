@@ -297,12 +297,33 @@ fn verify_with_cloudfront_copy(w: &mut World, i: usize, s: &cfcookie_signer::Sig
     let Some(copy) = w.cloud.public_keys().into_iter().find(|r| r.id == k) else {
         return; // S1 and S2 speak for a key CloudFront does not hold
     };
-    let probe = b"cfcookie-sim signature probe";
-    let hash = cfcookie_signer::HashAlgorithm::Sha256;
-    let verifies = cfcookie_signer::PublicKey::from_pem(&copy.encoded_key).is_ok_and(|edge_key| {
-        s.key()
-            .sign(hash, probe)
-            .is_ok_and(|sig| edge_key.verify(hash, probe, &sig))
+    // The simulation's keys come from a small pool, so each (CloudFront copy, private key)
+    // pair is verified for real once per process and remembered: a pure function of the two.
+    type Verified = std::collections::HashMap<(String, Vec<u8>), bool>;
+    static VERIFIED: std::sync::OnceLock<std::sync::Mutex<Verified>> = std::sync::OnceLock::new();
+    let pair = (
+        copy.encoded_key.clone(),
+        s.key().public_key().spki_der().to_vec(),
+    );
+    let cache = VERIFIED.get_or_init(Default::default);
+    let known = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&pair)
+        .copied();
+    let verifies = known.unwrap_or_else(|| {
+        let probe = b"cfcookie-sim signature probe";
+        let hash = cfcookie_signer::HashAlgorithm::Sha256;
+        let ok = cfcookie_signer::PublicKey::from_pem(&copy.encoded_key).is_ok_and(|edge_key| {
+            s.key()
+                .sign(hash, probe)
+                .is_ok_and(|sig| edge_key.verify(hash, probe, &sig))
+        });
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pair, ok);
+        ok
     });
     if !verifies {
         w.violate(
