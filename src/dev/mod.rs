@@ -10,8 +10,8 @@
 //! - `/`: a page that walks sign in → cookies → protected image → sign out → refused.
 
 //!
-//! Each job has its module: [`ring`] (the keys), [`issuer`] (tokens), [`content`] (the guarded
-//! folder), [`inspect`] (what the page shows); this one holds the options, the app and the
+//! Each job has its module: `ring` (the keys), `issuer` (tokens), `content` (the guarded
+//! folder), `inspect` (what the page shows); this one holds the options, the app and the
 //! guard every route that changes something shares.
 
 use std::net::SocketAddr;
