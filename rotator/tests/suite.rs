@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, status, Status};
 use cfcookie_rotator::lambda::{handle, RotationEvent};
-use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord, SecretValue, VersionRef};
+use cfcookie_rotator::model::{
+    stage, KeyGroupRecord, PublicKeyRecord, SecretValue, Spacing, VersionRef,
+};
 use cfcookie_rotator::ports::{
     AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceResult,
 };
@@ -770,6 +772,23 @@ async fn broken_values_and_missing_group_are_refused<B: Backend>(b: &B) {
     );
 }
 
+/// Secrets Manager starts a rotation: a new AWSPENDING version, then createSecret.
+async fn stage_and_create<S, R, P>(w: &World<S, R, P>) -> Result<(), RotationError>
+where
+    S: SecretStore + Clone,
+    R: KeyRegistry + Clone,
+    P: ParameterStore + Clone,
+{
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    w.rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+}
+
 /// Secrets Manager starts a rotation and its createSecret is refused: the error, once it is
 /// checked that no key was made.
 async fn create_is_refused<S, R, P>(w: &World<S, R, P>) -> RotationError
@@ -779,14 +798,7 @@ where
     P: ParameterStore + Clone,
 {
     let before = w.snapshot().await;
-    let token = new_token();
-    w.admin
-        .stage_pending(&w.secret, &token)
-        .await
-        .expect("stage");
-    let err = w
-        .rotator
-        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+    let err = stage_and_create(w)
         .await
         .expect_err("createSecret is refused");
     let after = w.snapshot().await;
@@ -807,6 +819,38 @@ async fn interval_shorter_than_cookie_lifetime_is_refused<B: Backend>(b: &B) {
 
 /// A schedule the interval guard cannot bound is refused, naming why, and changes nothing: the
 /// guard fails closed instead of letting rotations run unchecked.
+/// The guard refuses rules under which two rotations may be closer than P + TTL + L, and
+/// accepts them at exactly P + TTL + L (S2's gate opens at exactly `safe_at` too).
+async fn an_interval_of_exactly_p_ttl_l_is_accepted<B: Backend>(b: &B) {
+    for over in [1, 0] {
+        let mut w = b.world().await;
+        w.rotate().await;
+        w.admin.enable_rotation(&w.secret, 7).await;
+        let Spacing::AtLeast(spacing) = w
+            .rotator
+            .secrets
+            .describe(&w.secret)
+            .await
+            .expect("DescribeSecret")
+            .rotation_spacing
+        else {
+            panic!("seven days is a bounded schedule")
+        };
+        let c = &mut w.rotator.config;
+        c.cookie_lifetime = spacing - c.activation_delay - c.key_cache_ttl + over;
+        let result = stage_and_create(&w).await.map_err(|e| e.error_type());
+        if over > 0 {
+            assert_eq!(result, Err("Rotation.IntervalTooShort"), "{over}s over");
+        } else {
+            assert_ne!(
+                result,
+                Err("Rotation.IntervalTooShort"),
+                "exactly P + TTL + L"
+            );
+        }
+    }
+}
+
 async fn an_unreadable_schedule_is_refused<B: Backend>(b: &B) {
     let w = b.world().await;
     w.rotate().await;
@@ -1446,6 +1490,7 @@ suite!(
     broken_values_and_missing_group_are_refused,
     interval_shorter_than_cookie_lifetime_is_refused,
     an_unreadable_schedule_is_refused,
+    an_interval_of_exactly_p_ttl_l_is_accepted,
     back_to_back_rotation_is_refused_until_safe,
     a_stale_key_id_parameter_opens_no_gate_early,
     the_new_key_enters_the_group_at_create_secret,
