@@ -446,8 +446,7 @@ impl Sim {
         let group_id = cloud.create_key_group("sim", std::slice::from_ref(&boot));
         ssm.set(KEY_ID_PARAMETER, "none-yet");
         let names = |prefix: &str, secret: &str| {
-            let arn =
-                format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret}-AbCdEf");
+            let arn = InMemorySecretStore::arn(secret);
             format!("{prefix}-{}-", cfcookie_rotator::steps::secret_tag(&arn))
         };
         let main_names = names(cfcookie_rotator::config::DEFAULT_PREFIX, SECRET);
@@ -518,6 +517,21 @@ impl Sim {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A handle on one of the fakes for a call of `operation`, after a fault drawn for it when
+    /// `faults` (each handle shares its fake's state).
+    fn enter<T: Clone>(
+        &self,
+        operation: &'static str,
+        faults: bool,
+        fake: impl FnOnce(&World) -> &T,
+    ) -> ServiceResult<T> {
+        let mut w = self.lock();
+        if faults {
+            w.fault(operation)?;
+        }
+        Ok(fake(&w).clone())
     }
 
     /// After a write that took effect: its answer may be lost (the caller sees an error
@@ -603,7 +617,7 @@ impl Of {
 
     /// Whether `secret_id` (a name or an ARN) is the main stack's secret.
     fn is_main(secret_id: &str) -> bool {
-        secret_id == SECRET || secret_id.ends_with(&format!(":secret:{SECRET}-AbCdEf"))
+        secret_id == SECRET || secret_id == InMemorySecretStore::arn(SECRET)
     }
 }
 
@@ -616,7 +630,9 @@ pub(crate) struct SimSecrets {
 }
 
 impl SimSecrets {
-    pub(crate) fn enter(&self, op: &'static str) -> ServiceResult<()> {
+    /// The fake behind it, unless this endpoint instance's reads are out, after a fault drawn
+    /// for `op` on the rotator's calls.
+    pub(crate) fn enter(&self, op: &'static str) -> ServiceResult<InMemorySecretStore> {
         if let Lane::Signer(i) = self.lane {
             let w = self.sim.lock();
             if w.slots[i].failing_until > w.now() {
@@ -626,14 +642,9 @@ impl SimSecrets {
                 });
             }
         }
-        if self.faults {
-            self.sim.lock().fault(op)?;
-        }
-        Ok(())
+        self.sim.enter(op, self.faults, |w| &w.secrets)
     }
-}
 
-impl SimSecrets {
     /// The answer to a write that took effect ([`Sim::after_write`]), for the rotator's calls.
     async fn answer(&self, operation: &'static str) -> ServiceResult<()> {
         if self.faults {
@@ -646,9 +657,7 @@ impl SimSecrets {
 
 impl SecretStore for SimSecrets {
     async fn describe(&self, secret_id: &str) -> ServiceResult<SecretDescription> {
-        self.enter("DescribeSecret")?;
-        let inner = self.sim.lock().secrets.clone();
-        inner.describe(secret_id).await
+        self.enter("DescribeSecret")?.describe(secret_id).await
     }
 
     async fn get_value(
@@ -656,9 +665,9 @@ impl SecretStore for SimSecrets {
         secret_id: &str,
         version: VersionRef<'_>,
     ) -> ServiceResult<Option<Zeroizing<String>>> {
-        self.enter("GetSecretValue")?;
-        let inner = self.sim.lock().secrets.clone();
-        inner.get_value(secret_id, version).await
+        self.enter("GetSecretValue")?
+            .get_value(secret_id, version)
+            .await
     }
 
     async fn put_value(
@@ -668,9 +677,8 @@ impl SecretStore for SimSecrets {
         value: &str,
         label: &str,
     ) -> ServiceResult<()> {
-        self.enter("PutSecretValue")?;
+        let inner = self.enter("PutSecretValue")?;
         self.sim.maybe_slow().await;
-        let inner = self.sim.lock().secrets.clone();
         if !Of::is_main(secret_id) {
             inner.put_value(secret_id, token, value, label).await?;
             return self.answer("PutSecretValue").await;
@@ -708,19 +716,15 @@ impl SecretStore for SimSecrets {
         to: Option<&str>,
         from: Option<&str>,
     ) -> ServiceResult<()> {
-        self.enter("UpdateSecretVersionStage")?;
+        let inner = self.enter("UpdateSecretVersionStage")?;
         self.sim.maybe_slow().await;
         if !Of::is_main(secret_id) {
-            let inner = self.sim.lock().secrets.clone();
             inner.move_label(secret_id, label, to, from).await?;
             inner.delete_deprecated(secret_id);
             return self.answer("UpdateSecretVersionStage").await;
         }
         crate::check::catch_up(&self.sim, true);
-        let (inner, before) = {
-            let w = self.sim.lock();
-            (w.secrets.clone(), w.version_with(stage::CURRENT))
-        };
+        let before = self.sim.lock().version_with(stage::CURRENT);
         inner.move_label(secret_id, label, to, from).await?;
         {
             let mut w = self.sim.lock();
@@ -757,9 +761,7 @@ pub(crate) struct SimCloudFront {
 impl SimCloudFront {
     /// The fake behind it, after a fault drawn for `operation`.
     fn enter(&self, operation: &'static str) -> ServiceResult<InMemoryKeyRegistry> {
-        let mut w = self.sim.lock();
-        w.fault(operation)?;
-        Ok(w.cloud.clone())
+        self.sim.enter(operation, true, |w| &w.cloud)
     }
 
     /// Whether this read answers from a state a moment old, and from when.
@@ -920,9 +922,7 @@ pub(crate) struct SimParams {
 impl SimParams {
     /// The fake behind it, after a fault drawn for `operation`.
     fn enter(&self, operation: &'static str) -> ServiceResult<InMemoryParameterStore> {
-        let mut w = self.sim.lock();
-        w.fault(operation)?;
-        Ok(w.ssm.clone())
+        self.sim.enter(operation, true, |w| &w.ssm)
     }
 }
 

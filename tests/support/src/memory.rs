@@ -168,6 +168,11 @@ pub struct InMemorySecretStore {
 }
 
 impl InMemorySecretStore {
+    /// The ARN [`Self::create`] gives the secret `name`.
+    pub fn arn(name: &str) -> String {
+        format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf")
+    }
+
     /// Creates a secret whose first version (AWSCURRENT) holds `value`.
     pub fn create(&self, name: &str, value: &str) {
         let mut versions = BTreeMap::new();
@@ -178,7 +183,7 @@ impl InMemorySecretStore {
                 stages: vec![stage::CURRENT.to_owned()],
             },
         );
-        let arn = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf");
+        let arn = Self::arn(name);
         lock(&self.secrets).insert(
             name.to_owned(),
             Secret {
