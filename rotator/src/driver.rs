@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -404,6 +405,11 @@ pub struct RevokeReport {
     pub deleted: bool,
     /// What this costs, in plain words.
     pub cost: Vec<String>,
+    /// Until when endpoint instances may still sign cookies with a key this took out of the
+    /// group (CloudFront refuses those cookies): the later of the `active_from` of the key
+    /// signers move to and now + TTL (an instance signs from a view up to TTL old). From this
+    /// instant on, no signer uses it.
+    pub refused_signing_until: DateTime<Utc>,
 }
 
 /// The key-leak path: takes `key_id` out of the key group now, breaking S2 on purpose. When it
@@ -413,6 +419,17 @@ pub async fn revoke<W: Ports>(
     rotator: &Rotator<W>,
     secret_id: &str,
     key_id: &str,
+) -> Result<RevokeReport, RotationError> {
+    revoke_with(rotator, secret_id, key_id, new_token).await
+}
+
+/// [`revoke`] with the emergency rotation's version ids from `new_token` (a simulation replays
+/// its seed).
+pub async fn revoke_with<W: Ports>(
+    rotator: &Rotator<W>,
+    secret_id: &str,
+    key_id: &str,
+    new_token: impl FnMut() -> String,
 ) -> Result<RevokeReport, RotationError> {
     let current = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await?;
     let previous = read_ours(&rotator.secrets, secret_id, stage::PREVIOUS).await?;
@@ -443,8 +460,13 @@ pub async fn revoke<W: Ports>(
         "every cookie signed by {key_id} is refused by CloudFront from now on (they were valid for up to {l}s more)"
     )];
     let mut new_key_id = None;
+    // When signers with a fresh view stop signing with the revoked key(s).
+    let mut switch_at = rotator.clock.now();
     if was == "AWSCURRENT" {
         let report = drive(rotator, secret_id, true, new_token, Mode::Revoke).await?;
+        if let Some(new) = read_ours(&rotator.secrets, secret_id, stage::CURRENT).await? {
+            switch_at = switch_at.max(new.active_from);
+        }
         cost.push(format!(
             "an emergency rotation made {} now; it signs only from its active_from, {p}s from now, so until then signers still sign with {key_id} and those cookies are refused too; that rotation also retired the key before {key_id} at once",
             report.key_id
@@ -455,6 +477,20 @@ pub async fn revoke<W: Ports>(
             "{key_id} is the key group's only key and CloudFront refuses an empty group: run `cfcookie rotate` first"
         )));
     } else {
+        // Signers sign with the previous key until the current one's active_from: revoking it
+        // before then refuses every new cookie until that instant.
+        let current_from = current
+            .as_ref()
+            .map(|c| c.active_from)
+            .filter(|&from| was == "AWSPREVIOUS" && from > rotator.clock.now());
+        if let Some(from) = current_from {
+            switch_at = from;
+            cost.push(format!(
+                "{key_id} is still the key signers sign with: {} becomes active only at {}, so until then every new cookie is signed with {key_id} and refused",
+                current.as_ref().map_or("", |c| c.key_id.as_str()),
+                from.to_rfc3339()
+            ));
+        }
         cost.push(format!(
             "endpoint instances that have not re-read the secret for up to {ttl}s may still sign with {key_id} if it was signing recently; their cookies are refused"
         ));
@@ -477,12 +513,14 @@ pub async fn revoke<W: Ports>(
         key_id,
         was, deleted, "revoked: the key left the key group at once"
     );
+    let ttl_later = rotator.clock.now() + chrono::Duration::seconds(ttl);
     Ok(RevokeReport {
         key_id: key_id.to_owned(),
         was,
         new_key_id,
         deleted,
         cost,
+        refused_signing_until: switch_at.max(ttl_later),
     })
 }
 

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use cfcookie_rotator::driver::{clear_pending, new_token, rotate_in_process, status, Status};
 use cfcookie_rotator::lambda::{handle, RotationEvent};
-use cfcookie_rotator::model::{
-    stage, KeyGroupRecord, PublicKeyRecord, SecretValue, Spacing, VersionRef,
-};
+use cfcookie_rotator::model::{stage, KeyGroupRecord, PublicKeyRecord, Spacing, VersionRef};
 use cfcookie_rotator::ports::{
     AwsLcKeyGenerator, Clock as _, KeyRegistry, ParameterStore, Probe, SecretStore, ServiceResult,
 };
@@ -235,6 +233,18 @@ fn assemble<S: SecretStore, R: KeyRegistry, P: ParameterStore>(
 }
 
 impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
+    /// AWSCURRENT's value as stored, read as plain JSON (an oracle apart from `SecretValue`).
+    async fn current_json(&self) -> serde_json::Value {
+        let text = self
+            .rotator
+            .secrets
+            .get_value(&self.secret, VersionRef::Stage(stage::CURRENT))
+            .await
+            .expect("GetSecretValue")
+            .expect("a current value");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
     async fn status(&self) -> Status {
         status(&self.rotator, &self.secret).await.expect("status")
     }
@@ -901,18 +911,10 @@ async fn a_stale_key_id_parameter_opens_no_gate_early<B: Backend>(b: &B) {
     let w = b.world().await;
     w.current_and_previous().await;
     let read_current = || async {
-        let text = w
-            .rotator
-            .secrets
-            .get_value(&w.secret, VersionRef::Stage(stage::CURRENT))
-            .await
-            .expect("GetSecretValue")
-            .expect("a current value");
-        SecretValue::parse(&text)
-            .expect("parses")
-            .expect("ours")
-            .key_id
-            .clone()
+        w.current_json().await["key_id"]
+            .as_str()
+            .expect("key_id")
+            .to_owned()
     };
     let before = read_current().await;
     let token = w.start_rotation().await;
@@ -1071,15 +1073,36 @@ async fn orphans_are_swept_first_and_a_full_account_is_named<B: Backend>(b: &B) 
 /// The key-leak path: `revoke` takes a key out of the group at once (breaking S2 on purpose),
 /// deletes it, and says what that costs; a leaked current key is replaced first.
 async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
-    let w = b.world().await;
+    let mut w = b.world().await;
+    // A TTL shorter than P, so that "until the current key's active_from" and "for up to TTL"
+    // name different instants.
+    w.rotator.config.key_cache_ttl = 60;
+    let ttl = chrono::Duration::seconds(60);
     let k1 = w.rotate().await;
     let k2 = w.rotate().await;
+    // k2 was made just now: it signs only from its active_from, so k1 is still the key signers
+    // sign with, and revoking it refuses every new cookie until then.
+    let k2_from = current_active_from(&w).await;
+    assert!(k2_from > w.rotator.clock.now(), "k2 is not active yet");
     let report = cfcookie_rotator::driver::revoke(&w.rotator, &w.secret, &k1)
         .await
         .expect("revoke the previous key");
     assert_eq!(report.was, "AWSPREVIOUS");
     assert!(report.deleted && !report.cost.is_empty());
     assert_eq!(w.group_items().await, BTreeSet::from([k2.clone()]));
+    assert_eq!(
+        report.refused_signing_until,
+        k2_from.max(w.rotator.clock.now() + ttl),
+        "signers sign with k1 until k2's active_from"
+    );
+    assert!(
+        report
+            .cost
+            .iter()
+            .any(|c| c.contains("still the key signers sign with")),
+        "{:?}",
+        report.cost
+    );
     let report = cfcookie_rotator::driver::revoke(&w.rotator, &w.secret, &k2)
         .await
         .expect("revoke the current key");
@@ -1094,6 +1117,22 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         "{:?}",
         report.cost
     );
+    let k3_from = current_active_from(&w).await;
+    assert_eq!(
+        report.refused_signing_until,
+        k3_from.max(w.rotator.clock.now() + ttl),
+        "signers sign with k2 until k3's active_from"
+    );
+}
+
+/// AWSCURRENT's `active_from`, read from the stored JSON itself (not through `SecretValue`).
+async fn current_active_from<S: SecretStore, R: KeyRegistry, P: ParameterStore>(
+    w: &World<S, R, P>,
+) -> chrono::DateTime<chrono::Utc> {
+    let doc = w.current_json().await;
+    chrono::DateTime::parse_from_rfc3339(doc["active_from"].as_str().expect("active_from"))
+        .expect("rfc3339")
+        .with_timezone(&chrono::Utc)
 }
 
 /// With CFCOOKIE_BOOTSTRAP_KEY_NAME, infra's bootstrap key is deleted once the first rotation

@@ -267,6 +267,7 @@ pub(super) fn revoke(args: &RevokeArgs, env: &Env) -> Result<Outcome, CliError> 
                 format!("every cookie signed by {} is refused by CloudFront at once (cookies live up to {}s)", args.key_id, config.cookie_lifetime),
                 format!("endpoint instances may keep signing with it for up to {}s (their key cache TTL), and those cookies are refused too", config.key_cache_ttl),
                 format!("when it is the current key, an emergency rotation makes a new key that signs only {}s later; until then cookies are refused", config.activation_delay),
+                format!("when it is the previous key and the current key is younger than {}s (not active yet), signers still sign with it until the current key's active_from; until then cookies are refused", config.activation_delay),
             ],
             "to_proceed": "run again with --yes",
         });

@@ -15,6 +15,9 @@
 //! - Liveness: rotations keep completing (no stack stuck for days).
 //! - GUARD: the rotator's interval guard reads the rotation rules as the windows the
 //!   simulation fires, and no rotation completes under rules it must refuse.
+//! - REVOKE: keys `cfcookie revoke` takes out of the group break S2 on purpose (their cookies
+//!   are refused: its documented cost), but no signer signs with one after the instant its
+//!   report gives (`refused_signing_until`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -233,6 +236,16 @@ pub(crate) fn signers(w: &mut World) {
                     w.signing[i].push((now, Some(k.clone())));
                     w.log(Lane::Signer(i), format!("signs with {k}"));
                 }
+                if let Some(&until) = w.revoked.get(&k) {
+                    // Refused at the edges that dropped it: `revoke`'s cost, for as long as its
+                    // report says signers may still sign with it.
+                    if now > until {
+                        w.violate("REVOKE", format!("signer-{i} signs with {k}, which revoke took out of the group, after {}, when its report said no signer would", crate::stamp(until)));
+                    } else if w.edges.iter().any(|e| !e.contains(&k)) {
+                        w.bump("signing with a revoked key (revoke's documented cost)");
+                    }
+                    continue;
+                }
                 for e in 0..w.edges.len() {
                     if w.edges[e].contains(&k) {
                         continue;
@@ -394,6 +407,8 @@ pub(crate) fn present_due(w: &mut World, until: i64) {
             // The first key signs before every edge has it: there is no predecessor to fall
             // back on (the documented first-deploy window, as S1 counts it).
             w.bump("first-deploy window (documented)");
+        } else if !trusted && w.revoked.contains_key(&*key) {
+            w.bump("viewers refused after revoke (documented)");
         } else if !trusted {
             w.violate(
                 "VIEWER",
@@ -418,6 +433,10 @@ pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
         .cloned()
         .collect();
     for k in &dropped {
+        if w.revoked.contains_key(k) {
+            w.bump("keys dropped by revoke with cookies still valid (documented)");
+            continue;
+        }
         if let Some(t) = w.last_signed.get(k).copied() {
             if t + lifetime > now {
                 w.violate(

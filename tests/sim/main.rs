@@ -110,9 +110,10 @@ fn rand_in(sim: &Sim, lo: i64, hi: i64) -> i64 {
 /// Rare paths, by the counter each bumps: a refusal as too soon, an abandoned version, a full
 /// account, a key name taken, a key group or public key ETag gone stale, a failed step that
 /// Secrets Manager retries as a whole, a step cut by the Lambda timeout, RotateImmediately=false,
-/// an algorithm switch, a write whose answer was lost, one whose answer came late. The test
+/// an algorithm switch, a write whose answer was lost, one whose answer came late, a leaked
+/// key revoked. The test
 /// command's thousand seeds must reach each of them.
-const RARE_PATHS: [&str; 11] = [
+const RARE_PATHS: [&str; 12] = [
     "Rotation.TooSoon",
     "Rotation.Abandoned",
     "TooManyPublicKeys",
@@ -124,6 +125,7 @@ const RARE_PATHS: [&str; 11] = [
     "completed rotations leaving RSA_2048 and ECDSA_P256 in the group",
     "answers lost after the write",
     "answers late after the write",
+    "keys revoked",
 ];
 
 /// One invocation of a step as Secrets Manager makes it: cut at the Lambda timeout.
@@ -727,6 +729,105 @@ async fn operator_switches_algorithm(sim: Sim, start: i64, len: i64) {
     }
 }
 
+/// A key has leaked: an operator runs `cfcookie revoke` on it (the runbook in
+/// docs/rotation.md), retrying a few minutes apart when a call fails. The keys it takes out of
+/// the group are marked revoked before it runs, so that their refused cookies count as its
+/// documented cost; once it reports, signers may sign with them only until its
+/// `refused_signing_until` (REVOKE, in `check::signers`).
+async fn operator_revokes(sim: Sim, r: Arc<SimRotator>, plan: world::Revoke) {
+    use cfcookie_rotator::model::stage;
+    tokio::time::sleep(secs(plan.at)).await;
+    if plan.after_rotation {
+        let done = sim.lock().rotations_done;
+        while sim.lock().rotations_done == done {
+            tokio::time::sleep(secs(60)).await;
+        }
+        let p = sim.lock().p.activation_delay;
+        let wait = rand_in(&sim, 0, p);
+        tokio::time::sleep(secs(wait)).await;
+    }
+    let label = if plan.current {
+        stage::CURRENT
+    } else {
+        stage::PREVIOUS
+    };
+    let marked = {
+        let mut w = sim.lock();
+        let Some((key, _)) = w.key_of(label) else {
+            w.log(Lane::Operator, format!("no {label} key to revoke"));
+            return;
+        };
+        let group = w.group().items;
+        if !group.contains(&key) {
+            w.log(
+                Lane::Operator,
+                format!("{key} ({label}) is not in the group"),
+            );
+            return;
+        }
+        // Revoking AWSCURRENT retires the key before it at once, in the emergency rotation.
+        let mut marked = vec![key];
+        if plan.current {
+            marked.extend(w.key_of(stage::PREVIOUS).map(|(k, _)| k));
+        }
+        for k in &marked {
+            w.revoked.insert(k.clone(), i64::MAX);
+        }
+        w.log(
+            Lane::Operator,
+            format!("cfcookie revoke --key-id {} ({label}) --yes", marked[0]),
+        );
+        marked
+    };
+    for _ in 0..6 {
+        let s = sim.clone();
+        let tokens = move || s.lock().token();
+        match cfcookie_rotator::driver::revoke_with(&r, world::SECRET, &marked[0], tokens).await {
+            Ok(report) => {
+                let until = report.refused_signing_until.timestamp();
+                let mut w = sim.lock();
+                for k in &marked {
+                    w.revoked.insert(k.clone(), until);
+                }
+                w.bump("keys revoked");
+                w.log(
+                    Lane::Operator,
+                    format!(
+                        "revoked {} (was {}, new key {:?}); signers may sign with it until {}",
+                        report.key_id,
+                        report.was,
+                        report.new_key_id,
+                        stamp(until)
+                    ),
+                );
+                return;
+            }
+            Err(e) => {
+                sim.lock().log(
+                    Lane::Operator,
+                    format!("cfcookie revoke: {} {e}", e.error_type()),
+                );
+                let wait = rand_in(&sim, 120, 900);
+                tokio::time::sleep(secs(wait)).await;
+            }
+        }
+    }
+    // Given up: a key still in the group was not revoked and keeps the usual rules. One that
+    // left went in a revoke whose emergency rotation completed (only then does it take keys
+    // out), so its successor signs within P, and a view of the secret lasts up to TTL.
+    let mut w = sim.lock();
+    let group = w.group().items;
+    let until = w.now() + w.p.activation_delay + w.p.key_cache_ttl;
+    for k in &marked {
+        if group.contains(k) {
+            w.revoked.remove(k);
+        } else {
+            w.revoked.insert(k.clone(), until);
+        }
+    }
+    w.log(Lane::Operator, "cfcookie revoke: gave up".to_owned());
+}
+
 async fn operators(sim: Sim, r: Arc<SimRotator>) {
     loop {
         let wait = rand_in(&sim, 3600, 20 * 86_400);
@@ -780,6 +881,9 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
         }
         tokio::spawn(viewers(sim.clone()));
         tokio::spawn(operators(sim.clone(), r.clone()));
+        if let Some(plan) = sim.lock().p.revoke {
+            tokio::spawn(operator_revokes(sim.clone(), r.clone(), plan));
+        }
         if let Some((start, len)) = sim.lock().p.algorithm_switch {
             tokio::spawn(operator_switches_algorithm(sim.clone(), start, len));
         }

@@ -102,6 +102,20 @@ pub(crate) struct Params {
     /// A write lands and its answer comes 20–200 s later (the Lambda's timeout may cut the
     /// step after the write).
     pub p_late: f64,
+    /// On some seeds an operator runs `cfcookie revoke` on a key that has leaked: when (seconds
+    /// after the start, or that long and then just after the next completed rotation) and which.
+    pub revoke: Option<Revoke>,
+}
+
+/// An operator's `cfcookie revoke`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Revoke {
+    pub at: i64,
+    /// Wait for the next completed rotation after `at`, then revoke within P of it: the
+    /// moments when the previous key is still the one signers sign with.
+    pub after_rotation: bool,
+    /// The AWSCURRENT key (an emergency rotation first), or the AWSPREVIOUS one.
+    pub current: bool,
 }
 
 impl Params {
@@ -129,6 +143,7 @@ impl Params {
             p_lag: 0.0,
             p_lost: 0.0,
             p_late: 0.0,
+            revoke: None,
         }
         .swarm()
     }
@@ -156,6 +171,12 @@ impl Params {
         if self.second_stack {
             self.other_stack_keys = self.other_stack_keys.min(5);
         }
+        let days = i64::from(self.days);
+        self.revoke = (r.random_range(0..16) == 0).then(|| Revoke {
+            at: r.random_range(86_400..(days * 86_400 * 3 / 4).max(86_401)),
+            after_rotation: r.random_bool(0.5),
+            current: r.random_bool(0.5),
+        });
         self
     }
 }
@@ -283,6 +304,10 @@ pub(crate) struct World {
     pub last_signed: BTreeMap<String, i64>,
     /// Keys whose signatures were checked against CloudFront's copy (`check::signers`).
     pub verified: BTreeSet<String>,
+    /// Keys an operator's `cfcookie revoke` takes out of the group -> until when signers may
+    /// still sign with them (its report's `refused_signing_until`; `i64::MAX` while it runs):
+    /// their refused cookies are its documented cost, not an S2 violation.
+    pub revoked: BTreeMap<String, i64>,
     pub first_key: Option<String>,
     pub first_key_at: i64,
     pub violations: Vec<(String, i64, String)>,
@@ -487,6 +512,7 @@ impl Sim {
             timeline: Vec::new(),
             last_signed: BTreeMap::new(),
             verified: BTreeSet::new(),
+            revoked: BTreeMap::new(),
             first_key: None,
             first_key_at: 0,
             violations: Vec::new(),
