@@ -617,6 +617,9 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 }
             }
         }
+        if let Some(read) = self.keys.catch_up(now) {
+            read.await;
+        }
         let signer = match self.keys.signer(now) {
             Ok(s) => s,
             Err(e) => {

@@ -138,6 +138,17 @@ impl Issuer {
         self
     }
 
+    /// Reads the keys again when they are older than the key cache TTL: call it before
+    /// issuing in a process that may have stood still (a Lambda environment thawed after a
+    /// long idle spell), or the issue that follows may be refused as
+    /// [`KeyUnavailable::MayBeRetired`](crate::KeyUnavailable::MayBeRetired) until the
+    /// background refresh has run. Cheap when the keys are fresh.
+    pub async fn catch_up(&self) {
+        if let Some(read) = self.keys.catch_up(self.clock.epoch()) {
+            read.await;
+        }
+    }
+
     fn signer(&self, now: i64) -> Result<cfcookie_signer::Signer, IssueError> {
         Ok((*self.keys.signer(now)?).clone().with_hash(self.hash))
     }

@@ -4,10 +4,17 @@
 //! AWSCURRENT once its `active_from` has passed and with AWSPREVIOUS before that, refreshes in
 //! the background twice per TTL (no request waits on Secrets Manager after start-up), and keeps
 //! the last good keys when a refresh fails — but only for TTL: the rotator may retire a key TTL
-//! after its successor became signable (S2 in docs/rotation.md), so while reads fail a view
-//! older than that may hold retired keys, and the source then refuses (the endpoint answers
-//! 503 with the reason) rather than mint cookies CloudFront would refuse. [`StaticKeySource`] is one key from a file.
+//! after its successor became signable (S2 in docs/rotation.md), so a view older than that may
+//! hold retired keys, and the source then refuses (the endpoint answers 503 with the reason)
+//! rather than mint cookies CloudFront would refuse. A view also ages without a failed read
+//! when the process stood still: Lambda freezes an idle environment and may keep it for hours
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>), and on
+//! thaw a request can run before the refresh timer's read returns. So a request first calls
+//! [`KeySource::catch_up`], which reads the secret again when the view is older than TTL.
+//! [`StaticKeySource`] is one key from a file.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -20,8 +27,8 @@ use tracing::{info, warn};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyUnavailable {
-    /// The last read of the secret failed and the keys held were read longer than the key
-    /// cache TTL ago: a rotation may have retired them since, so none is used.
+    /// The keys held were read longer than the key cache TTL ago and reading them again failed:
+    /// a rotation may have retired them since, so none is used.
     #[error("no signing key available: the keys were last read {age}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again")]
     MayBeRetired {
         /// Seconds since the last successful read.
@@ -73,10 +80,20 @@ pub enum KeyLoadError {
     Reader(String),
 }
 
+/// A read of the keys a request waits for ([`KeySource::catch_up`]).
+pub type CatchUp<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// A source of the signer to use at a given time.
 pub trait KeySource: Send + Sync {
     /// The signer for a request at `now` (epoch seconds).
     fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable>;
+    /// Before [`Self::signer`]: when the keys held are too old to sign with, a read of them to
+    /// wait for (at most one a second, shared by concurrent requests); `None` when they are
+    /// fresh, which is the rule while the background refresh runs.
+    fn catch_up(&self, now: i64) -> Option<CatchUp<'_>> {
+        let _ = now;
+        None
+    }
     /// The public keys CloudFront's key group holds for these keys (for local verification).
     fn key_group(&self) -> KeyGroup;
 }
@@ -202,10 +219,11 @@ pub struct SecretKeySource<R> {
     last_ok: AtomicI64,
     /// How old the loaded view may be before it may hold retired keys (0: no limit).
     max_age: AtomicI64,
-    /// Whether the last read failed: a view is only distrusted for its age while reads fail,
-    /// so a Lambda environment thawed after a long freeze keeps signing until its refresh,
-    /// which the timer fires at once, has run.
-    last_failed: std::sync::atomic::AtomicBool,
+    /// When the last read started (epoch seconds): [`KeySource::catch_up`] reads at most once
+    /// a second.
+    last_attempt: AtomicI64,
+    /// One catch-up read at a time.
+    catching: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -237,7 +255,8 @@ impl<R: SecretReader> SecretKeySource<R> {
             loaded: RwLock::new(Loaded::default()),
             last_ok: AtomicI64::new(i64::MIN),
             max_age: AtomicI64::new(0),
-            last_failed: std::sync::atomic::AtomicBool::new(false),
+            last_attempt: AtomicI64::new(i64::MIN),
+            catching: tokio::sync::Mutex::new(()),
             clock: Arc::new(SystemClock),
         }
     }
@@ -257,9 +276,18 @@ impl<R: SecretReader> SecretKeySource<R> {
     /// Reads the secret again. On failure the keys loaded before stay in use, for up to the
     /// max age.
     pub async fn refresh(&self) -> Result<(), KeyLoadError> {
-        let result = self.load(self.clock.epoch()).await;
-        self.last_failed.store(result.is_err(), Ordering::SeqCst);
-        result
+        let now = self.clock.epoch();
+        self.last_attempt.store(now, Ordering::SeqCst);
+        self.load(now).await
+    }
+
+    /// Whether the view is older than the max age (a loaded one: before the first read the
+    /// source has nothing to sign with, which `signer` says).
+    fn too_old(&self, now: i64) -> Option<i64> {
+        let max_age = self.max_age.load(Ordering::SeqCst);
+        let last_ok = self.last_ok.load(Ordering::SeqCst);
+        let age = now.saturating_sub(last_ok);
+        (max_age > 0 && last_ok != i64::MIN && age > max_age).then_some(age)
     }
 
     async fn load(&self, now: i64) -> Result<(), KeyLoadError> {
@@ -351,16 +379,10 @@ impl<R: SecretReader> SecretKeySource<R> {
 
 impl<R: SecretReader> KeySource for SecretKeySource<R> {
     fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable> {
-        let max_age = self.max_age.load(Ordering::SeqCst);
-        let last_ok = self.last_ok.load(Ordering::SeqCst);
-        if max_age > 0
-            && last_ok != i64::MIN
-            && self.last_failed.load(Ordering::SeqCst)
-            && now.saturating_sub(last_ok) > max_age
-        {
+        if let Some(age) = self.too_old(now) {
             return Err(KeyUnavailable::MayBeRetired {
-                age: now.saturating_sub(last_ok),
-                max_age,
+                age,
+                max_age: self.max_age.load(Ordering::SeqCst),
             });
         }
         let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
@@ -372,6 +394,24 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
             (Some(c), None) => Ok(c.signer.clone()),
             (None, _) => Err(KeyUnavailable::NoKeyYet),
         }
+    }
+
+    fn catch_up(&self, now: i64) -> Option<CatchUp<'_>> {
+        let due = move |me: &Self| {
+            me.too_old(now).is_some() && me.last_attempt.load(Ordering::SeqCst) < now
+        };
+        if !due(self) {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let _one = self.catching.lock().await;
+            // A request that waited here may find the read it wanted done.
+            if due(self) {
+                if let Err(e) = self.refresh().await {
+                    warn!(error = %e, "reading the keys again before signing failed");
+                }
+            }
+        }))
     }
 
     fn key_group(&self) -> KeyGroup {
@@ -429,8 +469,10 @@ mod tests {
         source.set_max_age(300);
         let t = t0.timestamp();
         source.refresh().await.expect("first read");
-        // A long quiet spell without failed reads (a frozen Lambda) is not distrusted.
-        assert!(source.signer(t + 1000).is_ok());
+        assert!(
+            source.catch_up(t + 300).is_none(),
+            "a fresh view needs no read"
+        );
         flaky.failing.store(true, Ordering::SeqCst);
         clock.advance(chrono::Duration::seconds(100));
         assert!(source.refresh().await.is_err());
@@ -447,9 +489,58 @@ mod tests {
             }
         );
         assert!(refused.to_string().contains("may have been retired"));
+        // A request's catch-up read fails too: still refused, and no second read this second.
+        clock.advance(chrono::Duration::seconds(201));
+        source.catch_up(t + 301).expect("a read is due").await;
+        assert!(source.signer(t + 301).is_err());
+        assert!(source.catch_up(t + 301).is_none(), "one read a second");
         flaky.failing.store(false, Ordering::SeqCst);
-        clock.advance(chrono::Duration::seconds(300));
+        clock.advance(chrono::Duration::seconds(99));
         source.refresh().await.expect("reads work again");
         assert_eq!(source.signer(t + 400).expect("fresh").key_pair_id(), "K1");
+    }
+
+    /// Lambda freezes an idle environment and may keep it for hours: on thaw, the keys held
+    /// are older than TTL though no read failed, and may have been retired meanwhile. They are
+    /// not signed with; the request's catch-up read brings the keys the secret holds now.
+    #[tokio::test]
+    async fn a_view_aged_by_a_freeze_is_read_again_before_signing() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let value = |id: &str| {
+            let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+            SecretValue {
+                format: FORMAT.into(),
+                key_id: id.into(),
+                algorithm: "ECDSA_P256".into(),
+                private_key_pem: key.to_pkcs8_pem().expect("pem").to_string(),
+                public_key_pem: key.public_key().to_pem(),
+                created_at: t0,
+                active_from: t0,
+            }
+        };
+        let clock = cfcookie_secret::clock::FixedClock::new(t0);
+        let source = SecretKeySource::new(Swap(std::sync::Mutex::new(value("K1"))))
+            .with_clock(Arc::new(clock.clone()));
+        source.set_max_age(300);
+        source.refresh().await.expect("first read");
+        // Frozen for two days; two rotations retired K1 meanwhile.
+        *source.reader.0.lock().expect("lock") = value("K3");
+        clock.advance(chrono::Duration::days(2));
+        let now = t0.timestamp() + 2 * 86_400;
+        assert!(
+            matches!(source.signer(now), Err(KeyUnavailable::MayBeRetired { .. })),
+            "the thawed view is not signed with"
+        );
+        source.catch_up(now).expect("a read is due").await;
+        assert_eq!(source.signer(now).expect("fresh").key_pair_id(), "K3");
+    }
+
+    /// A secret whose AWSCURRENT value can be replaced.
+    struct Swap(std::sync::Mutex<SecretValue>);
+
+    impl SecretReader for Swap {
+        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
+            Ok((Some(self.0.lock().expect("lock").clone()), None))
+        }
     }
 }

@@ -56,8 +56,8 @@ pub use cfcookie_signer as signer;
 pub use endpoint::{Endpoint, EndpointConfig, ResourceTemplate, TemplateError, TokenVerifier};
 pub use issuer::{IssueError, IssuedCookies, Issuer};
 pub use keysource::{
-    KeyLoadError, KeySource, KeyUnavailable, SecretKeySource, SecretReader, SecretsManagerReader,
-    StaticKeySource,
+    CatchUp, KeyLoadError, KeySource, KeyUnavailable, SecretKeySource, SecretReader,
+    SecretsManagerReader, StaticKeySource,
 };
 pub use resource::SharedResource;
 pub use sigcache::SignatureCache;

@@ -161,6 +161,12 @@ impl KeySource for AnyKeySource {
             AnyKeySource::Secret(k) => k.signer(now),
         }
     }
+    fn catch_up(&self, now: i64) -> Option<crate::keysource::CatchUp<'_>> {
+        match self {
+            AnyKeySource::File(_) => None,
+            AnyKeySource::Secret(k) => k.catch_up(now),
+        }
+    }
     fn key_group(&self) -> KeyGroup {
         match self {
             AnyKeySource::File(k) => k.key_group(),
