@@ -127,22 +127,23 @@ pub(crate) struct Slot {
 /// refuse during a later outage), and each key an instance signed with at a skipped refresh is
 /// recorded as signing then (what the check after each refresh records; S2 compares it with
 /// cookie lifetimes). Runs before anything reads or changes what a skipped refresh would have
-/// seen: a change to the secret (then every instance's next refresh runs for real) and an
-/// edge's change of key group (S2's check). Nothing else that a skipped refresh affects is
-/// read: the keys a source holds did not change, and its refusal for age looks at the time of
-/// the last read only after a failed one, and failed refreshes always run.
+/// seen: a change to the secret (then every instance's next refresh runs for real), an edge's
+/// change of key group (S2's check), and every question to a source for its signer (the
+/// checks, a viewer's cookie): a source refuses a view older than TTL, so the time of its last
+/// read decides whether it signs. Nothing else that a skipped refresh affects is read: the
+/// keys a source holds did not change.
 pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
-    let (now, n) = {
+    let (through, n) = {
         let w = sim.lock();
-        (w.now(), w.slots.len())
+        (w.time.refreshed_through(), w.slots.len())
     };
     for i in 0..n {
         let (source, done, last) = {
             let mut w = sim.lock();
             let s = &mut w.slots[i];
-            let skipped = s.skipping && s.source.is_some() && now >= s.phase && s.period > 0;
+            let skipped = s.skipping && s.source.is_some() && through >= s.phase && s.period > 0;
             let last = if skipped {
-                let last = s.phase + (now - s.phase) / s.period * s.period;
+                let last = s.phase + (through - s.phase) / s.period * s.period;
                 if last >= s.next_real {
                     s.next_real - s.period
                 } else {
@@ -207,6 +208,7 @@ fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
 
 /// Checks every signer against every edge.
 pub(crate) fn all(sim: &Sim) {
+    catch_up(sim, false);
     let mut w = sim.lock();
     signers(&mut w);
 }
@@ -461,6 +463,7 @@ pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
 
 /// After a completed rotation.
 pub(crate) fn rotation_done(sim: &Sim) {
+    catch_up(sim, false);
     let mut w = sim.lock();
     w.rotations_done += 1;
     if w.rules_refused {

@@ -432,8 +432,14 @@ async fn compat_rotate(sim: &Sim, r: &SimRotator) -> Result<String, String> {
 /// Cold starts and outages begin at a refresh, each with its probability, independently of the
 /// others: the refresh of the next one is drawn (a geometric number of periods) instead of a
 /// coin at every refresh, which is the same distribution.
+/// Endpoint instances refresh half a second after their grid's whole seconds, and everything
+/// else happens on whole seconds, so no refresh ties with a change it might or might not read:
+/// a refresh on second `t` reads every change made at `t`, whether or not refreshes are
+/// skipped (`skipping_refreshes_changes_no_timeline`).
+const HALF: Duration = Duration::from_millis(500);
+
 async fn endpoint_instance(sim: Sim, i: usize) {
-    let (ttl, phase, period, wake) = {
+    let (ttl, first, period, wake) = {
         let mut w = sim.lock();
         let ttl = w.p.key_cache_ttl;
         let phase = w.rng.random_range(0..ttl);
@@ -443,16 +449,19 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         slot.phase = now + phase;
         slot.period = period;
         slot.done = i64::MIN;
-        (ttl, phase, period, slot.wake.clone())
+        (ttl, slot.phase, period, slot.wake.clone())
     };
-    let first = sim.lock().slots[i].phase;
     let p_cold = (period as f64 / (10.0 * 86_400.0)).min(1.0);
     let p_outage = (period as f64 / (20.0 * 86_400.0)).min(1.0);
     let mut next_cold = geometric(&sim, p_cold);
     let mut next_outage = geometric(&sim, p_outage) - 1;
-    tokio::time::sleep(secs(phase)).await;
+    let time = sim.lock().time.clone();
+    tokio::time::sleep_until(time.instant(first) + HALF).await;
     let mut n: u64 = 0;
     loop {
+        // The refreshes skipped before this one ran, as far as anything can tell: an outage
+        // starting now finds the last read one period ago, not at the last refresh that ran.
+        check::catch_up(&sim, false);
         let cold = {
             let mut w = sim.lock();
             w.slots[i].skipping = false;
@@ -495,9 +504,15 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             if ok {
                 w.slots[i].ever_loaded = true;
             }
-            // A check exactly when the loaded current key becomes signable.
-            if let Some((_, at)) = w.key_of(cfcookie_rotator::model::stage::CURRENT) {
-                let now = w.now();
+            // A check exactly when the loaded current key becomes signable, and, while reads
+            // fail, exactly when the view grows older than TTL and the instance must refuse.
+            let now = w.now();
+            let signable = w
+                .key_of(cfcookie_rotator::model::stage::CURRENT)
+                .map(|(_, at)| at);
+            let last = w.slots[i].last_read_ok;
+            let expires = (!ok && last != i64::MIN).then(|| last + ttl + 1);
+            for at in [signable, expires].into_iter().flatten() {
                 if at > now {
                     let s2 = sim.clone();
                     tokio::spawn(async move {
@@ -506,12 +521,14 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                     });
                 }
             }
-            check::signers(&mut w);
+            drop(w);
+            check::all(&sim);
         }
         // The next refresh that runs: the next one after a failed one (it changes whether the
         // instance trusts its keys' age), else the next cold start or outage, or the first
         // refresh after the secret changes, whichever comes first.
-        let mut target = if ok {
+        let skip = ok && sim.lock().p.skip_refreshes;
+        let mut target = if skip {
             next_cold.min(next_outage)
         } else {
             n + 1
@@ -521,22 +538,21 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             let now = w.now();
             let slot = &mut w.slots[i];
             slot.done = now;
-            slot.skipping = ok;
+            slot.skipping = skip;
         }
         loop {
             let at = first + target as i64 * period;
-            let now = {
-                let mut w = sim.lock();
-                w.slots[i].next_real = at;
-                w.now()
-            };
+            sim.lock().slots[i].next_real = at;
             tokio::select! {
                 biased;
-                () = tokio::time::sleep(secs(at - now)) => break,
+                () = tokio::time::sleep_until(time.instant(at) + HALF) => break,
                 () = wake.notified() => {
+                    // The secret changed at `now`, a whole second: the first refresh at or
+                    // after it reads the change (a refresh on `now`'s second runs half a
+                    // second later).
                     let now = sim.lock().now();
-                    let next = ((now - first).div_euclid(period) + 1) as u64;
-                    target = target.min(next);
+                    let next = (now - first + period - 1).div_euclid(period) as u64;
+                    target = target.min(next.max(n + 1));
                 }
             }
         }
@@ -582,6 +598,7 @@ async fn viewers(sim: Sim) {
     loop {
         let wait = rand_in(&sim, 600, 6 * 3600);
         tokio::time::sleep(secs(wait)).await;
+        check::catch_up(&sim, false);
         let mut w = sim.lock();
         let n = w.slots.len();
         let i = w.rng.random_range(0..n);
@@ -1099,21 +1116,59 @@ fn edges_slower_than_the_allowance_are_caught() {
 
 /// Strict determinism: one seed gives one timeline, and the same key material in the same
 /// place, byte for byte, whether it runs alone or beside other seeds on other threads.
+/// A seed's timeline and key material, as text.
+fn fingerprint(o: &Outcome) -> String {
+    let sim = o.world.as_ref().expect("kept");
+    let w = sim.lock();
+    let mut out: String = w
+        .timeline
+        .iter()
+        .map(|e| format!("{} {} {}\n", e.t, e.lane, e.text))
+        .collect();
+    for k in w.cloud.public_keys() {
+        out.push_str(&format!("{} {}\n", k.id, k.encoded_key));
+    }
+    out
+}
+
+/// The skip-ahead of endpoint refreshes is exact: the same seeds with every refresh run at its
+/// time give the same timeline, byte for byte (what each instance signs with and refuses,
+/// every rotation step, every edge change and every violation).
+#[test]
+fn skipping_refreshes_changes_no_timeline() {
+    let seeds = env_u64("CFCOOKIE_SIM_SKIP_SEEDS", 8);
+    let days = env_u64("CFCOOKIE_SIM_SKIP_DAYS", 60) as u32;
+    for seed in 0..seeds {
+        let run = |skip: bool| {
+            let mut p = Params::for_seed(seed, days);
+            p.skip_refreshes = skip;
+            fingerprint(&run_seed(p, true))
+        };
+        let (skipped, every) = (run(true), run(false));
+        if skipped != every {
+            let at = skipped
+                .lines()
+                .zip(every.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |t: &str| {
+                t.lines()
+                    .skip(at.saturating_sub(3))
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "seed {seed}: the timelines part at line {at}\nskipping:\n{}\nevery refresh:\n{}",
+                show(&skipped),
+                show(&every)
+            );
+        }
+    }
+}
+
 #[test]
 fn a_seed_replays_byte_for_byte_beside_other_seeds() {
-    let fingerprint = |o: &Outcome| -> String {
-        let sim = o.world.as_ref().expect("kept");
-        let w = sim.lock();
-        let mut out: String = w
-            .timeline
-            .iter()
-            .map(|e| format!("{} {} {}\n", e.t, e.lane, e.text))
-            .collect();
-        for k in w.cloud.public_keys() {
-            out.push_str(&format!("{} {}\n", k.id, k.encoded_key));
-        }
-        out
-    };
     let alone = fingerprint(&run_seed(Params::for_seed(11, 30), true));
     let beside = std::thread::scope(|s| {
         let others: Vec<_> = (12..14)

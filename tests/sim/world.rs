@@ -105,6 +105,10 @@ pub(crate) struct Params {
     /// On some seeds an operator runs `cfcookie revoke` on a key that has leaked: when (seconds
     /// after the start, or that long and then just after the next completed rotation) and which.
     pub revoke: Option<Revoke>,
+    /// Whether an endpoint instance's refreshes that can change nothing are skipped and
+    /// replayed when read (`check::catch_up`); off, every refresh runs at its time. The two
+    /// give the same timeline (`skipping_refreshes_changes_no_timeline`).
+    pub skip_refreshes: bool,
 }
 
 /// An operator's `cfcookie revoke`.
@@ -144,6 +148,7 @@ impl Params {
             p_lost: 0.0,
             p_late: 0.0,
             revoke: None,
+            skip_refreshes: true,
         }
         .swarm()
     }
@@ -204,6 +209,23 @@ impl SimTime {
         match self.replay.load(Ordering::SeqCst) {
             Self::LIVE => EPOCH + (tokio::time::Instant::now() - self.start).as_secs() as i64,
             t => t,
+        }
+    }
+
+    /// The paused clock's instant of epoch second `t`.
+    pub(crate) fn instant(&self, t: i64) -> tokio::time::Instant {
+        self.start + std::time::Duration::from_secs((t - EPOCH).max(0) as u64)
+    }
+
+    /// The last whole second an endpoint instance's refresh on it has already run: this one
+    /// from an instance's own task (half a second past it), else the one before.
+    pub(crate) fn refreshed_through(&self) -> i64 {
+        let now = self.now();
+        let into = (tokio::time::Instant::now() - self.start).subsec_millis();
+        if into >= 500 {
+            now
+        } else {
+            now - 1
         }
     }
 
