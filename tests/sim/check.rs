@@ -102,6 +102,9 @@ impl SimReader {
 pub(crate) struct Slot {
     pub source: Option<Arc<Source>>,
     pub failing_until: i64,
+    /// Frozen (a Lambda environment left idle) until this second, inclusive, or until thawed:
+    /// it serves nothing.
+    pub frozen_until: i64,
     pub ever_loaded: bool,
     /// When this instance last read the secret successfully (`i64::MIN`: not since its cold
     /// start), as the world saw the read.
@@ -227,6 +230,9 @@ pub(crate) fn signers(w: &mut World) {
         let Some(source) = w.slots[i].source.clone() else {
             continue;
         };
+        if w.slots[i].frozen_until >= now {
+            continue;
+        }
         match source.signer(now) {
             Ok(s) => {
                 let k = s.key_pair_id().to_owned();

@@ -455,6 +455,16 @@ async fn endpoint_instance(sim: Sim, i: usize) {
     let p_outage = (period as f64 / (20.0 * 86_400.0)).min(1.0);
     let mut next_cold = geometric(&sim, p_cold);
     let mut next_outage = geometric(&sim, p_outage) - 1;
+    let p_freeze = sim
+        .lock()
+        .p
+        .freeze_every_days
+        .map_or(0.0, |d| (period as f64 / (d as f64 * 86_400.0)).min(1.0));
+    let mut next_freeze = if p_freeze > 0.0 {
+        geometric(&sim, p_freeze)
+    } else {
+        u64::MAX
+    };
     let time = sim.lock().time.clone();
     tokio::time::sleep_until(time.instant(first) + HALF).await;
     let mut n: u64 = 0;
@@ -462,6 +472,20 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         // The refreshes skipped before this one ran, as far as anything can tell: an outage
         // starting now finds the last read one period ago, not at the last refresh that ran.
         check::catch_up(&sim, false);
+        if n == next_freeze {
+            n = freeze(&sim, i, n, period).await;
+            let mut w = sim.lock();
+            next_freeze = n + geometric_in(&mut w, p_freeze);
+            // Cold starts and outages drawn for the frozen spell are drawn again from the thaw.
+            if next_cold < n {
+                next_cold = n + geometric_in(&mut w, p_cold);
+            }
+            if next_outage < n {
+                next_outage = n + geometric_in(&mut w, p_outage);
+            }
+            // The refresh timer fires at once on thaw: the refresh on grid `n`, now.
+            continue;
+        }
         let cold = {
             let mut w = sim.lock();
             w.slots[i].skipping = false;
@@ -529,7 +553,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         // refresh after the secret changes, whichever comes first.
         let skip = ok && sim.lock().p.skip_refreshes;
         let mut target = if skip {
-            next_cold.min(next_outage)
+            next_cold.min(next_outage).min(next_freeze)
         } else {
             n + 1
         };
@@ -558,6 +582,38 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         }
         n = target;
     }
+}
+
+/// Instance `i`, a Lambda environment left idle at its refresh `n`, frozen for a whole number
+/// of refresh periods (1 hour to 3 days): no refresh, nothing served. On thaw a request comes
+/// first, before the refresh timer's read, and does what the endpoint does before signing
+/// (`KeySource::catch_up`). Returns the refresh the timer then fires.
+async fn freeze(sim: &Sim, i: usize, n: u64, period: i64) -> u64 {
+    let (periods, thaw, source, time) = {
+        let mut w = sim.lock();
+        let periods = (w.rng.random_range(3600..3 * 86_400) / period).max(1);
+        let thaw = w.now() + periods * period;
+        let slot = &mut w.slots[i];
+        slot.frozen_until = thaw;
+        slot.skipping = false;
+        let source = slot.source.clone();
+        w.log(Lane::Signer(i), format!("frozen for {}s", periods * period));
+        (periods, thaw, source, w.time.clone())
+    };
+    tokio::time::sleep_until(time.instant(thaw) + HALF).await;
+    {
+        let mut w = sim.lock();
+        w.slots[i].frozen_until = i64::MIN;
+        w.log(Lane::Signer(i), "thawed: a request");
+    }
+    if let Some(source) = source {
+        use cfcookie_endpoint::KeySource as _;
+        if let Some(read) = source.catch_up(thaw) {
+            read.await;
+        }
+    }
+    check::all(sim);
+    n + periods as u64
 }
 
 /// Periods until the next event of probability `p` per period (at least one).
@@ -606,6 +662,9 @@ async fn viewers(sim: Sim) {
             continue;
         };
         let now = w.now();
+        if w.slots[i].frozen_until >= now {
+            continue;
+        }
         use cfcookie_endpoint::KeySource as _;
         let Ok(signer) = source.signer(now) else {
             continue;

@@ -109,6 +109,14 @@ pub(crate) struct Params {
     /// replayed when read (`check::catch_up`); off, every refresh runs at its time. The two
     /// give the same timeline (`skipping_refreshes_changes_no_timeline`).
     pub skip_refreshes: bool,
+    /// How often, on average, an endpoint instance is a Lambda environment left idle and
+    /// frozen (days; `None`: never), for 1 hour to 3 days. Lambda freezes an idle environment
+    /// and keeps it "for some time", terminating it "every few hours"
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>); how
+    /// long is not published, so the longest freezes here are an assumption chosen to span
+    /// rotations. Frozen, it neither refreshes nor serves; on thaw a request comes before its
+    /// refresh timer's read.
+    pub freeze_every_days: Option<i64>,
 }
 
 /// An operator's `cfcookie revoke`.
@@ -149,6 +157,7 @@ impl Params {
             p_late: 0.0,
             revoke: None,
             skip_refreshes: true,
+            freeze_every_days: None,
         }
         .swarm()
     }
@@ -182,6 +191,7 @@ impl Params {
             after_rotation: r.random_bool(0.5),
             current: r.random_bool(0.5),
         });
+        self.freeze_every_days = [None, Some(10), Some(3)][r.random_range(0..3)];
         self
     }
 }
