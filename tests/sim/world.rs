@@ -592,6 +592,16 @@ impl Sim {
         Ok(fake(&w).clone())
     }
 
+    /// Whether this read answers from a state a moment old, and from when.
+    fn lagging(&self) -> Option<DateTime<Utc>> {
+        let mut w = self.lock();
+        let p_lag = w.p.p_lag;
+        let since = w.now() - 1;
+        w.rng
+            .random_bool(p_lag)
+            .then(|| Utc.timestamp_opt(since, 0).single().unwrap_or_default())
+    }
+
     /// After a write that took effect: its answer may be lost (the caller sees an error
     /// although the service changed), or late (the Lambda's timeout may cut the step after
     /// the write). Both are what a network between a Lambda and an AWS endpoint does; the SDK's
@@ -822,14 +832,8 @@ impl SimCloudFront {
         self.sim.enter(operation, true, |w| &w.cloud)
     }
 
-    /// Whether this read answers from a state a moment old, and from when.
     fn lagging(&self) -> Option<DateTime<Utc>> {
-        let mut w = self.sim.lock();
-        let p_lag = w.p.p_lag;
-        let since = w.now() - 1;
-        w.rng
-            .random_bool(p_lag)
-            .then(|| Utc.timestamp_opt(since, 0).single().unwrap_or_default())
+        self.sim.lagging()
     }
 }
 
@@ -984,17 +988,33 @@ impl SimParams {
     }
 }
 
+/// SSM as the rotator sees it: faults, slow writes, and reads a moment old, as CloudFront's.
 impl ParameterStore for SimParams {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
-        self.enter("GetParameter")?.get(name).await
+        Ok(self.get_dated(name).await?.map(|(value, _)| value))
     }
 
     async fn get_dated(&self, name: &str) -> ServiceResult<Option<(String, DateTime<Utc>)>> {
-        self.enter("GetParameter")?.get_dated(name).await
+        let inner = self.enter("GetParameter")?;
+        let now = inner.get_dated(name).await?;
+        match self.sim.lagging() {
+            Some(since) => {
+                let then = inner.get_dated_as_of(name, since);
+                if then != now {
+                    self.sim
+                        .lock()
+                        .bump("SSM answers missing the last PutParameter");
+                }
+                Ok(then)
+            }
+            None => Ok(now),
+        }
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
-        self.enter("PutParameter")?.put(name, value).await?;
+        let inner = self.enter("PutParameter")?;
+        self.sim.maybe_slow().await;
+        inner.put(name, value).await?;
         self.sim
             .lock()
             .log(Lane::Rotator, format!("PutParameter {name} = {value}"));

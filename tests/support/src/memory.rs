@@ -642,10 +642,13 @@ impl KeyRegistry for InMemoryKeyRegistry {
 /// A parameter's value and LastModifiedDate.
 type Dated = (String, chrono::DateTime<chrono::Utc>);
 
+/// A parameter now, and before its last change (`None`: it did not exist).
+type ParameterVersions = (Dated, Option<Dated>);
+
 /// SSM parameters, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryParameterStore {
-    values: Arc<Mutex<BTreeMap<String, Dated>>>,
+    values: Arc<Mutex<BTreeMap<String, ParameterVersions>>>,
     /// Where LastModifiedDate comes from.
     pub clock: ServiceClock,
 }
@@ -653,21 +656,42 @@ pub struct InMemoryParameterStore {
 impl InMemoryParameterStore {
     /// Sets a parameter outside any test's steps (what infrastructure made).
     pub fn set(&self, name: &str, value: &str) {
-        let now = self.clock.now();
-        lock(&self.values).insert(name.to_owned(), (value.to_owned(), now));
+        let now = (value.to_owned(), self.clock.now());
+        let mut values = lock(&self.values);
+        let before = values.get(name).map(|(then, _)| then.clone());
+        values.insert(name.to_owned(), (now, before));
+    }
+
+    /// GetParameter answered from a state a moment old: the value and date before the last
+    /// change when that change came at or after `since` (`None` when the parameter did not
+    /// exist then). An assumption, as [`InMemoryKeyRegistry::public_keys_as_of`]: Parameter
+    /// Store documents no read-after-write guarantee for GetParameter, so the simulation lets
+    /// a read just after a PutParameter miss it.
+    pub fn get_dated_as_of(
+        &self,
+        name: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Dated> {
+        let values = lock(&self.values);
+        let (now, before) = values.get(name)?;
+        if now.1 >= since {
+            before.clone()
+        } else {
+            Some(now.clone())
+        }
     }
 }
 
 impl ParameterStore for InMemoryParameterStore {
     async fn get(&self, name: &str) -> ServiceResult<Option<String>> {
-        Ok(lock(&self.values).get(name).map(|(v, _)| v.clone()))
+        Ok(lock(&self.values).get(name).map(|((v, _), _)| v.clone()))
     }
 
     async fn get_dated(
         &self,
         name: &str,
     ) -> ServiceResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
-        Ok(lock(&self.values).get(name).cloned())
+        Ok(lock(&self.values).get(name).map(|(now, _)| now.clone()))
     }
 
     async fn put(&self, name: &str, value: &str) -> ServiceResult<()> {
@@ -737,6 +761,30 @@ mod history_tests {
             .unwrap()
             .public_key()
             .to_pem()
+    }
+
+    #[tokio::test]
+    async fn a_parameter_read_a_moment_old_misses_the_last_put() {
+        let clock = crate::FixedClock::at_epoch(1_000);
+        let ssm = InMemoryParameterStore::default();
+        ssm.clock.follow(clock.clone());
+        ssm.put("/k", "K1").await.unwrap();
+        assert_eq!(
+            ssm.get_dated_as_of("/k", at(1_000)),
+            None,
+            "it did not exist"
+        );
+        clock.set(at(2_000));
+        ssm.put("/k", "K2").await.unwrap();
+        assert_eq!(
+            ssm.get_dated_as_of("/k", at(2_000)),
+            Some(("K1".to_owned(), at(1_000)))
+        );
+        assert_eq!(
+            ssm.get_dated_as_of("/k", at(2_001)),
+            Some(("K2".to_owned(), at(2_000)))
+        );
+        assert_eq!(ssm.get("/k").await.unwrap().as_deref(), Some("K2"));
     }
 
     #[tokio::test]
