@@ -617,9 +617,13 @@ impl<V: TokenVerifier, K: KeySource> Endpoint<V, K> {
                 }
             }
         }
+        // The time of signing, not of the request's arrival: verifying the token (a JWKS
+        // fetch) and the catch-up read take time, and the keys' age counts to the signature.
+        let now = self.clock.epoch();
         if let Some(read) = self.keys.catch_up(now) {
             read.await;
         }
+        let now = self.clock.epoch();
         let signer = match self.keys.signer(now) {
             Ok(s) => s,
             Err(e) => {

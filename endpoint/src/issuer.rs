@@ -142,7 +142,8 @@ impl Issuer {
     /// issuing in a process that may have stood still (a Lambda environment thawed after a
     /// long idle spell), or the issue that follows may be refused as
     /// [`KeyUnavailable::MayBeRetired`](crate::KeyUnavailable::MayBeRetired) until the
-    /// background refresh has run. Cheap when the keys are fresh.
+    /// background refresh has run. Cheap when the keys are fresh. The issuer's clock must be
+    /// the key source's (both are the system clock unless set).
     pub async fn catch_up(&self) {
         if let Some(read) = self.keys.catch_up(self.clock.epoch()) {
             read.await;

@@ -2,7 +2,8 @@
 //!
 //! [`SecretKeySource`] reads the secret's AWSCURRENT and AWSPREVIOUS versions, signs with
 //! AWSCURRENT once its `active_from` has passed and with AWSPREVIOUS before that, refreshes in
-//! the background twice per TTL (no request waits on Secrets Manager after start-up), and keeps
+//! the background twice per TTL (while those reads succeed, no request waits on Secrets
+//! Manager after start-up), and keeps
 //! the last good keys when a refresh fails — but only for TTL: the rotator may retire a key TTL
 //! after its successor became signable (S2 in docs/rotation.md), so a view older than that may
 //! hold retired keys, and the source then refuses (the endpoint answers 503 with the reason)
@@ -10,7 +11,10 @@
 //! when the process stood still: Lambda freezes an idle environment and may keep it for hours
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>), and on
 //! thaw a request can run before the refresh timer's read returns. So a request first calls
-//! [`KeySource::catch_up`], which reads the secret again when the view is older than TTL.
+//! [`KeySource::catch_up`], which waits for a read of the secret when the view is older than
+//! TTL (or none was ever loaded): one read at a time, shared with the background refresh and
+//! every request waiting, none again in the second a read failed, and a wait bounded by
+//! [`CATCH_UP_WAIT`].
 //! [`StaticKeySource`] is one key from a file.
 
 use std::future::Future;
@@ -27,8 +31,9 @@ use tracing::{info, warn};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyUnavailable {
-    /// The keys held were read longer than the key cache TTL ago and reading them again failed:
-    /// a rotation may have retired them since, so none is used.
+    /// The keys held were read longer than the key cache TTL ago and no read has succeeded
+    /// since (it failed, or is still under way): a rotation may have retired them, so none is
+    /// used.
     #[error("no signing key available: the keys were last read {age}s ago, longer than the key cache TTL ({max_age}s): they may have been retired, so no cookie is minted until Secrets Manager can be read again")]
     MayBeRetired {
         /// Seconds since the last successful read.
@@ -83,13 +88,19 @@ pub enum KeyLoadError {
 /// A read of the keys a request waits for ([`KeySource::catch_up`]).
 pub type CatchUp<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// How long a request waits for [`KeySource::catch_up`]'s read before it answers without it
+/// (a 503 when its keys are too old): Secrets Manager answers in tens of milliseconds, and
+/// during an outage a request should not hang on the SDK's retries.
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
+
 /// A source of the signer to use at a given time.
 pub trait KeySource: Send + Sync {
     /// The signer for a request at `now` (epoch seconds).
     fn signer(&self, now: i64) -> Result<Arc<Signer>, KeyUnavailable>;
     /// Before [`Self::signer`]: when the keys held are too old to sign with, a read of them to
-    /// wait for (at most one a second, shared by concurrent requests); `None` when they are
-    /// fresh, which is the rule while the background refresh runs.
+    /// wait for (shared by concurrent requests, bounded in time); `None` when they are fresh,
+    /// which is the rule while the background refresh runs. `now` must come from the clock the
+    /// source stamps its reads with.
     fn catch_up(&self, now: i64) -> Option<CatchUp<'_>> {
         let _ = now;
         None
@@ -219,11 +230,12 @@ pub struct SecretKeySource<R> {
     last_ok: AtomicI64,
     /// How old the loaded view may be before it may hold retired keys (0: no limit).
     max_age: AtomicI64,
-    /// When the last read started (epoch seconds): [`KeySource::catch_up`] reads at most once
-    /// a second.
-    last_attempt: AtomicI64,
-    /// One catch-up read at a time.
-    catching: tokio::sync::Mutex<()>,
+    /// When the last failed read ended (epoch seconds): requests that waited for it do not
+    /// read again in that second.
+    last_failed: AtomicI64,
+    /// One read at a time, background or a request's: a request that finds a read under way
+    /// waits for it instead of starting another.
+    reading: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -255,8 +267,8 @@ impl<R: SecretReader> SecretKeySource<R> {
             loaded: RwLock::new(Loaded::default()),
             last_ok: AtomicI64::new(i64::MIN),
             max_age: AtomicI64::new(0),
-            last_attempt: AtomicI64::new(i64::MIN),
-            catching: tokio::sync::Mutex::new(()),
+            last_failed: AtomicI64::new(i64::MIN),
+            reading: tokio::sync::Mutex::new(()),
             clock: Arc::new(SystemClock),
         }
     }
@@ -276,9 +288,25 @@ impl<R: SecretReader> SecretKeySource<R> {
     /// Reads the secret again. On failure the keys loaded before stay in use, for up to the
     /// max age.
     pub async fn refresh(&self) -> Result<(), KeyLoadError> {
-        let now = self.clock.epoch();
-        self.last_attempt.store(now, Ordering::SeqCst);
-        self.load(now).await
+        let _one = self.reading.lock().await;
+        self.read_now().await
+    }
+
+    /// One read, under `reading`. A view is stamped with the time its read started, so its
+    /// age is never undercounted.
+    async fn read_now(&self) -> Result<(), KeyLoadError> {
+        let result = self.load(self.clock.epoch()).await;
+        if result.is_err() {
+            self.last_failed.store(self.clock.epoch(), Ordering::SeqCst);
+        }
+        result
+    }
+
+    /// Whether a request should wait for a read before signing: the view is too old (or none
+    /// was loaded) and no read failed in the second `now` or after it.
+    fn read_due(&self, now: i64) -> bool {
+        let unloaded = self.last_ok.load(Ordering::SeqCst) == i64::MIN;
+        (unloaded || self.too_old(now).is_some()) && self.last_failed.load(Ordering::SeqCst) < now
     }
 
     /// Whether the view is older than the max age (a loaded one: before the first read the
@@ -341,7 +369,9 @@ impl<R: SecretReader> SecretKeySource<R> {
     where
         R: 'static,
     {
-        self.set_max_age(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        // Whole seconds, at least one: a max age of 0 would turn the age check off.
+        let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        self.set_max_age(i64::try_from(secs.max(1)).unwrap_or(i64::MAX));
         let me = Arc::clone(self);
         let period = (ttl / 2).max(Duration::from_millis(500));
         tokio::spawn(async move {
@@ -397,19 +427,22 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
     }
 
     fn catch_up(&self, now: i64) -> Option<CatchUp<'_>> {
-        let due = move |me: &Self| {
-            me.too_old(now).is_some() && me.last_attempt.load(Ordering::SeqCst) < now
-        };
-        if !due(self) {
+        if !self.read_due(now) {
             return None;
         }
         Some(Box::pin(async move {
-            let _one = self.catching.lock().await;
-            // A request that waited here may find the read it wanted done.
-            if due(self) {
-                if let Err(e) = self.refresh().await {
-                    warn!(error = %e, "reading the keys again before signing failed");
+            let read = async {
+                let _one = self.reading.lock().await;
+                // The read this request waited behind (the refresh timer's, another
+                // request's) may have brought the keys, or failed in this second.
+                if self.read_due(now) {
+                    if let Err(e) = self.read_now().await {
+                        warn!(error = %e, "reading the keys again before signing failed");
+                    }
                 }
+            };
+            if tokio::time::timeout(CATCH_UP_WAIT, read).await.is_err() {
+                warn!("reading the keys again before signing took too long; answering without it");
             }
         }))
     }
@@ -506,18 +539,7 @@ mod tests {
     #[tokio::test]
     async fn a_view_aged_by_a_freeze_is_read_again_before_signing() {
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
-        let value = |id: &str| {
-            let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
-            SecretValue {
-                format: FORMAT.into(),
-                key_id: id.into(),
-                algorithm: "ECDSA_P256".into(),
-                private_key_pem: key.to_pkcs8_pem().expect("pem").to_string(),
-                public_key_pem: key.public_key().to_pem(),
-                created_at: t0,
-                active_from: t0,
-            }
-        };
+        let value = |id: &str| secret_value(id, t0);
         let clock = cfcookie_secret::clock::FixedClock::new(t0);
         let source = SecretKeySource::new(Swap(std::sync::Mutex::new(value("K1"))))
             .with_clock(Arc::new(clock.clone()));
@@ -533,6 +555,95 @@ mod tests {
         );
         source.catch_up(now).expect("a read is due").await;
         assert_eq!(source.signer(now).expect("fresh").key_pair_id(), "K3");
+    }
+
+    /// The refresh timer fires at once on thaw and may run first: a request behind its read
+    /// waits for it and signs with what it brought, without a second read.
+    #[tokio::test]
+    async fn a_request_behind_the_timers_read_waits_for_it_and_reads_no_second_time() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let clock = cfcookie_secret::clock::FixedClock::new(t0);
+        let gated = Arc::new(Gated {
+            value: std::sync::Mutex::new(secret_value("K1", t0)),
+            open: tokio::sync::Notify::new(),
+            gate: AtomicBool::new(false),
+            reads: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let source = SecretKeySource::new(gated.clone()).with_clock(Arc::new(clock.clone()));
+        source.set_max_age(300);
+        source.refresh().await.expect("first read");
+        *gated.value.lock().expect("lock") = secret_value("K2", t0);
+        gated.gate.store(true, Ordering::SeqCst);
+        clock.advance(chrono::Duration::seconds(1000));
+        let now = t0.timestamp() + 1000;
+        // The timer's read starts first (join! polls in order); the request comes while it
+        // waits on Secrets Manager.
+        let request = async {
+            if let Some(read) = source.catch_up(now) {
+                read.await;
+            }
+            source.signer(now).map(|s| s.key_pair_id().to_owned())
+        };
+        let (timer, signed, ()) = tokio::join!(source.refresh(), request, async {
+            tokio::task::yield_now().await;
+            gated.open.notify_one();
+        });
+        timer.expect("the timer's read");
+        assert_eq!(
+            signed.as_deref(),
+            Ok("K2"),
+            "the request waited for the timer's read"
+        );
+        assert_eq!(
+            gated.reads.load(Ordering::SeqCst),
+            2,
+            "start-up and the timer's"
+        );
+    }
+
+    /// A source whose start-up read failed signs with nothing: a request reads.
+    #[tokio::test]
+    async fn a_source_that_never_loaded_reads_for_a_request() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let clock = cfcookie_secret::clock::FixedClock::new(t0);
+        let source = SecretKeySource::new(Swap(std::sync::Mutex::new(secret_value("K1", t0))))
+            .with_clock(Arc::new(clock.clone()));
+        let now = t0.timestamp();
+        assert_eq!(source.signer(now).err(), Some(KeyUnavailable::NoKeyYet));
+        source.catch_up(now).expect("a read is due").await;
+        assert_eq!(source.signer(now).expect("loaded").key_pair_id(), "K1");
+        assert!(source.catch_up(now).is_none());
+    }
+
+    fn secret_value(id: &str, at: chrono::DateTime<chrono::Utc>) -> SecretValue {
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+        SecretValue {
+            format: FORMAT.into(),
+            key_id: id.into(),
+            algorithm: "ECDSA_P256".into(),
+            private_key_pem: key.to_pkcs8_pem().expect("pem").to_string(),
+            public_key_pem: key.public_key().to_pem(),
+            created_at: at,
+            active_from: at,
+        }
+    }
+
+    /// A secret whose reads wait for a signal while gated, and are counted.
+    struct Gated {
+        value: std::sync::Mutex<SecretValue>,
+        open: tokio::sync::Notify,
+        gate: AtomicBool,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SecretReader for Arc<Gated> {
+        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
+            if self.gate.load(Ordering::SeqCst) {
+                self.open.notified().await;
+            }
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok((Some(self.value.lock().expect("lock").clone()), None))
+        }
     }
 
     /// A secret whose AWSCURRENT value can be replaced.

@@ -57,7 +57,7 @@ pub use endpoint::{Endpoint, EndpointConfig, ResourceTemplate, TemplateError, To
 pub use issuer::{IssueError, IssuedCookies, Issuer};
 pub use keysource::{
     CatchUp, KeyLoadError, KeySource, KeyUnavailable, SecretKeySource, SecretReader,
-    SecretsManagerReader, StaticKeySource,
+    SecretsManagerReader, StaticKeySource, CATCH_UP_WAIT,
 };
 pub use resource::SharedResource;
 pub use sigcache::SignatureCache;

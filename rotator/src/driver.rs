@@ -394,6 +394,7 @@ pub async fn status<W: Ports>(
 
 /// What `cfcookie revoke` did, and what it cost.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RevokeReport {
     /// The revoked key.
     pub key_id: String,
@@ -408,7 +409,8 @@ pub struct RevokeReport {
     /// Until when endpoint instances may still sign cookies with a key this took out of the
     /// group (CloudFront refuses those cookies): the later of the `active_from` of the key
     /// signers move to and now + TTL (an instance signs from a view up to TTL old). From this
-    /// instant on, no signer uses it.
+    /// instant on, no signer uses it, as long as signers' clocks agree with the rotator's and
+    /// each refuses a view older than TTL (cfcookie's endpoint and `Issuer` do).
     pub refused_signing_until: DateTime<Utc>,
 }
 
