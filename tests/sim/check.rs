@@ -60,11 +60,17 @@ impl SimReader {
 impl SecretReader for SimReader {
     async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
         let read = self.read_once().await;
-        if read.is_ok() {
-            // The world's own record of this instance's reads: S3 judges refusals by it.
-            if let Lane::Signer(i) = self.store.lane {
-                let mut w = self.store.sim.lock();
+        if let Lane::Signer(i) = self.store.lane {
+            let mut w = self.store.sim.lock();
+            if read.is_ok() {
+                // The world's own record of this instance's reads: S3 judges refusals by it.
                 w.slots[i].last_read_ok = w.now();
+            }
+            if !w.p.skip_refreshes {
+                // The real refresh loop's read (or a request's): the checks after it run once
+                // the source has taken in what it read.
+                let (sim, ok) = (self.store.sim.clone(), read.is_ok());
+                tokio::spawn(async move { crate::after_refresh(&sim, i, ok) });
             }
         }
         read
@@ -122,6 +128,8 @@ pub(crate) struct Slot {
     pub skipping: bool,
     /// Wakes the instance when the secret changes, so that its next refresh runs.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The real refresh loop (`SecretKeySource::spawn_refresh`), when it runs.
+    pub refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Brings every instance's skipped refreshes up to now, exactly as if each had run at its time:

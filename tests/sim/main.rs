@@ -466,6 +466,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         u64::MAX
     };
     let time = sim.lock().time.clone();
+    let real_loop = !sim.lock().p.skip_refreshes;
     tokio::time::sleep_until(time.instant(first) + HALF).await;
     let mut n: u64 = 0;
     loop {
@@ -474,16 +475,29 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         check::catch_up(&sim, false);
         if n == next_freeze {
             n = freeze(&sim, i, n, period).await;
-            let mut w = sim.lock();
-            next_freeze = n + geometric_in(&mut w, p_freeze);
-            // Cold starts and outages drawn for the frozen spell are drawn again from the thaw.
-            if next_cold < n {
-                next_cold = n + geometric_in(&mut w, p_cold);
+            {
+                let mut w = sim.lock();
+                next_freeze = n + geometric_in(&mut w, p_freeze);
+                // Cold starts and outages drawn for the frozen spell are drawn again from the
+                // thaw.
+                if next_cold < n {
+                    next_cold = n + geometric_in(&mut w, p_cold);
+                }
+                if next_outage < n {
+                    next_outage = n + geometric_in(&mut w, p_outage);
+                }
             }
-            if next_outage < n {
-                next_outage = n + geometric_in(&mut w, p_outage);
+            if real_loop {
+                // The refresh timer, overdue, fires at once on thaw; then it runs on.
+                tokio::time::sleep(LOOP_LAG).await;
+                let source = sim.lock().slots[i].source.clone();
+                if let Some(source) = source {
+                    let _ = source.refresh().await;
+                    sim.lock().slots[i].refresher = Some(source.spawn_refresh(secs(ttl)));
+                }
             }
-            // The refresh timer fires at once on thaw: the refresh on grid `n`, now.
+            // Skipping or not, the refresh timer fires at once on thaw: the refresh on grid
+            // `n`, now.
             continue;
         }
         let cold = {
@@ -506,6 +520,9 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             cold
         };
         if cold {
+            if let Some(old) = sim.lock().slots[i].refresher.take() {
+                old.abort();
+            }
             let source = Arc::new(
                 SecretKeySource::new(check::SimReader::new(SimSecrets {
                     sim: sim.clone(),
@@ -522,37 +539,27 @@ async fn endpoint_instance(sim: Sim, i: usize) {
         }
         let source = sim.lock().slots[i].source.clone();
         let mut ok = false;
-        if let Some(source) = source {
-            ok = compat_refresh(&sim, &source).await;
-            let mut w = sim.lock();
-            if ok {
-                w.slots[i].ever_loaded = true;
+        match source {
+            // With the real loop, the instance reads the secret itself only at start-up (as
+            // `endpoint_from` does), then `spawn_refresh` runs; `SimReader` hands each read's
+            // outcome to `after_refresh`.
+            Some(source) if real_loop && cold => {
+                let _ = source.refresh().await;
+                tokio::time::sleep(LOOP_LAG).await;
+                sim.lock().slots[i].refresher = Some(source.spawn_refresh(secs(ttl)));
             }
-            // A check exactly when the loaded current key becomes signable, and, while reads
-            // fail, exactly when the view grows older than TTL and the instance must refuse.
-            let now = w.now();
-            let signable = w
-                .key_of(cfcookie_rotator::model::stage::CURRENT)
-                .map(|(_, at)| at);
-            let last = w.slots[i].last_read_ok;
-            let expires = (!ok && last != i64::MIN).then(|| last + ttl + 1);
-            for at in [signable, expires].into_iter().flatten() {
-                if at > now {
-                    let s2 = sim.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(secs(at - now)).await;
-                        check::all(&s2);
-                    });
-                }
+            Some(_) if real_loop => {}
+            Some(source) => {
+                ok = compat_refresh(&sim, &source).await;
+                after_refresh(&sim, i, ok);
             }
-            drop(w);
-            check::all(&sim);
+            None => {}
         }
         // The next refresh that runs: the next one after a failed one (it changes whether the
         // instance trusts its keys' age), else the next cold start or outage, or the first
         // refresh after the secret changes, whichever comes first.
         let skip = ok && sim.lock().p.skip_refreshes;
-        let mut target = if skip {
+        let mut target = if skip || real_loop {
             next_cold.min(next_outage).min(next_freeze)
         } else {
             n + 1
@@ -584,6 +591,40 @@ async fn endpoint_instance(sim: Sim, i: usize) {
     }
 }
 
+/// With the real refresh loop (`SecretKeySource::spawn_refresh`), how long after an instance's
+/// start-up read (or its thaw) the loop starts: its refreshes then fall a tenth of a second
+/// after the grid's, so the sim's own events on the grid (a cold start, an outage starting)
+/// come before the loop's read at the same refresh, as they do when the sim refreshes itself.
+const LOOP_LAG: Duration = Duration::from_millis(100);
+
+/// After a refresh of instance `i` (`ok`: it read the secret): checks now, exactly when the
+/// loaded current key becomes signable, and, while reads fail, exactly when the view grows
+/// older than TTL and the instance must refuse.
+pub(crate) fn after_refresh(sim: &Sim, i: usize, ok: bool) {
+    let mut w = sim.lock();
+    if ok {
+        w.slots[i].ever_loaded = true;
+    }
+    let now = w.now();
+    let ttl = w.p.key_cache_ttl;
+    let signable = w
+        .key_of(cfcookie_rotator::model::stage::CURRENT)
+        .map(|(_, at)| at);
+    let last = w.slots[i].last_read_ok;
+    let expires = (!ok && last != i64::MIN).then(|| last + ttl + 1);
+    for at in [signable, expires].into_iter().flatten() {
+        if at > now {
+            let s2 = sim.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(secs(at - now)).await;
+                check::all(&s2);
+            });
+        }
+    }
+    drop(w);
+    check::all(sim);
+}
+
 /// Instance `i`, a Lambda environment left idle at its refresh `n`, frozen for a whole number
 /// of refresh periods (1 hour to 3 days): no refresh, nothing served. On thaw a request comes
 /// first, before the refresh timer's read, and does what the endpoint does before signing
@@ -596,6 +637,10 @@ async fn freeze(sim: &Sim, i: usize, n: u64, period: i64) -> u64 {
         let slot = &mut w.slots[i];
         slot.frozen_until = thaw;
         slot.skipping = false;
+        // The refresh timer stands still with the environment.
+        if let Some(refresher) = slot.refresher.take() {
+            refresher.abort();
+        }
         let source = slot.source.clone();
         w.log(Lane::Signer(i), format!("frozen for {}s", periods * period));
         (periods, thaw, source, w.time.clone())

@@ -106,8 +106,9 @@ pub(crate) struct Params {
     /// after the start, or that long and then just after the next completed rotation) and which.
     pub revoke: Option<Revoke>,
     /// Whether an endpoint instance's refreshes that can change nothing are skipped and
-    /// replayed when read (`check::catch_up`); off, every refresh runs at its time. The two
-    /// give the same timeline (`skipping_refreshes_changes_no_timeline`).
+    /// replayed when read (`check::catch_up`); off, the key source's own refresh loop
+    /// (`SecretKeySource::spawn_refresh`) runs every refresh at its time on the paused clock.
+    /// The two give the same timeline (`skipping_refreshes_changes_no_timeline`).
     pub skip_refreshes: bool,
     /// How often, on average, an endpoint instance is a Lambda environment left idle and
     /// frozen (days; `None`: never), for 1 hour to 3 days. Lambda freezes an idle environment
