@@ -175,7 +175,17 @@ pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
             };
             (source, s.done, last)
         };
+        // The replay first: a source refuses a view older than TTL, so what it signs with at
+        // a skipped refresh is asked of it once that refresh has run.
+        sim.lock().time.replay_at(last);
+        let replayed = ready(source.refresh());
         let mut w = sim.lock();
+        w.time.live();
+        assert!(
+            replayed.is_ok(),
+            "a skipped refresh would have failed: {replayed:?}"
+        );
+        w.slots[i].done = last;
         let period = w.slots[i].period;
         // The key signing at the last skipped refresh, and, when the loaded current key became
         // signable in between, the one signing at the last skipped refresh before that.
@@ -194,16 +204,6 @@ pub(crate) fn catch_up(sim: &Sim, secret_changes: bool) {
                 *seen = (*seen).max(t);
             }
         }
-        w.time.replay_at(last);
-        drop(w);
-        let replayed = ready(source.refresh());
-        let mut w = sim.lock();
-        w.time.live();
-        assert!(
-            replayed.is_ok(),
-            "a skipped refresh would have failed: {replayed:?}"
-        );
-        w.slots[i].done = last;
     }
 }
 
@@ -252,11 +252,13 @@ pub(crate) fn signers(w: &mut World) {
                     w.signing[i].push((now, Some(k.clone())));
                     w.log(Lane::Signer(i), format!("signs with {k}"));
                 }
-                if let Some(&until) = w.revoked.get(&k) {
-                    // Refused at the edges that dropped it: `revoke`'s cost, for as long as its
-                    // report says signers may still sign with it.
-                    if now > until {
-                        w.violate("REVOKE", format!("signer-{i} signs with {k}, which revoke took out of the group, after {}, when its report said no signer would", crate::stamp(until)));
+                // A key revoke took out of the group (recorded when its UpdateKeyGroup landed,
+                // not before): refused at every edge from then on, whether the edge had it
+                // yet or not, which is its documented cost, for as long as its report says
+                // signers may still sign with it.
+                if let Some(r) = w.revoked.get(&k).copied() {
+                    if now > r.until {
+                        w.violate("REVOKE", format!("signer-{i} signs with {k}, which revoke took out of the group, after {}, when its report said no signer would", crate::stamp(r.until)));
                     } else if w.edges.iter().any(|e| !e.contains(&k)) {
                         w.bump("signing with a revoked key (revoke's documented cost)");
                     }
@@ -423,7 +425,7 @@ pub(crate) fn present_due(w: &mut World, until: i64) {
             // The first key signs before every edge has it: there is no predecessor to fall
             // back on (the documented first-deploy window, as S1 counts it).
             w.bump("first-deploy window (documented)");
-        } else if !trusted && w.revoked.contains_key(&*key) {
+        } else if !trusted && w.revoked.get(&*key).is_some_and(|r| when - age <= r.until) {
             w.bump("viewers refused after revoke (documented)");
         } else if !trusted {
             w.violate(
@@ -449,7 +451,11 @@ pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
         .cloned()
         .collect();
     for k in &dropped {
-        if w.revoked.contains_key(k) {
+        let signed = w.last_signed.get(k).copied();
+        if w.revoked
+            .get(k)
+            .is_some_and(|r| signed.is_none_or(|t| t <= r.until))
+        {
             w.bump("keys dropped by revoke with cookies still valid (documented)");
             continue;
         }

@@ -53,6 +53,11 @@ type SimRotator = Rotator<(
 )>;
 
 fn rotator(sim: &Sim, of: Of) -> Arc<SimRotator> {
+    Arc::new(rotator_with(sim, of, false))
+}
+
+/// A stack's rotator; `revoking`: the operator's, for `cfcookie revoke`.
+fn rotator_with(sim: &Sim, of: Of, revoking: bool) -> SimRotator {
     let (p, group_id) = {
         let w = sim.lock();
         let group = match (of, &w.media) {
@@ -77,7 +82,7 @@ fn rotator(sim: &Sim, of: Of) -> Arc<SimRotator> {
     config.activation_delay = p.activation_delay;
     config.key_cache_ttl = p.key_cache_ttl;
     config.cookie_lifetime = p.cookie_lifetime;
-    Arc::new(Rotator {
+    Rotator {
         secrets: SimSecrets {
             sim: sim.clone(),
             lane: Lane::Rotator,
@@ -86,13 +91,14 @@ fn rotator(sim: &Sim, of: Of) -> Arc<SimRotator> {
         registry: SimCloudFront {
             sim: sim.clone(),
             of,
+            revoking,
         },
         params: SimParams { sim: sim.clone() },
         keygen: SimKeys(sim.clone()),
         clock: SimClock(sim.lock().time.clone()),
         probe: NoProbe,
         config,
-    })
+    }
 }
 
 fn compat_config(config: &mut Config) {
@@ -299,6 +305,7 @@ async fn operator_deletes_stuck_key(sim: &Sim, token: &str) {
     let cloud = SimCloudFront {
         sim: sim.clone(),
         of: Of::Main,
+        revoking: false,
     };
     let (stuck, key, group_id) = {
         let w = sim.lock();
@@ -467,6 +474,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
     };
     let time = sim.lock().time.clone();
     let real_loop = !sim.lock().p.skip_refreshes;
+    let mut thawed = false;
     tokio::time::sleep_until(time.instant(first) + HALF).await;
     let mut n: u64 = 0;
     loop {
@@ -487,17 +495,9 @@ async fn endpoint_instance(sim: Sim, i: usize) {
                     next_outage = n + geometric_in(&mut w, p_outage);
                 }
             }
-            if real_loop {
-                // The refresh timer, overdue, fires at once on thaw; then it runs on.
-                tokio::time::sleep(LOOP_LAG).await;
-                let source = sim.lock().slots[i].source.clone();
-                if let Some(source) = source {
-                    let _ = source.refresh().await;
-                    sim.lock().slots[i].refresher = Some(source.spawn_refresh(secs(ttl)));
-                }
-            }
-            // Skipping or not, the refresh timer fires at once on thaw: the refresh on grid
-            // `n`, now.
+            // The refresh timer, overdue, fires at once on thaw: the refresh on grid `n`, now,
+            // after that refresh's draws (the real loop then runs on from it).
+            thawed = true;
             continue;
         }
         let cold = {
@@ -543,7 +543,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             // With the real loop, the instance reads the secret itself only at start-up (as
             // `endpoint_from` does), then `spawn_refresh` runs; `SimReader` hands each read's
             // outcome to `after_refresh`.
-            Some(source) if real_loop && cold => {
+            Some(source) if real_loop && (cold || thawed) => {
                 let _ = source.refresh().await;
                 tokio::time::sleep(LOOP_LAG).await;
                 sim.lock().slots[i].refresher = Some(source.spawn_refresh(secs(ttl)));
@@ -555,6 +555,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             }
             None => {}
         }
+        thawed = false;
         // The next refresh that runs: the next one after a failed one (it changes whether the
         // instance trusts its keys' age), else the next cold start or outage, or the first
         // refresh after the secret changes, whichever comes first.
@@ -851,12 +852,14 @@ async fn operator_switches_algorithm(sim: Sim, start: i64, len: i64) {
 }
 
 /// A key has leaked: an operator runs `cfcookie revoke` on it (the runbook in
-/// docs/rotation.md), retrying a few minutes apart when a call fails. The keys it takes out of
-/// the group are marked revoked before it runs, so that their refused cookies count as its
-/// documented cost; once it reports, signers may sign with them only until its
-/// `refused_signing_until` (REVOKE, in `check::signers`).
-async fn operator_revokes(sim: Sim, r: Arc<SimRotator>, plan: world::Revoke) {
+/// docs/rotation.md) with a rotator of its own, retrying a few minutes apart when a call fails.
+/// The keys its group updates take out are recorded as CloudFront sees it happen
+/// (`SimCloudFront::revoking`): their refused cookies count as its documented cost until its
+/// report's `refused_signing_until`, and a signer that signs with one after that is a
+/// violation (REVOKE, in `check::signers`, checked again at that instant).
+async fn operator_revokes(sim: Sim, plan: world::Revoke) {
     use cfcookie_rotator::model::stage;
+    let r = rotator_with(&sim, Of::Main, true);
     tokio::time::sleep(secs(plan.at)).await;
     if plan.after_rotation {
         let done = sim.lock().rotations_done;
@@ -872,44 +875,33 @@ async fn operator_revokes(sim: Sim, r: Arc<SimRotator>, plan: world::Revoke) {
     } else {
         stage::PREVIOUS
     };
-    let marked = {
+    let key = {
         let mut w = sim.lock();
         let Some((key, _)) = w.key_of(label) else {
             w.log(Lane::Operator, format!("no {label} key to revoke"));
             return;
         };
-        let group = w.group().items;
-        if !group.contains(&key) {
+        if !w.group().items.contains(&key) {
             w.log(
                 Lane::Operator,
                 format!("{key} ({label}) is not in the group"),
             );
             return;
         }
-        // Revoking AWSCURRENT retires the key before it at once, in the emergency rotation.
-        let mut marked = vec![key];
-        if plan.current {
-            marked.extend(w.key_of(stage::PREVIOUS).map(|(k, _)| k));
-        }
-        for k in &marked {
-            w.revoked.insert(k.clone(), i64::MAX);
-        }
         w.log(
             Lane::Operator,
-            format!("cfcookie revoke --key-id {} ({label}) --yes", marked[0]),
+            format!("cfcookie revoke --key-id {key} ({label}) --yes"),
         );
-        marked
+        key
     };
+    let mut reported = None;
     for _ in 0..6 {
         let s = sim.clone();
         let tokens = move || s.lock().token();
-        match cfcookie_rotator::driver::revoke_with(&r, world::SECRET, &marked[0], tokens).await {
+        match cfcookie_rotator::driver::revoke_with(&r, world::SECRET, &key, tokens).await {
             Ok(report) => {
                 let until = report.refused_signing_until.timestamp();
                 let mut w = sim.lock();
-                for k in &marked {
-                    w.revoked.insert(k.clone(), until);
-                }
                 w.bump("keys revoked");
                 w.log(
                     Lane::Operator,
@@ -921,7 +913,8 @@ async fn operator_revokes(sim: Sim, r: Arc<SimRotator>, plan: world::Revoke) {
                         stamp(until)
                     ),
                 );
-                return;
+                reported = Some(until);
+                break;
             }
             Err(e) => {
                 sim.lock().log(
@@ -933,20 +926,29 @@ async fn operator_revokes(sim: Sim, r: Arc<SimRotator>, plan: world::Revoke) {
             }
         }
     }
-    // Given up: a key still in the group was not revoked and keeps the usual rules. One that
-    // left went in a revoke whose emergency rotation completed (only then does it take keys
-    // out), so its successor signs within P, and a view of the secret lasts up to TTL.
-    let mut w = sim.lock();
-    let group = w.group().items;
-    let until = w.now() + w.p.activation_delay + w.p.key_cache_ttl;
-    for k in &marked {
-        if group.contains(k) {
-            w.revoked.remove(k);
-        } else {
-            w.revoked.insert(k.clone(), until);
+    // Given up, keys it took out went in an emergency rotation that completed, or in its last
+    // step: signers move to the successor within P of the removal and hold a view for up to
+    // TTL.
+    let last = {
+        let mut w = sim.lock();
+        if reported.is_none() {
+            w.log(Lane::Operator, "cfcookie revoke: gave up".to_owned());
         }
+        let slack = w.p.activation_delay + w.p.key_cache_ttl;
+        let mut last = i64::MIN;
+        for r in w.revoked.values_mut().filter(|r| r.until == i64::MAX) {
+            r.until = reported.unwrap_or(r.at + slack);
+            last = last.max(r.until);
+        }
+        last
+    };
+    // REVOKE depends on the time alone: check exactly when signing with a revoked key stops
+    // being allowed.
+    if last != i64::MIN {
+        let now = sim.lock().now();
+        tokio::time::sleep(secs(last + 1 - now)).await;
+        check::all(&sim);
     }
-    w.log(Lane::Operator, "cfcookie revoke: gave up".to_owned());
 }
 
 async fn operators(sim: Sim, r: Arc<SimRotator>) {
@@ -1003,7 +1005,7 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
         tokio::spawn(viewers(sim.clone()));
         tokio::spawn(operators(sim.clone(), r.clone()));
         if let Some(plan) = sim.lock().p.revoke {
-            tokio::spawn(operator_revokes(sim.clone(), r.clone(), plan));
+            tokio::spawn(operator_revokes(sim.clone(), plan));
         }
         if let Some((start, len)) = sim.lock().p.algorithm_switch {
             tokio::spawn(operator_switches_algorithm(sim.clone(), start, len));
@@ -1018,6 +1020,8 @@ fn run_seed(p: Params, keep_world: bool) -> Outcome {
             () = stop.notified() => {}
         }
         sched.abort();
+        // What skipped refreshes would have left, at the end as at every check.
+        check::catch_up(&sim, false);
         let now = sim.lock().now();
         check::present_due(&mut sim.lock(), now);
         sim
@@ -1218,9 +1222,8 @@ fn edges_slower_than_the_allowance_are_caught() {
     assert!(caught, "propagation slower than P went unnoticed");
 }
 
-/// Strict determinism: one seed gives one timeline, and the same key material in the same
-/// place, byte for byte, whether it runs alone or beside other seeds on other threads.
-/// A seed's timeline and key material, as text.
+/// A seed's timeline, key material, the last time each key signed and what revoke took out,
+/// as text.
 fn fingerprint(o: &Outcome) -> String {
     let sim = o.world.as_ref().expect("kept");
     let w = sim.lock();
@@ -1232,6 +1235,10 @@ fn fingerprint(o: &Outcome) -> String {
     for k in w.cloud.public_keys() {
         out.push_str(&format!("{} {}\n", k.id, k.encoded_key));
     }
+    out.push_str(&format!(
+        "last signed {:?}\nrevoked {:?}\n",
+        w.last_signed, w.revoked
+    ));
     out
 }
 
@@ -1246,6 +1253,14 @@ fn skipping_refreshes_changes_no_timeline() {
         let run = |skip: bool| {
             let mut p = Params::for_seed(seed, days);
             p.skip_refreshes = skip;
+            // Half the seeds revoke a key: its REVOKE check depends on the time alone.
+            if seed % 2 == 1 {
+                p.revoke = Some(world::Revoke {
+                    at: 86_400 * (5 + seed as i64 % 20),
+                    after_rotation: seed % 4 == 1,
+                    current: seed % 3 != 0,
+                });
+            }
             fingerprint(&run_seed(p, true))
         };
         let (skipped, every) = (run(true), run(false));
@@ -1254,7 +1269,7 @@ fn skipping_refreshes_changes_no_timeline() {
                 .lines()
                 .zip(every.lines())
                 .position(|(a, b)| a != b)
-                .unwrap_or(0);
+                .unwrap_or_else(|| skipped.lines().count().min(every.lines().count()));
             let show = |t: &str| {
                 t.lines()
                     .skip(at.saturating_sub(3))
@@ -1271,6 +1286,8 @@ fn skipping_refreshes_changes_no_timeline() {
     }
 }
 
+/// Strict determinism: one seed gives one timeline, and the same key material in the same
+/// place, byte for byte, whether it runs alone or beside other seeds on other threads.
 #[test]
 fn a_seed_replays_byte_for_byte_beside_other_seeds() {
     let alone = fingerprint(&run_seed(Params::for_seed(11, 30), true));

@@ -120,6 +120,15 @@ pub(crate) struct Params {
     pub freeze_every_days: Option<i64>,
 }
 
+/// A key `cfcookie revoke` took out of the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Revoked {
+    /// When the UpdateKeyGroup that took it out landed.
+    pub at: i64,
+    /// Until when signers may still sign with it (`i64::MAX` until revoke reports).
+    pub until: i64,
+}
+
 /// An operator's `cfcookie revoke`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Revoke {
@@ -337,10 +346,10 @@ pub(crate) struct World {
     pub last_signed: BTreeMap<String, i64>,
     /// Keys whose signatures were checked against CloudFront's copy (`check::signers`).
     pub verified: BTreeSet<String>,
-    /// Keys an operator's `cfcookie revoke` takes out of the group -> until when signers may
-    /// still sign with them (its report's `refused_signing_until`; `i64::MAX` while it runs):
-    /// their refused cookies are its documented cost, not an S2 violation.
-    pub revoked: BTreeMap<String, i64>,
+    /// Keys an operator's `cfcookie revoke` took out of the group, as CloudFront saw it
+    /// happen: their refused cookies are its documented cost, not an S2 violation, until its
+    /// report's `refused_signing_until`.
+    pub revoked: BTreeMap<String, Revoked>,
     pub first_key: Option<String>,
     pub first_key_at: i64,
     pub violations: Vec<(String, i64, String)>,
@@ -825,6 +834,9 @@ pub(crate) fn short(token: &str) -> String {
 pub(crate) struct SimCloudFront {
     pub sim: Sim,
     pub of: Of,
+    /// The operator's `cfcookie revoke` calls through it: keys its group updates take out
+    /// are recorded in `World::revoked`.
+    pub revoking: bool,
 }
 
 impl SimCloudFront {
@@ -956,6 +968,7 @@ impl KeyRegistry for SimCloudFront {
     async fn update_key_group(&self, group: &KeyGroupRecord) -> ServiceResult<String> {
         let inner = self.enter("UpdateKeyGroup")?;
         self.sim.maybe_slow().await;
+        let before = self.sim.lock().group().items;
         let result = inner.update_key_group(group).await;
         self.answered("UpdateKeyGroup", result, |w, result| match result {
             Ok(_) if group.id == w.group_id => {
@@ -963,6 +976,13 @@ impl KeyRegistry for SimCloudFront {
                     Lane::CloudFront,
                     format!("UpdateKeyGroup -> {:?}", group.items),
                 );
+                if self.revoking {
+                    let at = w.now();
+                    for k in before.iter().filter(|k| !group.items.contains(k)) {
+                        let until = i64::MAX;
+                        w.revoked.insert(k.clone(), Revoked { at, until });
+                    }
+                }
                 self.sim.propagate(w, group.items.clone());
             }
             Ok(_) => w.log(
