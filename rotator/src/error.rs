@@ -45,10 +45,11 @@ pub enum RotationError {
         /// What failed.
         why: String,
     },
-    /// setSecret: the pending version's public key no longer exists in CloudFront (a
-    /// concurrent rotation retired it). AWSPENDING was removed from the version, which can never
-    /// finish; the next rotation starts afresh.
-    #[error("version {token} names key {key_id}, which no longer exists in CloudFront (a concurrent rotation retired it): AWSPENDING was removed from that version, so the next rotation starts afresh")]
+    /// setSecret: the pending version's public key left the key group since createSecret put
+    /// it there (a concurrent rotation retired it, or someone took it out or deleted it). Its key
+    /// was deleted and AWSPENDING removed from the version, which can never finish; the next
+    /// rotation starts afresh.
+    #[error("version {token} names key {key_id}, which has left the key group since createSecret put it there (a concurrent rotation retired it, or someone took it out): the key was deleted and AWSPENDING removed from that version, so the next rotation starts afresh")]
     Abandoned {
         /// The abandoned version.
         token: String,

@@ -651,7 +651,14 @@ impl<W: Ports> Rotator<W> {
     }
 
     /// setSecret's answer when the pending key is not in the key group although createSecret
-    /// put it there.
+    /// put it there: the key was deleted (a concurrent rotation's setSecret retired it, or
+    /// someone deleted it), or taken out of the group by hand (an operator undoing a stuck
+    /// rotation in the console, whose deletion may not have followed). Either way the version's
+    /// `active_from` no longer holds (edges may have dropped the key) and a version's value
+    /// never changes, so the version cannot finish. No signer ever signed with a pending key,
+    /// so nothing is lost by letting it go: its key is deleted if it still exists, AWSPENDING
+    /// leaves the version, and the next rotation starts afresh instead of this one failing on
+    /// every retry until someone cancels it.
     async fn pending_left_the_group(
         &self,
         secret_id: &str,
@@ -662,27 +669,18 @@ impl<W: Ports> Rotator<W> {
             .registry
             .get_public_key(&pending.key_id)
             .await?
-            .is_none()
+            .is_some()
         {
-            // The key is gone from CloudFront (a concurrent rotation's setSecret retired it,
-            // or someone deleted it): the version's value names a key that can never sign
-            // and a version's value never changes, so this version cannot finish. Letting
-            // it go lets the next rotation start afresh instead of failing here forever.
-            self.secrets
-                .move_label(secret_id, stage::PENDING, None, Some(token))
-                .await?;
-            warn!(key_id = %pending.key_id, token, "setSecret: the pending key no longer exists; AWSPENDING removed from its version");
-            return Ok(RotationError::Abandoned {
-                token: token.to_owned(),
-                key_id: pending.key_id.clone(),
-            });
+            // In no group of ours; `delete_key` leaves it if another group holds it.
+            self.delete_key(&pending.key_id).await?;
         }
-        Ok(RotationError::KeyMismatch {
+        self.secrets
+            .move_label(secret_id, stage::PENDING, None, Some(token))
+            .await?;
+        warn!(key_id = %pending.key_id, token, "setSecret: the pending key left the key group; AWSPENDING removed from its version");
+        Ok(RotationError::Abandoned {
+            token: token.to_owned(),
             key_id: pending.key_id.clone(),
-            why: format!(
-                "it is not in key group {} although createSecret put it there (revoked since?); its active_from no longer holds, so this rotation must be cancelled (docs/rotation.md, \"A stuck AWSPENDING\")",
-                self.config.key_group_id
-            ),
         })
     }
 

@@ -1378,6 +1378,65 @@ async fn a_pending_version_whose_key_is_gone_is_abandoned<B: Backend>(b: &B) {
         .await;
 }
 
+/// An operator paged for a stuck rotation takes its key out of the key group in the console,
+/// and the deletion that should follow fails or is forgotten. The version's key still exists but
+/// has left the group: its `active_from` no longer holds and the version can never finish.
+/// setSecret lets it go (`Rotation.Abandoned`) and deletes the key; failing
+/// `Rotation.KeyMismatch` on every retry instead left the secret stuck until someone cancelled
+/// it, with no key rotated meanwhile.
+async fn a_pending_key_taken_out_of_the_group_by_hand_is_let_go<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.current_and_previous().await;
+    let token = w.start_rotation().await;
+    let pending = w
+        .status()
+        .await
+        .versions
+        .into_iter()
+        .find(|v| v.id == token)
+        .and_then(|v| v.key_id)
+        .expect("the pending version names its key");
+    let registry = &w.rotator.registry;
+    let gid = &w.rotator.config.key_group_id;
+    let mut group = registry
+        .get_key_group(gid)
+        .await
+        .expect("GetKeyGroup")
+        .expect("the group");
+    assert!(group.items.contains(&pending), "createSecret put it there");
+    group.items.retain(|k| *k != pending);
+    registry.update_key_group(&group).await.expect("by hand");
+
+    let err = w
+        .rotator
+        .run_step(Step::Set, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("the version cannot finish");
+    assert!(
+        matches!(&err, RotationError::Abandoned { key_id, .. } if *key_id == pending),
+        "expected Rotation.Abandoned, got {}: {err}",
+        err.error_type()
+    );
+    assert!(
+        registry
+            .get_public_key(&pending)
+            .await
+            .expect("GetPublicKey")
+            .is_none(),
+        "the abandoned version's key was deleted"
+    );
+    assert!(
+        w.status()
+            .await
+            .versions
+            .iter()
+            .all(|v| !v.stages.iter().any(|x| x == stage::PENDING)),
+        "AWSPENDING left the version, so Secrets Manager starts the next rotation"
+    );
+    w.lambda_rotation(&new_token()).await;
+    w.assert_consistent("after the next rotation").await;
+}
+
 /// A setSecret paused just before its key group write, while Secrets Manager's retry finishes
 /// its rotation without it and the next rotation puts its key in the group: its write then
 /// fails If-Match, and the next attempt must plan from the labels as they are now. Planning
@@ -1539,6 +1598,7 @@ suite!(
     revoke_takes_a_leaked_key_out_at_once,
     a_scheduled_rotation_spares_the_key_of_an_in_process_one,
     a_pending_version_whose_key_is_gone_is_abandoned,
+    a_pending_key_taken_out_of_the_group_by_hand_is_let_go,
     a_failed_put_secret_value_takes_its_key_out_again,
     a_paused_set_secret_never_writes_from_stale_labels,
     a_dead_rotation_s_key_leaves_the_group_at_the_next_create,

@@ -300,7 +300,8 @@ async fn rotation_of(sim: &Sim, r: &SimRotator, of: Of, origin: &str) {
 /// The failure alarm pages an operator, who takes the stuck rotation's key out of the key
 /// group and deletes it by hand in the console instead of running the runbook. No signer ever
 /// signed with a pending key, so nothing is refused; the rotation's next attempt must find its
-/// key gone and let the version go (`Rotation.Abandoned`), and the next rotation start afresh.
+/// key out of the group (deleted, or left behind when the deletion failed) and let the version
+/// go (`Rotation.Abandoned`), and the next rotation start afresh.
 async fn operator_deletes_stuck_key(sim: &Sim, token: &str) {
     let cloud = SimCloudFront {
         sim: sim.clone(),
