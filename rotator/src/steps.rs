@@ -432,14 +432,23 @@ impl<W: Ports> Rotator<W> {
         };
         // The key enters the key group now; edges trust it within P of this moment.
         let add = key_id.clone();
-        self.edit_group(move |items| {
-            let mut v = items.to_vec();
-            if !v.contains(&add) {
-                v.push(add.clone());
-            }
-            v
-        })
-        .await?;
+        if let Err(e) = self
+            .edit_group(move |items| {
+                let mut v = items.to_vec();
+                if !v.contains(&add) {
+                    v.push(add.clone());
+                }
+                v
+            })
+            .await
+        {
+            // Its private key dies with this run, and the write may have landed with its answer
+            // lost: take the key out again (best effort), or it holds this version's name and
+            // a place in the group until a later createSecret finds it dead, and the retry of
+            // this step is refused as `Rotation.KeyNameTaken` meanwhile.
+            let _ = self.retire_key(&key_id).await;
+            return Err(e);
+        }
         let entered = self.clock.now();
         let value = SecretValue {
             format: FORMAT.to_owned(),

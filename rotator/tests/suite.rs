@@ -1342,6 +1342,67 @@ async fn a_failed_put_secret_value_takes_its_key_out_again<B: Backend>(b: &B) {
     );
 }
 
+/// createSecret's UpdateKeyGroup lands and its answer is lost: the step fails with its new key
+/// in the group, and its private key dies with the run. An immediate retry of the step (the
+/// Lambda's, or `cfcookie rotate --resume`'s) was refused as `Rotation.KeyNameTaken` (the name
+/// held by a young key, as if a concurrent createSecret were on its way), and the dead key
+/// stayed in the group until a later createSecret found it old: the next rotation's group held
+/// four keys. The failed step takes its key out again.
+async fn a_create_secret_whose_group_answer_was_lost_retries_at_once<B: Backend>(b: &B) {
+    let w = b.world().await;
+    w.current_and_previous().await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    // Where createSecret's UpdateKeyGroup falls among its calls, from a run that is undone.
+    let probe = b.world().await;
+    probe.current_and_previous().await;
+    let probe_token = new_token();
+    probe
+        .admin
+        .stage_pending(&probe.secret, &probe_token)
+        .await
+        .expect("stage");
+    probe.plan.reset();
+    probe
+        .rotator
+        .run_step(Step::Create, &probe.secret, &probe_token, Mode::Lambda)
+        .await
+        .expect("create");
+    let n = probe
+        .plan
+        .log()
+        .iter()
+        .position(|op| *op == "UpdateKeyGroup")
+        .expect("createSecret writes the group");
+
+    let before = w.group_items().await;
+    w.plan.arm(n, When::After);
+    let err = w
+        .rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("the answer was lost");
+    assert!(w.plan.fired());
+    assert!(
+        matches!(&err, RotationError::Service(s) if cfcookie_testing::faults::is_injected(s)),
+        "{err}"
+    );
+    assert_eq!(
+        w.group_items().await,
+        before,
+        "the failed createSecret left its key in the group"
+    );
+    w.rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect("the retry at once makes the version's key");
+    w.end_rotation(&token).await;
+    w.assert_consistent("after the rotation").await;
+}
+
 /// The same race when the in-process rotation was held longer than a createSecret can run:
 /// the scheduled rotation retires its key as an orphan. The version it then stores names a
 /// deleted key and can never finish; setSecret lets it go (`Rotation.Abandoned`, AWSPENDING
@@ -1600,6 +1661,7 @@ suite!(
     a_pending_version_whose_key_is_gone_is_abandoned,
     a_pending_key_taken_out_of_the_group_by_hand_is_let_go,
     a_failed_put_secret_value_takes_its_key_out_again,
+    a_create_secret_whose_group_answer_was_lost_retries_at_once,
     a_paused_set_secret_never_writes_from_stale_labels,
     a_dead_rotation_s_key_leaves_the_group_at_the_next_create,
 );
