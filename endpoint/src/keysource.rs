@@ -44,6 +44,15 @@ pub enum KeyUnavailable {
     /// The secret holds no key (before the first rotation), or none was ever read.
     #[error("no signing key available: the secret holds no key yet (run the first rotation)")]
     NoKeyYet,
+    /// Neither the current key nor its predecessor has reached its `active_from`: edges may not
+    /// trust either yet. Only `cfcookie revoke` of a current key that was not active yet leaves
+    /// the secret so (its emergency rotation makes the revoked key the predecessor); its report
+    /// names this time as the cost.
+    #[error("no signing key available: neither the current key nor its predecessor is active yet (CloudFront edges may not trust them for another {active_in}s; a current key revoked before it became active leaves the secret so), so no cookie is minted until then")]
+    NotYetActive {
+        /// Seconds until the first of them becomes active.
+        active_in: i64,
+    },
 }
 
 /// Why signing keys could not be loaded.
@@ -400,7 +409,8 @@ impl<R: SecretReader> SecretKeySource<R> {
         let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
         match (&l.current, &l.previous) {
             (Some(c), _) if c.active_from <= now => Some(c.active_from),
-            (Some(_), Some(p)) => Some(p.active_from),
+            (Some(_), Some(p)) if p.active_from <= now => Some(p.active_from),
+            (Some(_), Some(_)) => None,
             (Some(c), None) => Some(c.active_from),
             (None, _) => None,
         }
@@ -419,7 +429,12 @@ impl<R: SecretReader> KeySource for SecretKeySource<R> {
         match (&l.current, &l.previous) {
             (Some(c), _) if c.active_from <= now => Ok(c.signer.clone()),
             // Before the new key's activation the edges may not trust it yet.
-            (Some(_), Some(p)) => Ok(p.signer.clone()),
+            (Some(_), Some(p)) if p.active_from <= now => Ok(p.signer.clone()),
+            // Nor its predecessor: a cookie either signs would be refused where an edge has
+            // not caught up.
+            (Some(c), Some(p)) => Err(KeyUnavailable::NotYetActive {
+                active_in: c.active_from.min(p.active_from) - now,
+            }),
             // The very first key has no predecessor to fall back on.
             (Some(c), None) => Ok(c.signer.clone()),
             (None, _) => Err(KeyUnavailable::NoKeyYet),
@@ -647,6 +662,47 @@ mod tests {
     }
 
     /// A secret whose AWSCURRENT value can be replaced.
+    /// `cfcookie revoke` of a current key before its `active_from`: the emergency rotation makes
+    /// a new current key and the revoked one its predecessor, neither active yet. Signing with
+    /// the predecessor then (as the source did whenever the current key was not active) mints
+    /// cookies that edges which have not caught up refuse; the source refuses instead, with the
+    /// time to wait, until the first of them is active.
+    #[tokio::test]
+    async fn neither_key_active_yet_is_refused_until_the_first_is() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut previous = secret_value("K1", at(600));
+        previous.created_at = t0;
+        let mut current = secret_value("K2", at(900));
+        current.created_at = at(10);
+        let source = SecretKeySource::new(Pair(current, previous))
+            .with_clock(Arc::new(cfcookie_secret::clock::FixedClock::new(at(10))));
+        source.set_max_age(3600);
+        source.refresh().await.expect("read");
+        let t = t0.timestamp();
+        assert_eq!(
+            source.signer(t + 20).expect_err("neither is active"),
+            KeyUnavailable::NotYetActive { active_in: 580 }
+        );
+        assert_eq!(source.active_since(t + 20), None);
+        assert_eq!(
+            source.signer(t + 600).expect("K1 active").key_pair_id(),
+            "K1"
+        );
+        assert_eq!(
+            source.signer(t + 900).expect("K2 active").key_pair_id(),
+            "K2"
+        );
+    }
+
+    struct Pair(SecretValue, SecretValue);
+
+    impl SecretReader for Pair {
+        async fn read(&self) -> Result<(Option<SecretValue>, Option<SecretValue>), KeyLoadError> {
+            Ok((Some(self.0.clone()), Some(self.1.clone())))
+        }
+    }
+
     struct Swap(std::sync::Mutex<SecretValue>);
 
     impl SecretReader for Swap {

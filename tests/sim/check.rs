@@ -5,7 +5,8 @@
 //!   every cookie it signed has expired (last signature + L).
 //! - S3 always a key: a signer that loaded keys always has one it may sign with; refusing
 //!   (503) is allowed only when its keys may have been retired (refreshes failing for longer
-//!   than TTL) or when it never loaded any.
+//!   than TTL), when it never loaded any, or when neither key it read is active yet (only a
+//!   revoke of a current key before its `active_from` leaves the secret so).
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
 //!   and the account holds at most two keys of this stack; after every step, the group holds
 //!   at most three besides a concurrent createSecret's young key.
@@ -62,9 +63,11 @@ impl SecretReader for SimReader {
         let read = self.read_once().await;
         if let Lane::Signer(i) = self.store.lane {
             let mut w = self.store.sim.lock();
-            if read.is_ok() {
+            if let Ok((current, previous)) = &read {
                 // The world's own record of this instance's reads: S3 judges refusals by it.
                 w.slots[i].last_read_ok = w.now();
+                w.slots[i].read_active_from =
+                    [current, previous].map(|v| v.as_ref().map(|v| v.active_from.timestamp()));
             }
             if !w.p.skip_refreshes {
                 // The real refresh loop's read (or a request's): the checks after it run once
@@ -115,6 +118,8 @@ pub(crate) struct Slot {
     /// When this instance last read the secret successfully (`i64::MIN`: not since its cold
     /// start), as the world saw the read.
     pub last_read_ok: i64,
+    /// The `active_from` of the current and the previous key that read handed the instance.
+    pub read_active_from: [Option<i64>; 2],
     /// Its refresh grid: a refresh at `phase + n * period` (epoch seconds).
     pub phase: i64,
     pub period: i64,
@@ -293,7 +298,16 @@ pub(crate) fn signers(w: &mut World) {
                 let before_first = !w.slots[i].ever_loaded
                     || w.first_key.is_none()
                     || now < w.first_key_at + w.p.key_cache_ttl;
+                // Neither key the instance last read is active yet (a current key revoked
+                // before it became active).
+                let none_active = matches!(
+                    w.slots[i].read_active_from,
+                    [Some(c), Some(p)] if c > now && p > now
+                );
                 match e {
+                    KeyUnavailable::NotYetActive { .. } if none_active => {
+                        w.bump("503: neither key active yet (after revoke)");
+                    }
                     KeyUnavailable::MayBeRetired { .. } if stale => {
                         w.bump("503: keys may have been retired");
                     }

@@ -536,6 +536,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             w.slots[i].source = Some(source);
             w.slots[i].ever_loaded = false;
             w.slots[i].last_read_ok = i64::MIN;
+            w.slots[i].read_active_from = [None, None];
             w.log(Lane::Signer(i), "cold start");
         }
         let source = sim.lock().slots[i].source.clone();
@@ -609,12 +610,10 @@ pub(crate) fn after_refresh(sim: &Sim, i: usize, ok: bool) {
     }
     let now = w.now();
     let ttl = w.p.key_cache_ttl;
-    let signable = w
-        .key_of(cfcookie_rotator::model::stage::CURRENT)
-        .map(|(_, at)| at);
+    let [signable, previous_signable] = w.slots[i].read_active_from;
     let last = w.slots[i].last_read_ok;
     let expires = (!ok && last != i64::MIN).then(|| last + ttl + 1);
-    for at in [signable, expires].into_iter().flatten() {
+    for at in [signable, previous_signable, expires].into_iter().flatten() {
         if at > now {
             let s2 = sim.clone();
             tokio::spawn(async move {
