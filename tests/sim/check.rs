@@ -454,8 +454,12 @@ pub(crate) fn present_due(w: &mut World, until: i64) {
 }
 
 /// Edge `e` starts using `items`.
-pub(crate) fn edge_applies(sim: &Sim, e: usize, items: Vec<String>) {
+pub(crate) fn edge_applies(sim: &Sim, e: usize, seq: u64, items: Vec<String>) {
     let mut w = sim.lock();
+    if seq <= w.edge_applied[e] {
+        return;
+    }
+    w.edge_applied[e] = seq;
     let now = w.now();
     present_due(&mut w, now);
     let lifetime = w.p.cookie_lifetime;

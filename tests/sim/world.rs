@@ -23,7 +23,8 @@
 //!   key (TooManyPublicKeys): <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreatePublicKey.html>.
 //!   Key groups carry LastModifiedTime: <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_KeyGroup.html>.
 //! - Edges see a key group change after their own delay (bounded by `max_edge_delay`, which the
-//!   allowance P must cover), in order.
+//!   allowance P must cover), in order: two changes due at an edge in the same second wake in
+//!   no set order, and the edge never applies one older than a change it already has.
 //! - Any call may be throttled, may be slow (so the Lambda's timeout cuts the step after it),
 //!   and ListPublicKeys / GetKeyGroup may return a state a moment old (an assumption:
 //!   `InMemoryKeyRegistry::public_keys_as_of`).
@@ -340,6 +341,9 @@ pub(crate) struct World {
     pub edges: Vec<BTreeSet<String>>,
     pub edge_ever: Vec<BTreeSet<String>>,
     pub edge_next_apply: Vec<i64>,
+    /// Per edge: how many key group changes were sent to it, and the last it applied.
+    pub edge_sent: Vec<u64>,
+    pub edge_applied: Vec<u64>,
     pub bootstrap_key: String,
     // Observation
     pub timeline: Vec<Event>,
@@ -550,6 +554,8 @@ impl Sim {
             edges: vec![BTreeSet::new(); edges],
             edge_ever: vec![BTreeSet::new(); edges],
             edge_next_apply: vec![EPOCH; edges],
+            edge_sent: vec![0; edges],
+            edge_applied: vec![0; edges],
             bootstrap_key: boot.clone(),
             timeline: Vec::new(),
             last_signed: BTreeMap::new(),
@@ -661,6 +667,10 @@ impl Sim {
             let d = w.rng.random_range(0..=w.p.max_edge_delay);
             let at = (now + d).max(w.edge_next_apply[e]);
             w.edge_next_apply[e] = at;
+            // Changes due in the same second wake in no set order: the edge applies none older
+            // than one it has.
+            w.edge_sent[e] += 1;
+            let seq = w.edge_sent[e];
             let sim = self.clone();
             let items = items.clone();
             tokio::spawn(async move {
@@ -670,7 +680,7 @@ impl Sim {
                 };
                 tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
                 crate::check::catch_up(&sim, false);
-                crate::check::edge_applies(&sim, e, items);
+                crate::check::edge_applies(&sim, e, seq, items);
             });
         }
     }
