@@ -45,10 +45,11 @@ pub enum KeyUnavailable {
     #[error("no signing key available: the secret holds no key yet (run the first rotation)")]
     NoKeyYet,
     /// Neither the current key nor its predecessor has reached its `active_from`: edges may not
-    /// trust either yet. Only `cfcookie revoke` of a current key that was not active yet leaves
-    /// the secret so (its emergency rotation makes the revoked key the predecessor); its report
-    /// names this time as the cost.
-    #[error("no signing key available: neither the current key nor its predecessor is active yet (CloudFront edges may not trust them for another {active_in}s; a current key revoked before it became active leaves the secret so), so no cookie is minted until then")]
+    /// trust either yet. Two things leave the secret so: `cfcookie revoke` of a current key that
+    /// was not active yet (its emergency rotation makes the revoked key the predecessor; its
+    /// report names this time as the cost), and a second rotation within P of the very first
+    /// (the first-deploy window, in which the first key's cookies would be refused anyway).
+    #[error("no signing key available: neither the current key nor its predecessor is active yet (CloudFront edges may not trust them for another {active_in}s: a current key was revoked before it became active, or two rotations came within the activation delay of the first), so no cookie is minted until then")]
     NotYetActive {
         /// Seconds until the first of them becomes active.
         active_in: i64,
@@ -661,7 +662,6 @@ mod tests {
         }
     }
 
-    /// A secret whose AWSCURRENT value can be replaced.
     /// `cfcookie revoke` of a current key before its `active_from`: the emergency rotation makes
     /// a new current key and the revoked one its predecessor, neither active yet. Signing with
     /// the predecessor then (as the source did whenever the current key was not active) mints
@@ -703,6 +703,7 @@ mod tests {
         }
     }
 
+    /// A secret whose AWSCURRENT value can be replaced.
     struct Swap(std::sync::Mutex<SecretValue>);
 
     impl SecretReader for Swap {

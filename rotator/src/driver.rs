@@ -206,7 +206,9 @@ pub struct TimeStatus {
     /// Now, by the rotator's clock.
     pub now: String,
     /// The key a signer with a fresh view signs with now: AWSCURRENT once its `active_from`
-    /// has passed, AWSPREVIOUS before (the very first key has no predecessor).
+    /// has passed, AWSPREVIOUS before if it is active (the very first key has no predecessor);
+    /// none while neither is active (after `revoke` of a current key not active yet, or a
+    /// second rotation within P of the first).
     pub signers_sign_with: Option<String>,
     /// Keys a signer that has not refreshed for up to the cache TTL may still sign with.
     pub signers_may_still_sign_with: Vec<String>,
@@ -353,9 +355,10 @@ pub async fn status<W: Ports>(
     }
     let now = rotator.clock.now();
     let previous = staged.get(stage::PREVIOUS);
-    let signing = current.map(|c| match previous {
-        Some(p) if c.active_from > now => p.key_id.clone(),
-        _ => c.key_id.clone(),
+    // As the key source chooses: none while neither key is active.
+    let signing = current.and_then(|c| match previous {
+        Some(p) if c.active_from > now => (p.active_from <= now).then(|| p.key_id.clone()),
+        _ => Some(c.key_id.clone()),
     });
     let mut may_still: Vec<String> = Vec::new();
     if let Some(p) = previous {
@@ -473,6 +476,18 @@ pub async fn revoke_with<W: Ports>(
             "an emergency rotation made {} now; it signs only from its active_from, {p}s from now, so until then signers still sign with {key_id} and those cookies are refused too; that rotation also retired the key before {key_id} at once",
             report.key_id
         ));
+        if let Some(from) = current
+            .as_ref()
+            .map(|c| c.active_from)
+            .filter(|&from| from > rotator.clock.now())
+        {
+            cost.push(format!(
+                "{key_id} was not active yet, so neither it nor {} is: endpoints answer 503 until {} and from then sign with {key_id} (refused) until {}'s active_from",
+                report.key_id,
+                from.to_rfc3339(),
+                report.key_id
+            ));
+        }
         new_key_id = Some(report.key_id);
     } else if group.items.iter().all(|i| i == key_id) {
         return Err(RotationError::Config(format!(

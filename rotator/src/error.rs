@@ -79,9 +79,10 @@ pub enum RotationError {
     #[error("the rotation schedule cannot be read ({0}), so it is unknown whether two scheduled rotations could come closer than activation delay + signer cache TTL + cookie lifetime; use rate(N days) or a cron() expression as Secrets Manager documents it")]
     ScheduleUnreadable(String),
     /// Retiring a key now would break S2 (retired after use): a signer may still sign with it,
-    /// or a cookie it signed is still valid. Retryable: nothing changed, and the same rotation
-    /// succeeds from `safe_at` on.
-    #[error("too soon: key {key_id} may still be signing or hold valid cookies until {safe_at}; retry this rotation after that (`cfcookie status` shows it; a leaked key goes with `cfcookie revoke`)")]
+    /// or a cookie it signed is still valid. Or the current key is not active yet (after
+    /// `revoke`), and a rotation now would leave signers no active key. Retryable: nothing
+    /// changed, and the same rotation succeeds from `safe_at` on.
+    #[error("too soon: key {key_id} may still be signing or hold valid cookies, or is not active yet, until {safe_at}; retry this rotation after that (`cfcookie status` shows it; a leaked key goes with `cfcookie revoke`)")]
     TooSoon {
         /// The key that would leave the key group.
         key_id: String,

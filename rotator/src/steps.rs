@@ -354,6 +354,30 @@ impl<W: Ports> Rotator<W> {
         Ok((self.clock.now() < safe_at).then(|| (previous.key_id.clone(), safe_at)))
     }
 
+    /// A current key that is not active yet and follows another key: a rotation now would make
+    /// it the predecessor, and signers sign with the predecessor only once it is active, so
+    /// they would hold no key to sign with until then. `revoke` leaves exactly that (its
+    /// emergency key, not active for P, follows the revoked key, whose place in the group is
+    /// gone, so no S2 gate holds the next rotation back). The very first key (no predecessor
+    /// read) is the documented first-deploy window and is not held back. `(key id, its
+    /// active_from)`.
+    async fn inactive_current(
+        &self,
+        secret_id: &str,
+        current: Option<&SecretValue>,
+        mode: Mode,
+    ) -> Result<Option<(String, DateTime<Utc>)>, RotationError> {
+        let Some(c) = current.filter(|c| mode != Mode::Revoke && c.active_from > self.clock.now())
+        else {
+            return Ok(None);
+        };
+        let follows = self
+            .read(secret_id, VersionRef::Stage(stage::PREVIOUS))
+            .await?
+            .is_some_and(|p| p.key_id != c.key_id);
+        Ok(follows.then(|| (c.key_id.clone(), c.active_from)))
+    }
+
     /// createSecret: sweep orphans, generate, upload the public key, add it to the key group
     /// (the moment it entered the group, G, plus P is when it may sign), and store key id +
     /// PEMs + `active_from` under AWSPENDING. Refuses with `Rotation.TooSoon` when this
@@ -404,20 +428,26 @@ impl<W: Ports> Rotator<W> {
             warn!(keys = ?dead, "createSecret: taking keys whose createSecret died before storing them out of the key group");
             self.remove_from_group(&dead).await?;
         }
-        if let Some((key_id, safe_at)) = self
+        let protected = self
             .protected_key(secret_id, current.as_ref(), mode)
             .await?
-        {
-            if group.items.contains(&key_id) {
-                if mode == Mode::Lambda && desc.has(token, stage::PENDING) {
-                    // Nothing was made: let the empty version go, so Secrets Manager's next
-                    // scheduled rotation is not refused as "a previous rotation isn't complete".
-                    self.secrets
-                        .move_label(secret_id, stage::PENDING, None, Some(token))
-                        .await?;
-                }
-                return Err(RotationError::TooSoon { key_id, safe_at });
+            .filter(|(key_id, _)| group.items.contains(key_id));
+        let protected = match protected {
+            Some(p) => Some(p),
+            None => {
+                self.inactive_current(secret_id, current.as_ref(), mode)
+                    .await?
             }
+        };
+        if let Some((key_id, safe_at)) = protected {
+            if mode == Mode::Lambda && desc.has(token, stage::PENDING) {
+                // Nothing was made: let the empty version go, so Secrets Manager's next
+                // scheduled rotation is not refused as "a previous rotation isn't complete".
+                self.secrets
+                    .move_label(secret_id, stage::PENDING, None, Some(token))
+                    .await?;
+            }
+            return Err(RotationError::TooSoon { key_id, safe_at });
         }
         // Orphans go first, so that they never count against the account's quota.
         self.sweep(&desc, &keys, &without(&group.items, &dead), &dead)
@@ -446,7 +476,9 @@ impl<W: Ports> Rotator<W> {
             // lost: take the key out again (best effort), or it holds this version's name and
             // a place in the group until a later createSecret finds it dead, and the retry of
             // this step is refused as `Rotation.KeyNameTaken` meanwhile.
-            let _ = self.retire_key(&key_id).await;
+            if let Err(cleanup) = self.retire_key(&key_id).await {
+                warn!(key_id = %key_id, error = %cleanup, "createSecret: could not take the new key out again; a later createSecret retires it once it is older than a Lambda run");
+            }
             return Err(e);
         }
         let entered = self.clock.now();
@@ -679,9 +711,17 @@ impl<W: Ports> Rotator<W> {
             .get_public_key(&pending.key_id)
             .await?
             .is_some()
+            && delete_public_key(&self.registry, &pending.key_id).await? == Deletion::InUse
         {
-            // In no group of ours; `delete_key` leaves it if another group holds it.
-            self.delete_key(&pending.key_id).await?;
+            // CloudFront says a group holds it after all: the group reads were older than
+            // that, or another key group holds it. Nothing changed; a retry reads again.
+            return Ok(RotationError::KeyMismatch {
+                key_id: pending.key_id.clone(),
+                why: format!(
+                    "it is missing from key group {} as read, but CloudFront refuses to delete it because a key group holds it: retry (a stale read passes; if another key group holds it, take it out there)",
+                    self.config.key_group_id
+                ),
+            });
         }
         self.secrets
             .move_label(secret_id, stage::PENDING, None, Some(token))

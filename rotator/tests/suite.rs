@@ -1111,10 +1111,15 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         .new_key_id
         .clone()
         .expect("an emergency rotation made a new key");
-    assert_eq!(w.group_items().await, BTreeSet::from([k3]));
+    assert_eq!(w.group_items().await, BTreeSet::from([k3.clone()]));
     assert!(
         report.cost.iter().any(|c| c.contains("emergency rotation")),
         "{:?}",
+        report.cost
+    );
+    assert!(
+        report.cost.iter().any(|c| c.contains("was not active yet")),
+        "k2 was revoked before its active_from, so neither key left is active: {:?}",
         report.cost
     );
     let k3_from = current_active_from(&w).await;
@@ -1123,6 +1128,36 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         k3_from.max(w.rotator.clock.now() + ttl),
         "signers sign with k2 until k3's active_from"
     );
+    // A rotation now would make k3, not active yet, the predecessor: k2 left the group, so no
+    // S2 gate holds it back, and signers would have no key to sign with until k3_from.
+    // createSecret refuses until then, makes nothing, and lets the empty version go.
+    w.admin.enable_rotation(&w.secret, 30).await;
+    let before = w.snapshot().await;
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    let err = w
+        .rotator
+        .run_step(Step::Create, &w.secret, &token, Mode::Lambda)
+        .await
+        .expect_err("k3 is not active yet");
+    let RotationError::TooSoon { key_id, safe_at } = err else {
+        panic!("expected Rotation.TooSoon, got {}: {err}", err.error_type());
+    };
+    assert_eq!((key_id.as_str(), safe_at), (k3.as_str(), k3_from));
+    assert_eq!(
+        before,
+        w.snapshot().await,
+        "the refused createSecret changed something"
+    );
+    w.rotator
+        .clock
+        .advance(k3_from - w.rotator.clock.now() + chrono::Duration::seconds(1));
+    w.lambda_rotation(&new_token()).await;
+    w.assert_consistent("after the rotation that follows the revoke")
+        .await;
 }
 
 /// AWSCURRENT's `active_from`, read from the stored JSON itself (not through `SecretValue`).

@@ -5,8 +5,9 @@
 //!   every cookie it signed has expired (last signature + L).
 //! - S3 always a key: a signer that loaded keys always has one it may sign with; refusing
 //!   (503) is allowed only when its keys may have been retired (refreshes failing for longer
-//!   than TTL), when it never loaded any, or when neither key it read is active yet (only a
-//!   revoke of a current key before its `active_from` leaves the secret so).
+//!   than TTL), when it never loaded any, or when neither key it read is active yet and the
+//!   predecessor is a key an operator revoked (a current key revoked before its `active_from`)
+//!   or the very first key (a second rotation inside the first-deploy window).
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
 //!   and the account holds at most two keys of this stack; after every step, the group holds
 //!   at most three besides a concurrent createSecret's young key.
@@ -66,8 +67,10 @@ impl SecretReader for SimReader {
             if let Ok((current, previous)) = &read {
                 // The world's own record of this instance's reads: S3 judges refusals by it.
                 w.slots[i].last_read_ok = w.now();
-                w.slots[i].read_active_from =
-                    [current, previous].map(|v| v.as_ref().map(|v| v.active_from.timestamp()));
+                w.slots[i].read_keys = [current, previous].map(|v| {
+                    v.as_ref()
+                        .map(|v| (v.key_id.clone(), v.active_from.timestamp()))
+                });
             }
             if !w.p.skip_refreshes {
                 // The real refresh loop's read (or a request's): the checks after it run once
@@ -118,8 +121,8 @@ pub(crate) struct Slot {
     /// When this instance last read the secret successfully (`i64::MIN`: not since its cold
     /// start), as the world saw the read.
     pub last_read_ok: i64,
-    /// The `active_from` of the current and the previous key that read handed the instance.
-    pub read_active_from: [Option<i64>; 2],
+    /// The current and the previous key (id, `active_from`) that read handed the instance.
+    pub read_keys: [Option<(String, i64)>; 2],
     /// Its refresh grid: a refresh at `phase + n * period` (epoch seconds).
     pub phase: i64,
     pub period: i64,
@@ -298,15 +301,19 @@ pub(crate) fn signers(w: &mut World) {
                 let before_first = !w.slots[i].ever_loaded
                     || w.first_key.is_none()
                     || now < w.first_key_at + w.p.key_cache_ttl;
-                // Neither key the instance last read is active yet (a current key revoked
-                // before it became active).
+                // Neither key the instance last read is active yet, and the previous one is
+                // a key an operator revoked (as AWSCURRENT, before it became active) or the
+                // very first key (a second rotation inside the first-deploy window): nothing
+                // else may leave the secret so.
                 let none_active = matches!(
-                    w.slots[i].read_active_from,
-                    [Some(c), Some(p)] if c > now && p > now
+                    &w.slots[i].read_keys,
+                    [Some((_, c)), Some((p, p_at))]
+                        if *c > now && *p_at > now
+                            && (w.revoke_targets.contains(p) || w.first_key.as_deref() == Some(p))
                 );
                 match e {
                     KeyUnavailable::NotYetActive { .. } if none_active => {
-                        w.bump("503: neither key active yet (after revoke)");
+                        w.bump("503: neither key active yet (revoke, first-deploy window)");
                     }
                     KeyUnavailable::MayBeRetired { .. } if stale => {
                         w.bump("503: keys may have been retired");

@@ -536,7 +536,7 @@ async fn endpoint_instance(sim: Sim, i: usize) {
             w.slots[i].source = Some(source);
             w.slots[i].ever_loaded = false;
             w.slots[i].last_read_ok = i64::MIN;
-            w.slots[i].read_active_from = [None, None];
+            w.slots[i].read_keys = [None, None];
             w.log(Lane::Signer(i), "cold start");
         }
         let source = sim.lock().slots[i].source.clone();
@@ -610,7 +610,7 @@ pub(crate) fn after_refresh(sim: &Sim, i: usize, ok: bool) {
     }
     let now = w.now();
     let ttl = w.p.key_cache_ttl;
-    let [signable, previous_signable] = w.slots[i].read_active_from;
+    let [signable, previous_signable] = w.slots[i].read_keys.clone().map(|k| k.map(|(_, at)| at));
     let last = w.slots[i].last_read_ok;
     let expires = (!ok && last != i64::MIN).then(|| last + ttl + 1);
     for at in [signable, previous_signable, expires].into_iter().flatten() {
@@ -892,6 +892,7 @@ async fn operator_revokes(sim: Sim, plan: world::Revoke) {
             Lane::Operator,
             format!("cfcookie revoke --key-id {key} ({label}) --yes"),
         );
+        w.revoke_targets.insert(key.clone());
         key
     };
     let mut reported = None;

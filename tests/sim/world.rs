@@ -354,6 +354,8 @@ pub(crate) struct World {
     /// happen: their refused cookies are its documented cost, not an S2 violation, until its
     /// report's `refused_signing_until`.
     pub revoked: BTreeMap<String, Revoked>,
+    /// Keys an operator ran `cfcookie revoke` on.
+    pub revoke_targets: BTreeSet<String>,
     pub first_key: Option<String>,
     pub first_key_at: i64,
     pub violations: Vec<(String, i64, String)>,
@@ -561,6 +563,7 @@ impl Sim {
             last_signed: BTreeMap::new(),
             verified: BTreeSet::new(),
             revoked: BTreeMap::new(),
+            revoke_targets: BTreeSet::new(),
             first_key: None,
             first_key_at: 0,
             violations: Vec::new(),
