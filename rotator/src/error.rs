@@ -84,9 +84,9 @@ pub enum RotationError {
     /// changed, and the same rotation succeeds from `safe_at` on.
     #[error("too soon: key {key_id} may still be signing or hold valid cookies, or is not active yet, until {safe_at}; retry this rotation after that (`cfcookie status` shows it; a leaked key goes with `cfcookie revoke`)")]
     TooSoon {
-        /// The key that would leave the key group.
+        /// The key that would leave the key group, or the current key that is not active yet.
         key_id: String,
-        /// The first instant at which it may.
+        /// The first instant at which the rotation may go on.
         safe_at: chrono::DateTime<chrono::Utc>,
     },
     /// CreatePublicKey refused: the account holds its maximum of public keys

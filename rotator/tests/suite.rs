@@ -1128,6 +1128,11 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         k3_from.max(w.rotator.clock.now() + ttl),
         "signers sign with k2 until k3's active_from"
     );
+    assert_eq!(
+        w.status().await.time.signers_sign_with,
+        None,
+        "neither k2 nor k3 is active: signers have no key to sign with"
+    );
     // A rotation now would make k3, not active yet, the predecessor: k2 left the group, so no
     // S2 gate holds it back, and signers would have no key to sign with until k3_from.
     // createSecret refuses until then, makes nothing, and lets the empty version go.
@@ -1152,12 +1157,23 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
         w.snapshot().await,
         "the refused createSecret changed something"
     );
-    w.rotator
-        .clock
-        .advance(k3_from - w.rotator.clock.now() + chrono::Duration::seconds(1));
-    w.lambda_rotation(&new_token()).await;
-    w.assert_consistent("after the rotation that follows the revoke")
+    // At k3_from exactly the rotation goes on: k3 becomes the predecessor, and signs.
+    w.rotator.clock.advance(k3_from - w.rotator.clock.now());
+    let token = new_token();
+    w.admin
+        .stage_pending(&w.secret, &token)
+        .await
+        .expect("stage");
+    for step in Step::ALL {
+        w.retry(step, &token).await;
+    }
+    clear_pending(&w.rotator.secrets, &w.secret, &token)
+        .await
+        .expect("clear");
+    let s = w
+        .assert_consistent("after the rotation that follows the revoke")
         .await;
+    assert_eq!(s.time.signers_sign_with.as_deref(), Some(k3.as_str()));
 }
 
 /// AWSCURRENT's `active_from`, read from the stored JSON itself (not through `SecretValue`).
