@@ -9,7 +9,8 @@
 //!   predecessor is a key an operator revoked (a current key revoked before its `active_from`)
 //!   or the very first key (a second rotation inside the first-deploy window).
 //! - S4 bounded keys: after each completed rotation the group holds only current + previous
-//!   and the account holds at most two keys of this stack; after every step, the group holds
+//!   and the account holds at most two keys of this stack, besides a concurrent createSecret's
+//!   young key and the key of another rotation still pending; after every step, the group holds
 //!   at most three besides a concurrent createSecret's young key.
 //! - SIG: a signature a signer makes with a key verifies with CloudFront's copy of that key.
 //! - XSTACK: a stack's rotator deletes no other stack's key (checked at each deletion, in
@@ -554,7 +555,21 @@ pub(crate) fn rotation_done(sim: &Sim) {
     // `in_flight_keys` and `sweep`). It is not counted here; one left by a failed
     // `rotate --resume` is counted after the next rotation, which must retire it.
     let young = young_keys(&w, now);
-    let allowed: Vec<String> = [current, previous].into_iter().flatten().collect();
+    // Nor is the key of a version that holds AWSPENDING now: another rotation in progress
+    // (an in-process one refused `Rotation.TooSoon` after the scheduled one made its key
+    // current, waiting to be resumed, as docs/rotation.md describes) keeps its key in the
+    // group until it finishes or is let go.
+    let pending = w
+        .key_of(cfcookie_rotator::model::stage::PENDING)
+        .map(|(k, _)| k)
+        .filter(|k| group.contains(k) && Some(k) != current.as_ref());
+    if pending.is_some() {
+        w.bump("keys of another pending rotation in the group after a rotation completed");
+    }
+    let allowed: Vec<String> = [current, previous, pending.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
     let extra: Vec<String> = group
         .iter()
         .filter(|i| !allowed.contains(i) && !young.contains(i))
@@ -571,7 +586,7 @@ pub(crate) fn rotation_done(sim: &Sim) {
         .public_keys()
         .into_iter()
         .filter(|k| k.name.starts_with(&w.main_names) || k.id == w.bootstrap_key)
-        .filter(|k| !young.contains(&k.id))
+        .filter(|k| !young.contains(&k.id) && pending.as_ref() != Some(&k.id))
         .map(|k| k.id)
         .collect();
     if young.iter().any(|k| group.contains(k)) {
