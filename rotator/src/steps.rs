@@ -706,13 +706,8 @@ impl<W: Ports> Rotator<W> {
         token: &str,
         pending: &SecretValue,
     ) -> Result<RotationError, RotationError> {
-        if self
-            .registry
-            .get_public_key(&pending.key_id)
-            .await?
-            .is_some()
-            && delete_public_key(&self.registry, &pending.key_id).await? == Deletion::InUse
-        {
+        // Deleted now, or already gone: either way it can never sign.
+        if delete_public_key(&self.registry, &pending.key_id).await? == Deletion::InUse {
             // CloudFront says a group holds it after all: the group reads were older than
             // that, or another key group holds it. Nothing changed; a retry reads again.
             return Ok(RotationError::KeyMismatch {

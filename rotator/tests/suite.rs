@@ -301,6 +301,11 @@ impl<S: SecretStore, R: KeyRegistry, P: ParameterStore> World<S, R, P> {
     /// crashed, as Secrets Manager retries a failed invocation), remove AWSPENDING.
     async fn lambda_rotation(&self, token: &str) {
         self.rotator.clock.advance(chrono::Duration::hours(2));
+        self.lambda_rotation_now(token).await;
+    }
+
+    /// The same, at the clock as it is.
+    async fn lambda_rotation_now(&self, token: &str) {
         self.admin
             .stage_pending(&self.secret, token)
             .await
@@ -1159,17 +1164,7 @@ async fn revoke_takes_a_leaked_key_out_at_once<B: Backend>(b: &B) {
     );
     // At k3_from exactly the rotation goes on: k3 becomes the predecessor, and signs.
     w.rotator.clock.advance(k3_from - w.rotator.clock.now());
-    let token = new_token();
-    w.admin
-        .stage_pending(&w.secret, &token)
-        .await
-        .expect("stage");
-    for step in Step::ALL {
-        w.retry(step, &token).await;
-    }
-    clear_pending(&w.rotator.secrets, &w.secret, &token)
-        .await
-        .expect("clear");
+    w.lambda_rotation_now(&new_token()).await;
     let s = w
         .assert_consistent("after the rotation that follows the revoke")
         .await;
@@ -1313,17 +1308,8 @@ where
     let scheduled = async {
         reached.notified().await;
         w.rotator.clock.advance(after);
-        let token = new_token();
-        w.admin
-            .stage_pending(&w.secret, &token)
-            .await
-            .expect("Secrets Manager starts the scheduled rotation: nothing is AWSPENDING yet");
-        for step in Step::ALL {
-            w.retry(step, &token).await;
-        }
-        clear_pending(&w.rotator.secrets, &w.secret, &token)
-            .await
-            .expect("clear");
+        // Secrets Manager starts the scheduled rotation: nothing is AWSPENDING yet.
+        w.lambda_rotation_now(&new_token()).await;
         go.notify_one();
     };
     let (result, ()) = tokio::join!(rotate_in_process(&in_process, &w.secret, true), scheduled);
